@@ -1,0 +1,148 @@
+// Package auth holds API keys and their scopes. Keys are random, shown once
+// when created, and stored only as a SHA-256 hash.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/beckon-chat/beckon/fault"
+)
+
+// Scope is a permission an API key carries.
+type Scope string
+
+// The scopes of the contract.
+const (
+	ScopeResolve   Scope = "resolve"
+	ScopeInvite    Scope = "invite"
+	ScopeLink      Scope = "link"
+	ScopeDirectory Scope = "directory"
+	ScopeRequests  Scope = "requests"
+	ScopeAdmin     Scope = "admin"
+	ScopeTemplates Scope = "templates"
+)
+
+// AllScopes lists every scope.
+func AllScopes() []Scope {
+	return []Scope{ScopeResolve, ScopeInvite, ScopeLink, ScopeDirectory, ScopeRequests, ScopeAdmin, ScopeTemplates}
+}
+
+// Key is a stored API key; the secret itself is never kept.
+type Key struct {
+	ID        string
+	Name      string
+	Scopes    []Scope
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+// Has reports whether the key carries any of scopes.
+func (k Key) Has(scopes ...Scope) bool {
+	return slices.ContainsFunc(scopes, func(s Scope) bool { return slices.Contains(k.Scopes, s) })
+}
+
+// Store persists API keys.
+type Store interface {
+	// CreateKey stores a key under its hash; Conflict key_name_taken when an
+	// active key has the name.
+	CreateKey(ctx context.Context, k Key, hash string) error
+	// KeyByHash returns the active key with hash, or NotFound.
+	KeyByHash(ctx context.Context, hash string) (Key, error)
+	Keys(ctx context.Context) ([]Key, error)
+	// RevokeKey revokes the active key with name, or returns NotFound.
+	RevokeKey(ctx context.Context, name string) error
+}
+
+const secretPrefix = "bk_"
+
+// Hash returns the stored form of a secret.
+func Hash(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// ErrUnauthorized is returned for a missing, unknown or revoked key.
+var ErrUnauthorized = fault.New(fault.Unauthorized, "unauthorized", "", "a valid API key is required: Authorization: Bearer <key>")
+
+// ParseScopes parses a comma-separated scope list.
+func ParseScopes(s string) ([]Scope, error) {
+	var out []Scope
+	for _, part := range strings.Split(s, ",") {
+		sc := Scope(strings.TrimSpace(part))
+		if sc == "" {
+			continue
+		}
+		if !slices.Contains(AllScopes(), sc) {
+			return nil, fault.Invalidf("invalid_scope", "scopes", "unknown scope %q", sc)
+		}
+		if !slices.Contains(out, sc) {
+			out = append(out, sc)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fault.Invalidf("invalid_scope", "scopes", "give at least one scope")
+	}
+	return out, nil
+}
+
+// Service creates, checks and revokes keys.
+type Service struct {
+	store Store
+	now   func() time.Time
+}
+
+// NewService returns a key service; now is the clock.
+func NewService(store Store, now func() time.Time) *Service {
+	return &Service{store: store, now: now}
+}
+
+// Create makes a key named name with scopes and returns it with its secret,
+// which is never available again.
+func (s *Service) Create(ctx context.Context, name string, scopes []Scope) (Key, string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 100 {
+		return Key{}, "", fault.Invalidf("invalid_name", "name", "a key name is 1 to 100 characters")
+	}
+	if len(scopes) == 0 {
+		return Key{}, "", fault.Invalidf("invalid_scope", "scopes", "give at least one scope")
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return Key{}, "", err
+	}
+	idRaw := make([]byte, 9)
+	if _, err := rand.Read(idRaw); err != nil {
+		return Key{}, "", err
+	}
+	k := Key{ID: "key_" + base64.RawURLEncoding.EncodeToString(idRaw), Name: name, Scopes: scopes, CreatedAt: s.now().UTC()}
+	secret := secretPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	if err := s.store.CreateKey(ctx, k, Hash(secret)); err != nil {
+		return Key{}, "", err
+	}
+	return k, secret, nil
+}
+
+// Authenticate returns the active key for secret, or ErrUnauthorized.
+func (s *Service) Authenticate(ctx context.Context, secret string) (Key, error) {
+	if !strings.HasPrefix(secret, secretPrefix) || len(secret) > 100 {
+		return Key{}, ErrUnauthorized
+	}
+	k, err := s.store.KeyByHash(ctx, Hash(secret))
+	if f := fault.As(err); f != nil && f.Kind == fault.NotFound {
+		return Key{}, ErrUnauthorized
+	}
+	return k, err
+}
+
+// List returns every key, revoked ones included.
+func (s *Service) List(ctx context.Context) ([]Key, error) { return s.store.Keys(ctx) }
+
+// Revoke revokes the active key named name.
+func (s *Service) Revoke(ctx context.Context, name string) error { return s.store.RevokeKey(ctx, name) }

@@ -1,0 +1,91 @@
+// Package testenv gives tests the real servers they need: a fresh SQLite
+// file, a fresh PostgreSQL database and Redis. The test command
+// (scripts/test) starts private servers and names them in
+// BECKON_TEST_POSTGRES_URL and BECKON_TEST_REDIS_URL. Without them a test
+// skips on a developer's machine and fails under CI.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+)
+
+// Engine is one database a test runs against.
+type Engine struct {
+	Name string
+	URL  string
+}
+
+// need returns the value of key, or ends the test: skipped on a
+// developer's machine, failed under CI where a missing server is an error.
+func need(t testing.TB, key, what string) string {
+	t.Helper()
+	v := os.Getenv(key)
+	if v != "" {
+		return v
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s is not set: under CI the %s server must be there (run ./scripts/test)", key, what)
+	}
+	t.Skipf("%s is not set; run ./scripts/test to start %s", key, what)
+	return ""
+}
+
+// SQLite returns the URL of a new SQLite file.
+func SQLite(t testing.TB) Engine {
+	return Engine{Name: "sqlite", URL: "sqlite://" + filepath.Join(t.TempDir(), "beckon.db")}
+}
+
+// Postgres creates a new database on the test server and drops it at the
+// end of the test.
+func Postgres(t testing.TB) Engine {
+	t.Helper()
+	admin := need(t, "BECKON_TEST_POSTGRES_URL", "PostgreSQL")
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "beckon_test_" + hex.EncodeToString(b)
+	db, err := sql.Open("pgx", admin)
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		db.Close()
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = db.ExecContext(ctx, "DROP DATABASE "+name+" WITH (FORCE)")
+		db.Close()
+	})
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatalf("parse %s: %v", admin, err)
+	}
+	u.Path = "/" + name
+	return Engine{Name: "postgres", URL: u.String()}
+}
+
+// Each runs fn as a subtest on a fresh SQLite file and on a fresh
+// PostgreSQL database.
+func Each(t *testing.T, fn func(t *testing.T, e Engine)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t)) })
+	t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t)) })
+}
+
+// Redis returns the URL of the test Redis server.
+func Redis(t testing.TB) string {
+	t.Helper()
+	return need(t, "BECKON_TEST_REDIS_URL", "Redis")
+}

@@ -1,0 +1,213 @@
+package resolver
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/beckon-chat/beckon/fault"
+)
+
+// Match is the outcome of a resolve.
+type Match string
+
+// The outcomes of a resolve.
+const (
+	MatchAccount       Match = "account"
+	MatchPendingInvite Match = "pending_invite"
+	MatchNone          Match = "none"
+)
+
+// Policy is the part of a tenant's (or a user's effective) policy that
+// resolve applies.
+type Policy interface {
+	DomainAllowed(domain string) bool
+	ChannelAllowed(id Identifier) bool
+}
+
+// Requester is the account asking, with its effective policy.
+type Requester struct {
+	ID       string
+	TenantID string
+	// Region is the requester's region, else its tenant's, else "".
+	Region string
+	// TenantDomains are the domains of the requester's tenant.
+	TenantDomains    []string
+	OutboundPersonal bool
+	Policy           Policy
+}
+
+// Owner is the account that owns an identifier, as seen by one requester.
+type Owner struct {
+	AccountID   string
+	TenantID    string
+	DisplayName string
+	// Email is the matched email, or the account's first email.
+	Email        string
+	Discoverable bool
+	// BlockedRequester says the owner blocked the requester.
+	BlockedRequester bool
+	// InboundPersonal is the owner's effective inbound_personal policy.
+	InboundPersonal bool
+}
+
+// Store reads what resolve needs. Each call is one indexed query.
+type Store interface {
+	// Requester returns the requester with its effective policy, or a fault
+	// NotFound account_not_found.
+	Requester(ctx context.Context, id string) (Requester, error)
+	// Owner returns the owner of id as seen by requesterID; found is false
+	// when nobody owns it.
+	Owner(ctx context.Context, id Identifier, requesterID string) (o Owner, found bool, err error)
+}
+
+// PendingInvites finds the requester's own pending invite to an identifier.
+// It is the seam for the invites package; a nil PendingInvites finds none.
+type PendingInvites interface {
+	// Pending returns the invite (an API-ready value) or nil.
+	Pending(ctx context.Context, inviterID string, id Identifier) (any, error)
+}
+
+// AccountView is all that leaves Beckon about a matched account.
+type AccountView struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"display_name"`
+	Email       string `json:"email,omitempty"`
+	External    bool   `json:"external"`
+	Personal    bool   `json:"personal"`
+}
+
+// Result is the answer to one resolve.
+type Result struct {
+	Identifier Identifier   `json:"identifier"`
+	Match      Match        `json:"match"`
+	Account    *AccountView `json:"account,omitempty"`
+	Invite     any          `json:"invite,omitempty"`
+	Invitable  bool         `json:"invitable"`
+}
+
+// Query is one identifier to resolve.
+type Query struct {
+	Identifier string
+	Region     string
+}
+
+// Service resolves identifiers for requesters.
+type Service struct {
+	store   Store
+	pending PendingInvites
+}
+
+// NewService returns a resolver over store; pending may be nil.
+func NewService(store Store, pending PendingInvites) *Service {
+	return &Service{store: store, pending: pending}
+}
+
+// ErrPolicyDenied is returned when the requester's own policy forbids
+// reaching the identifier.
+var ErrPolicyDenied = fault.New(fault.Forbidden, "policy_denied", "identifier", "your organisation's policy does not allow reaching this identifier")
+
+// Requester loads the requester, or returns a fault NotFound
+// account_not_found for field "requester".
+func (s *Service) Requester(ctx context.Context, id string) (Requester, error) {
+	r, err := s.store.Requester(ctx, id)
+	if f := fault.As(err); f != nil && f.Kind == fault.NotFound {
+		return r, fault.New(fault.NotFound, "account_not_found", "requester", "no account with that id")
+	}
+	return r, err
+}
+
+// Resolve answers what requester may learn about q. Opted-out, blocked and
+// unregistered owners give the same result through the same code path and
+// the same queries. Errors: identifier faults from Normalize,
+// ErrPolicyDenied, store errors.
+func (s *Service) Resolve(ctx context.Context, req Requester, q Query) (Result, error) {
+	hint := q.Region
+	if hint == "" {
+		hint = req.Region
+	}
+	id, err := Normalize(q.Identifier, hint)
+	if err != nil {
+		return Result{}, err
+	}
+	if !req.Policy.DomainAllowed(id.Domain()) {
+		return Result{}, ErrPolicyDenied
+	}
+	owner, found, err := s.store.Owner(ctx, id, req.ID)
+	if err != nil {
+		return Result{}, err
+	}
+	visible := found && owner.Discoverable && !owner.BlockedRequester &&
+		(owner.InboundPersonal || req.TenantID != "")
+	if !req.OutboundPersonal && !outboundAllowed(req, id, visible, owner) {
+		return Result{}, ErrPolicyDenied
+	}
+	if visible {
+		if !req.Policy.DomainAllowed(domainOf(owner.Email)) {
+			return Result{}, ErrPolicyDenied
+		}
+		return Result{Identifier: id, Match: MatchAccount, Account: &AccountView{
+			ID:          owner.AccountID,
+			DisplayName: owner.DisplayName,
+			Email:       owner.Email,
+			External:    owner.TenantID != req.TenantID,
+			Personal:    owner.TenantID == "",
+		}}, nil
+	}
+	res := Result{Identifier: id, Match: MatchNone, Invitable: req.Policy.ChannelAllowed(id)}
+	if s.pending != nil {
+		inv, err := s.pending.Pending(ctx, req.ID, id)
+		if err != nil {
+			return Result{}, err
+		}
+		if inv != nil {
+			res.Match, res.Invite = MatchPendingInvite, inv
+		}
+	}
+	return res, nil
+}
+
+// outboundAllowed applies outbound_personal = false: only accounts of a
+// tenant may be reached, and addresses at the requester's own tenant
+// domains. Whatever is not visible is treated like an unregistered
+// identifier, so that this rule reveals nothing either.
+func outboundAllowed(req Requester, id Identifier, visible bool, owner Owner) bool {
+	if visible {
+		return owner.TenantID != ""
+	}
+	d := id.Domain()
+	return d != "" && slices.ContainsFunc(req.TenantDomains, func(td string) bool { return DomainMatches(d, td) })
+}
+
+// DomainMatches reports whether domain is pattern or a subdomain of it.
+func DomainMatches(domain, pattern string) bool {
+	return domain == pattern || strings.HasSuffix(domain, "."+pattern)
+}
+
+func domainOf(email string) string {
+	return email[strings.LastIndexByte(email, '@')+1:]
+}
+
+// MaxBatch is the largest batch resolve.
+const MaxBatch = 1000
+
+// BatchItem is one entry of a batch answer: a result or an error.
+type BatchItem struct {
+	Result Result
+	Err    error
+}
+
+// ResolveBatch resolves each query in order for one requester. An invalid
+// entry gets its error in place of a result; a store failure stops the
+// batch.
+func (s *Service) ResolveBatch(ctx context.Context, req Requester, qs []Query) ([]BatchItem, error) {
+	out := make([]BatchItem, len(qs))
+	for i, q := range qs {
+		res, err := s.Resolve(ctx, req, q)
+		if err != nil && fault.As(err) == nil {
+			return nil, err
+		}
+		out[i] = BatchItem{Result: res, Err: err}
+	}
+	return out, nil
+}

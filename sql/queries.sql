@@ -1,0 +1,92 @@
+-- Named queries shared by SQLite and PostgreSQL. Placeholders are '?' and
+-- are rebound to the driver's form at start-up.
+
+-- name: put-tenant
+INSERT INTO tenants (id, name, region, domains, policy, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+    name = excluded.name, region = excluded.region, domains = excluded.domains,
+    policy = excluded.policy, updated_at = excluded.updated_at;
+
+-- name: get-tenant
+SELECT id, name, region, domains, policy, created_at, updated_at FROM tenants WHERE id = ?;
+
+-- name: put-account
+INSERT INTO accounts (id, tenant_id, display_name, discoverable, region, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+    tenant_id = excluded.tenant_id, display_name = excluded.display_name,
+    discoverable = excluded.discoverable, region = excluded.region, updated_at = excluded.updated_at;
+
+-- name: get-account
+SELECT id, tenant_id, display_name, discoverable, region, outbound_personal, inbound_personal,
+       created_at, updated_at
+FROM accounts WHERE id = ?;
+
+-- name: account-identifiers
+SELECT kind, value FROM identifiers WHERE account_id = ? ORDER BY position;
+
+-- name: identifier-owner
+SELECT account_id FROM identifiers WHERE kind = ? AND value = ?;
+
+-- name: delete-identifiers
+DELETE FROM identifiers WHERE account_id = ?;
+
+-- name: insert-identifier
+INSERT INTO identifiers (kind, value, account_id, position) VALUES (?, ?, ?, ?);
+
+-- name: set-discoverable
+UPDATE accounts SET discoverable = ?, updated_at = ? WHERE id = ?;
+
+-- name: set-overrides
+UPDATE accounts SET outbound_personal = ?, inbound_personal = ?, updated_at = ? WHERE id = ?;
+
+-- name: delete-account
+DELETE FROM accounts WHERE id = ?;
+
+-- name: put-block
+INSERT INTO blocks (account_id, blocked_id, created_at) VALUES (?, ?, ?)
+ON CONFLICT (account_id, blocked_id) DO NOTHING;
+
+-- name: get-block
+SELECT account_id, blocked_id, created_at FROM blocks WHERE account_id = ? AND blocked_id = ?;
+
+-- name: delete-block
+DELETE FROM blocks WHERE account_id = ? AND blocked_id = ?;
+
+-- name: list-blocks
+SELECT account_id, blocked_id, created_at FROM blocks
+WHERE account_id = ? AND blocked_id > ? ORDER BY blocked_id LIMIT ?;
+
+-- name: requester
+SELECT a.id, a.tenant_id, a.region, a.outbound_personal, a.inbound_personal,
+       t.region AS tenant_region, t.domains AS tenant_domains, t.policy AS tenant_policy
+FROM accounts a LEFT JOIN tenants t ON t.id = a.tenant_id
+WHERE a.id = ?;
+
+-- name: owner
+-- The owner of an identifier as one requester sees it: one indexed query
+-- whatever the answer, so that every outcome costs the same.
+SELECT a.id, a.tenant_id, a.display_name, a.discoverable, a.inbound_personal,
+       t.policy AS tenant_policy,
+       EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = a.id AND b.blocked_id = ?) AS blocked,
+       CASE WHEN i.kind = 'email' THEN i.value ELSE
+           (SELECT e.value FROM identifiers e
+            WHERE e.account_id = a.id AND e.kind = 'email' ORDER BY e.position LIMIT 1)
+       END AS email
+FROM identifiers i
+JOIN accounts a ON a.id = i.account_id
+LEFT JOIN tenants t ON t.id = a.tenant_id
+WHERE i.kind = ? AND i.value = ?;
+
+-- name: create-key
+INSERT INTO api_keys (id, name, hash, scopes, created_at) VALUES (?, ?, ?, ?, ?);
+
+-- name: key-by-hash
+SELECT id, name, scopes, created_at, revoked_at FROM api_keys WHERE hash = ? AND revoked_at IS NULL;
+
+-- name: list-keys
+SELECT id, name, scopes, created_at, revoked_at FROM api_keys ORDER BY created_at, id;
+
+-- name: revoke-key
+UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL;

@@ -1,0 +1,313 @@
+// Package store keeps Beckon's data in SQLite or PostgreSQL through sqlx.
+// It implements the storage interfaces of the domain packages with the
+// hand-written SQL of package sqlfiles; each exported method is one
+// transaction.
+package store
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/beckon-chat/beckon/fault"
+	sqlfiles "github.com/beckon-chat/beckon/sql"
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jmoiron/sqlx"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Dialect names a database engine.
+type Dialect string
+
+// The supported engines.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is a Beckon database.
+type DB struct {
+	db      *sqlx.DB
+	dialect Dialect
+	q       map[string]string
+	now     func() time.Time
+}
+
+// Options tune a connection.
+type Options struct {
+	// MaxConns caps the pool; 0 means 4 (about twice the cores of the
+	// machines Beckon was measured on: larger pools were slower).
+	MaxConns int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Open connects to a database named by a URL: sqlite://./file.db,
+// sqlite:///abs/file.db or postgres://user:pass@host:port/db.
+func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
+	dialect, driver, dsn, err := parseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	x, err := sqlx.Open(driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dialect, err)
+	}
+	if opt.MaxConns <= 0 {
+		opt.MaxConns = 4
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	x.SetMaxOpenConns(opt.MaxConns)
+	x.SetMaxIdleConns(opt.MaxConns)
+	x.SetConnMaxIdleTime(5 * time.Minute)
+	if err := x.PingContext(ctx); err != nil {
+		x.Close()
+		return nil, fmt.Errorf("connect to %s: %w", dialect, err)
+	}
+	q, err := loadQueries(x)
+	if err != nil {
+		x.Close()
+		return nil, err
+	}
+	return &DB{db: x, dialect: dialect, q: q, now: opt.Now}, nil
+}
+
+func parseURL(raw string) (Dialect, string, string, error) {
+	switch {
+	case strings.HasPrefix(raw, "sqlite://"):
+		path := strings.TrimPrefix(raw, "sqlite://")
+		if path == "" {
+			return "", "", "", fmt.Errorf("database URL %q names no file", raw)
+		}
+		q := url.Values{}
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Set("_txlock", "immediate")
+		return SQLite, "sqlite", "file:" + path + "?" + q.Encode(), nil
+	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
+		return Postgres, "pgx", raw, nil
+	}
+	return "", "", "", fmt.Errorf("database URL must start with sqlite:// or postgres://")
+}
+
+// loadQueries parses queries.sql into named statements rebound for x.
+func loadQueries(x *sqlx.DB) (map[string]string, error) {
+	f, err := sqlfiles.FS.Open("queries.sql")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	q := map[string]string{}
+	var name string
+	var body strings.Builder
+	save := func() {
+		if name != "" {
+			q[name] = x.Rebind(strings.TrimSpace(body.String()))
+		}
+		body.Reset()
+	}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if n, ok := strings.CutPrefix(line, "-- name: "); ok {
+			save()
+			name = strings.TrimSpace(n)
+			continue
+		}
+		if strings.HasPrefix(strings.TrimSpace(line), "--") {
+			continue
+		}
+		body.WriteString(line + "\n")
+	}
+	save()
+	return q, sc.Err()
+}
+
+func (d *DB) query(name string) string {
+	s, ok := d.q[name]
+	if !ok {
+		panic("store: no query named " + name) // a programming error, caught by any test
+	}
+	return s
+}
+
+// Dialect returns the engine in use.
+func (d *DB) Dialect() Dialect { return d.dialect }
+
+// Close closes the pool.
+func (d *DB) Close() error { return d.db.Close() }
+
+// Ping checks that the database answers.
+func (d *DB) Ping(ctx context.Context) error { return d.db.PingContext(ctx) }
+
+// Migrate applies the migrations of the dialect that are not yet applied,
+// in name order, each in its own transaction. On PostgreSQL an advisory lock
+// keeps concurrent starts from racing.
+func (d *DB) Migrate(ctx context.Context) ([]string, error) {
+	if _, err := d.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+		return nil, fmt.Errorf("create schema_migrations: %w", err)
+	}
+	dir := "migrations/" + string(d.dialect)
+	entries, err := fs.ReadDir(sqlfiles.FS, dir)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	var applied []string
+	for _, name := range names {
+		body, err := fs.ReadFile(sqlfiles.FS, dir+"/"+name)
+		if err != nil {
+			return applied, err
+		}
+		done, err := d.applyMigration(ctx, name, string(body))
+		if err != nil {
+			return applied, fmt.Errorf("migration %s: %w", name, err)
+		}
+		if done {
+			applied = append(applied, name)
+		}
+	}
+	return applied, nil
+}
+
+func (d *DB) applyMigration(ctx context.Context, name, body string) (bool, error) {
+	var done bool
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		if d.dialect == Postgres {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7243019)`); err != nil {
+				return err
+			}
+		}
+		var n int
+		if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), name); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, body); err != nil {
+			return err
+		}
+		done = true
+		_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`),
+			name, d.now().UTC().Format(time.RFC3339))
+		return err
+	})
+	return done, err
+}
+
+// tx runs fn in a transaction, committing when it returns nil.
+func (d *DB) tx(ctx context.Context, fn func(*sqlx.Tx) error) error {
+	tx, err := d.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// timeArg is how a time is written: a timestamp for PostgreSQL, RFC 3339
+// text for SQLite.
+func (d *DB) timeArg(t time.Time) any {
+	t = t.UTC()
+	if d.dialect == SQLite {
+		return t.Format(time.RFC3339Nano)
+	}
+	return t
+}
+
+// dbTime scans a time written by timeArg from either engine.
+type dbTime struct{ time.Time }
+
+func (t *dbTime) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		t.Time = time.Time{}
+	case time.Time:
+		t.Time = v.UTC()
+	case string:
+		return t.parse(v)
+	case []byte:
+		return t.parse(string(v))
+	default:
+		return fmt.Errorf("cannot scan %T into a time", src)
+	}
+	return nil
+}
+
+func (t *dbTime) parse(s string) error {
+	p, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return fmt.Errorf("parse time %q: %w", s, err)
+	}
+	t.Time = p.UTC()
+	return nil
+}
+
+// isUnique reports whether err is a unique-constraint violation.
+func isUnique(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505"
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		return sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// isForeignKey reports whether err is a foreign-key violation.
+func isForeignKey(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23503"
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		return sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	}
+	return false
+}
+
+// conflict turns constraint violations into domain faults; other errors
+// pass through wrapped with what was being done.
+func conflict(err error, what string, onUnique, onForeignKey *fault.Error) error {
+	switch {
+	case err == nil:
+		return nil
+	case onUnique != nil && isUnique(err):
+		return onUnique
+	case onForeignKey != nil && isForeignKey(err):
+		return onForeignKey
+	case errors.Is(err, sql.ErrNoRows):
+		return err
+	}
+	if fault.As(err) != nil {
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

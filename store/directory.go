@@ -1,0 +1,351 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/beckon-chat/beckon/directory"
+	"github.com/beckon-chat/beckon/fault"
+	"github.com/beckon-chat/beckon/resolver"
+	"github.com/jmoiron/sqlx"
+)
+
+var _ directory.Store = (*DB)(nil)
+
+var (
+	errIdentifierTaken = fault.New(fault.Conflict, "identifier_taken", "identifiers", "an identifier belongs to another account")
+	errTenantMissing   = fault.New(fault.Unprocessable, "tenant_not_found", "tenant_id", "no tenant with that id: put the tenant first")
+)
+
+type tenantRow struct {
+	ID        string `db:"id"`
+	Name      string `db:"name"`
+	Region    string `db:"region"`
+	Domains   string `db:"domains"`
+	Policy    string `db:"policy"`
+	CreatedAt dbTime `db:"created_at"`
+	UpdatedAt dbTime `db:"updated_at"`
+}
+
+// PutTenant creates or replaces a tenant.
+func (d *DB) PutTenant(ctx context.Context, t directory.Tenant) (directory.Tenant, error) {
+	domains, _ := json.Marshal(t.Domains)
+	policy, _ := json.Marshal(t.Policy)
+	now := d.timeArg(d.now())
+	var out directory.Tenant
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, d.query("put-tenant"), t.ID, t.Name, t.Region, string(domains), string(policy), now, now); err != nil {
+			return fmt.Errorf("put tenant: %w", err)
+		}
+		var err error
+		out, err = d.tenant(ctx, tx, t.ID)
+		return err
+	})
+	return out, err
+}
+
+// Tenant returns a tenant, or directory.ErrTenantNotFound.
+func (d *DB) Tenant(ctx context.Context, id string) (directory.Tenant, error) {
+	return d.tenant(ctx, d.db, id)
+}
+
+func (d *DB) tenant(ctx context.Context, q sqlx.QueryerContext, id string) (directory.Tenant, error) {
+	var r tenantRow
+	if err := sqlx.GetContext(ctx, q, &r, d.query("get-tenant"), id); errors.Is(err, sql.ErrNoRows) {
+		return directory.Tenant{}, directory.ErrTenantNotFound
+	} else if err != nil {
+		return directory.Tenant{}, fmt.Errorf("get tenant: %w", err)
+	}
+	t := directory.Tenant{ID: r.ID, Name: r.Name, Region: r.Region, CreatedAt: r.CreatedAt.Time, UpdatedAt: r.UpdatedAt.Time}
+	if err := json.Unmarshal([]byte(r.Domains), &t.Domains); err != nil {
+		return t, fmt.Errorf("tenant domains: %w", err)
+	}
+	p, err := decodePolicy(r.Policy)
+	t.Policy = p
+	return t, err
+}
+
+// decodePolicy reads a stored policy over the defaults, so that fields
+// added later keep their default for old rows.
+func decodePolicy(s string) (directory.Policy, error) {
+	p := directory.DefaultPolicy()
+	if s == "" {
+		return p, nil
+	}
+	if err := json.Unmarshal([]byte(s), &p); err != nil {
+		return p, fmt.Errorf("tenant policy: %w", err)
+	}
+	return p, nil
+}
+
+type accountRow struct {
+	ID               string         `db:"id"`
+	TenantID         sql.NullString `db:"tenant_id"`
+	DisplayName      string         `db:"display_name"`
+	Discoverable     bool           `db:"discoverable"`
+	Region           string         `db:"region"`
+	OutboundPersonal sql.NullBool   `db:"outbound_personal"`
+	InboundPersonal  sql.NullBool   `db:"inbound_personal"`
+	CreatedAt        dbTime         `db:"created_at"`
+	UpdatedAt        dbTime         `db:"updated_at"`
+}
+
+func nullBool(b sql.NullBool) *bool {
+	if !b.Valid {
+		return nil
+	}
+	return &b.Bool
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// Account returns an account with its identifiers, or
+// directory.ErrAccountNotFound.
+func (d *DB) Account(ctx context.Context, id string) (directory.Account, error) {
+	return d.account(ctx, d.db, id)
+}
+
+func (d *DB) account(ctx context.Context, q sqlx.QueryerContext, id string) (directory.Account, error) {
+	var r accountRow
+	if err := sqlx.GetContext(ctx, q, &r, d.query("get-account"), id); errors.Is(err, sql.ErrNoRows) {
+		return directory.Account{}, directory.ErrAccountNotFound
+	} else if err != nil {
+		return directory.Account{}, fmt.Errorf("get account: %w", err)
+	}
+	a := directory.Account{
+		ID: r.ID, TenantID: r.TenantID.String, DisplayName: r.DisplayName, Discoverable: r.Discoverable,
+		Region: r.Region, CreatedAt: r.CreatedAt.Time, UpdatedAt: r.UpdatedAt.Time,
+		Overrides: directory.Overrides{OutboundPersonal: nullBool(r.OutboundPersonal), InboundPersonal: nullBool(r.InboundPersonal)},
+	}
+	var ids []struct {
+		Kind  string `db:"kind"`
+		Value string `db:"value"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &ids, d.query("account-identifiers"), id); err != nil {
+		return a, fmt.Errorf("account identifiers: %w", err)
+	}
+	for _, x := range ids {
+		a.Identifiers = append(a.Identifiers, resolver.Identifier{Kind: resolver.Kind(x.Kind), Value: x.Value})
+	}
+	return a, nil
+}
+
+// accountWriter writes accounts inside one transaction with prepared
+// statements, so that an import batch parses each statement once.
+type accountWriter struct {
+	owner, upsert, clear, insert *sqlx.Stmt
+	now                          any
+}
+
+func (d *DB) newAccountWriter(ctx context.Context, tx *sqlx.Tx) (*accountWriter, error) {
+	w := &accountWriter{now: d.timeArg(d.now())}
+	for _, p := range []struct {
+		stmt **sqlx.Stmt
+		name string
+	}{{&w.owner, "identifier-owner"}, {&w.upsert, "put-account"}, {&w.clear, "delete-identifiers"}, {&w.insert, "insert-identifier"}} {
+		s, err := tx.PreparexContext(ctx, d.query(p.name))
+		if err != nil {
+			return nil, fmt.Errorf("prepare %s: %w", p.name, err)
+		}
+		*p.stmt = s
+	}
+	return w, nil
+}
+
+// check returns identifier_taken, naming the field, when another account
+// owns one of a's identifiers. It writes nothing.
+func (w *accountWriter) check(ctx context.Context, a directory.Account) error {
+	for i, id := range a.Identifiers {
+		var owner string
+		err := w.owner.GetContext(ctx, &owner, string(id.Kind), id.Value)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("identifier owner: %w", err)
+		}
+		if owner != a.ID {
+			return fault.New(fault.Conflict, "identifier_taken", fmt.Sprintf("identifiers[%d]", i), "the identifier belongs to another account")
+		}
+	}
+	return nil
+}
+
+func (w *accountWriter) write(ctx context.Context, a directory.Account) error {
+	_, err := w.upsert.ExecContext(ctx, a.ID, nullString(a.TenantID), a.DisplayName, a.Discoverable, a.Region, w.now, w.now)
+	if err != nil {
+		return conflict(err, "put account", nil, errTenantMissing)
+	}
+	if _, err := w.clear.ExecContext(ctx, a.ID); err != nil {
+		return fmt.Errorf("clear identifiers: %w", err)
+	}
+	for i, id := range a.Identifiers {
+		if _, err := w.insert.ExecContext(ctx, string(id.Kind), id.Value, a.ID, i); err != nil {
+			return conflict(err, "insert identifier", errIdentifierTaken, nil)
+		}
+	}
+	return nil
+}
+
+// PutAccount creates or replaces an account and its identifiers.
+func (d *DB) PutAccount(ctx context.Context, a directory.Account) (directory.Account, error) {
+	var out directory.Account
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		w, err := d.newAccountWriter(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := w.check(ctx, a); err != nil {
+			return err
+		}
+		if err := w.write(ctx, a); err != nil {
+			return err
+		}
+		out, err = d.account(ctx, tx, a.ID)
+		return err
+	})
+	return out, err
+}
+
+// ImportAccounts writes a batch in one transaction. Lines whose identifiers
+// belong to others fail alone. If the batch still fails on a constraint
+// (a concurrent writer), each account is retried in its own transaction.
+func (d *DB) ImportAccounts(ctx context.Context, accounts []directory.Account) ([]error, error) {
+	errs := make([]error, len(accounts))
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		w, err := d.newAccountWriter(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for i, a := range accounts {
+			if err := w.check(ctx, a); err != nil {
+				if fault.As(err) == nil {
+					return err
+				}
+				errs[i] = err
+				continue
+			}
+			if err := w.write(ctx, a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		return errs, nil
+	}
+	if fault.As(err) == nil {
+		return nil, err
+	}
+	for i, a := range accounts {
+		if errs[i] != nil {
+			continue
+		}
+		if _, err := d.PutAccount(ctx, a); err != nil {
+			if fault.As(err) == nil {
+				return nil, err
+			}
+			errs[i] = err
+		}
+	}
+	return errs, nil
+}
+
+// update runs one UPDATE or DELETE that must touch the account, then
+// returns the account as it is after it (the zero Account after a delete).
+func (d *DB) update(ctx context.Context, id string, reread bool, query string, args ...any) (directory.Account, error) {
+	var out directory.Account
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("update account: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return directory.ErrAccountNotFound
+		}
+		if reread {
+			out, err = d.account(ctx, tx, id)
+		}
+		return err
+	})
+	return out, err
+}
+
+// SetDiscoverable sets the account's discoverability.
+func (d *DB) SetDiscoverable(ctx context.Context, id string, discoverable bool) (directory.Account, error) {
+	return d.update(ctx, id, true, d.query("set-discoverable"), discoverable, d.timeArg(d.now()), id)
+}
+
+// SetOverrides sets the account's per-user policy overrides.
+func (d *DB) SetOverrides(ctx context.Context, id string, o directory.Overrides) (directory.Account, error) {
+	return d.update(ctx, id, true, d.query("set-overrides"), o.OutboundPersonal, o.InboundPersonal, d.timeArg(d.now()), id)
+}
+
+// DeleteAccount deletes the account; its identifiers and blocks go with it.
+func (d *DB) DeleteAccount(ctx context.Context, id string) error {
+	_, err := d.update(ctx, id, false, d.query("delete-account"), id)
+	return err
+}
+
+type blockRow struct {
+	AccountID string `db:"account_id"`
+	BlockedID string `db:"blocked_id"`
+	CreatedAt dbTime `db:"created_at"`
+}
+
+func (r blockRow) block() directory.Block {
+	return directory.Block{AccountID: r.AccountID, BlockedID: r.BlockedID, CreatedAt: r.CreatedAt.Time}
+}
+
+// PutBlock records a block; both accounts must exist.
+func (d *DB) PutBlock(ctx context.Context, accountID, blockedID string) (directory.Block, error) {
+	var out blockRow
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		for _, p := range []struct{ id, field string }{{accountID, "account_id"}, {blockedID, "other_account_id"}} {
+			var n int
+			if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT COUNT(*) FROM accounts WHERE id = ?`), p.id); err != nil {
+				return fmt.Errorf("check account: %w", err)
+			}
+			if n == 0 {
+				return fault.New(fault.NotFound, "account_not_found", p.field, "no account with that id")
+			}
+		}
+		if _, err := tx.ExecContext(ctx, d.query("put-block"), accountID, blockedID, d.timeArg(d.now())); err != nil {
+			return fmt.Errorf("put block: %w", err)
+		}
+		return tx.GetContext(ctx, &out, d.query("get-block"), accountID, blockedID)
+	})
+	return out.block(), err
+}
+
+// DeleteBlock removes a block, or returns directory.ErrBlockNotFound.
+func (d *DB) DeleteBlock(ctx context.Context, accountID, blockedID string) error {
+	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, d.query("delete-block"), accountID, blockedID)
+		if err != nil {
+			return fmt.Errorf("delete block: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return directory.ErrBlockNotFound
+		}
+		return nil
+	})
+}
+
+// Blocks lists up to limit blocks of accountID with blocked ids after after.
+func (d *DB) Blocks(ctx context.Context, accountID, after string, limit int) ([]directory.Block, error) {
+	var rows []blockRow
+	if err := d.db.SelectContext(ctx, &rows, d.query("list-blocks"), accountID, after, limit); err != nil {
+		return nil, fmt.Errorf("list blocks: %w", err)
+	}
+	out := make([]directory.Block, len(rows))
+	for i, r := range rows {
+		out[i] = r.block()
+	}
+	return out, nil
+}
