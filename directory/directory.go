@@ -74,7 +74,6 @@ func (p Policy) ChannelAllowed(id resolver.Identifier) bool {
 	return false
 }
 
-
 // Tenant is an organisation of the chat product.
 type Tenant struct {
 	ID        string
