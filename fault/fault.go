@@ -26,6 +26,8 @@ const (
 	RateLimited
 	TooLarge
 	Unprocessable
+	UnsupportedMedia
+	MethodNotAllowed
 )
 
 // Error is a domain error with a stable code.

@@ -1,0 +1,113 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/beckon-chat/beckon/fault"
+)
+
+// Body size limits of the contract.
+const (
+	maxBody      = 64 << 10
+	maxBatchBody = 1 << 20
+)
+
+// encode writes v as JSON with status.
+func encode(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// decode reads one JSON object of at most limit bytes into a T, rejecting
+// another content type, unknown fields, wrong types and trailing data.
+// into, when not nil, holds defaults that absent fields keep.
+func decode[T any](w http.ResponseWriter, r *http.Request, limit int64, into *T) (T, error) {
+	var v T
+	if into != nil {
+		v = *into
+	}
+	if err := requireType(r, "application/json"); err != nil {
+		return v, err
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return v, decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return v, decodeError(err)
+		}
+		return v, fault.Invalidf("invalid_json", "", "the body must hold one JSON object")
+	}
+	return v, nil
+}
+
+// requireType checks the request's Content-Type against the accepted ones.
+func requireType(r *http.Request, accepted ...string) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	for _, a := range accepted {
+		if err == nil && mt == a {
+			return nil
+		}
+	}
+	return fault.New(fault.UnsupportedMedia, "unsupported_media_type", "",
+		fmt.Sprintf("send the body as %s", strings.Join(accepted, " or ")))
+}
+
+// decodeError turns a JSON decoding error into a fault that names what is
+// wrong without echoing the input.
+func decodeError(err error) error {
+	var maxErr *http.MaxBytesError
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &maxErr):
+		return fault.New(fault.TooLarge, "request_too_large", "", fmt.Sprintf("the body is larger than %d bytes", maxErr.Limit))
+	case errors.Is(err, io.EOF):
+		return fault.Invalidf("invalid_json", "", "the body is empty")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fault.Invalidf("invalid_json", "", "the body ends in the middle of the JSON")
+	case errors.As(err, &syntaxErr):
+		return fault.Invalidf("invalid_json", "", "malformed JSON at byte %d", syntaxErr.Offset)
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			return fault.Invalidf("invalid_json", "", "the body must be a JSON object")
+		}
+		return fault.Invalidf("invalid_field", field, "%s must be of type %s", field, jsonType(typeErr.Type.Kind().String()))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return fault.Invalidf("unknown_field", field, "unknown field %q", field)
+	}
+	return fault.Invalidf("invalid_json", "", "the body could not be read")
+}
+
+func jsonType(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "slice", "array":
+		return "array"
+	case "struct", "map", "ptr":
+		return "object"
+	}
+	return "number"
+}
+
+// required returns a missing_field fault when value is empty.
+func required(field, value string) error {
+	if strings.TrimSpace(value) == "" {
+		return fault.Invalidf("missing_field", field, "%s is required", field)
+	}
+	return nil
+}

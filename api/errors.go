@@ -1,0 +1,66 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/beckon-chat/beckon/fault"
+)
+
+// statusOf is the one mapping from a fault kind to an HTTP status.
+var statusOf = map[fault.Kind]int{
+	fault.Invalid:          http.StatusBadRequest,
+	fault.Unauthorized:     http.StatusUnauthorized,
+	fault.Forbidden:        http.StatusForbidden,
+	fault.NotFound:         http.StatusNotFound,
+	fault.Conflict:         http.StatusConflict,
+	fault.TooLarge:         http.StatusRequestEntityTooLarge,
+	fault.UnsupportedMedia: http.StatusUnsupportedMediaType,
+	fault.Unprocessable:    http.StatusUnprocessableEntity,
+	fault.RateLimited:      http.StatusTooManyRequests,
+	fault.MethodNotAllowed: http.StatusMethodNotAllowed,
+}
+
+type errorBody struct {
+	Error errorJSON `json:"error"`
+}
+
+type errorJSON struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+// errorItem is an error in place of a result in a batch answer.
+func errorItem(err error) errorBody {
+	f := fault.As(err)
+	return errorBody{Error: errorJSON{Code: f.Code, Message: f.Message, Field: f.Field}}
+}
+
+// writeError is the one place that turns an error into an HTTP answer. A
+// fault is the caller's; anything else is logged and answered with 500.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	f := fault.As(err)
+	status, known := 0, false
+	if f != nil {
+		status, known = statusOf[f.Kind]
+	}
+	if !known {
+		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+			return // the client went away; nobody reads the answer
+		}
+		s.log.ErrorContext(r.Context(), "internal error", "route", routeOf(r), "err", err)
+		encode(w, http.StatusInternalServerError, errorBody{Error: errorJSON{Code: "internal_error", Message: "something went wrong on our side"}})
+		return
+	}
+	encode(w, status, errorBody{Error: errorJSON{Code: f.Code, Message: f.Message, Field: f.Field}})
+}
+
+// Faults of the transport itself.
+var (
+	errNotFound         = fault.New(fault.NotFound, "not_found", "", "no such endpoint")
+	errMethodNotAllowed = fault.New(fault.MethodNotAllowed, "method_not_allowed", "", "this endpoint does not take that method")
+	errForbiddenScope   = fault.New(fault.Forbidden, "insufficient_scope", "", "the API key lacks the scope this endpoint needs")
+	errRateLimited      = fault.New(fault.RateLimited, "rate_limited", "", "too many requests: retry after the number of seconds in Retry-After")
+)

@@ -1,0 +1,192 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/beckon-chat/beckon/auth"
+	"github.com/beckon-chat/beckon/fault"
+	"github.com/beckon-chat/beckon/ratelimit"
+)
+
+type infoCtx struct{}
+
+// requestInfo is what the handlers learn about a request that the
+// request log wants too.
+type requestInfo struct {
+	key auth.Key
+}
+
+// infoFrom returns the request's info; a request outside observe gets a
+// throwaway one.
+func infoFrom(ctx context.Context) *requestInfo {
+	if ri, ok := ctx.Value(infoCtx{}).(*requestInfo); ok {
+		return ri
+	}
+	return &requestInfo{}
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// routeOf returns the route pattern that served r, never the raw path.
+func routeOf(r *http.Request) string {
+	if r.Pattern == "" {
+		return "unmatched"
+	}
+	return r.Pattern
+}
+
+// observe wraps the mux: JSON 404 and 405 answers, panic recovery, one log
+// line and metrics per request. It logs the route pattern, not the path,
+// and no body, so neither addresses nor tokens reach the log.
+func (s *Server) observe(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		info := &requestInfo{}
+		r = r.WithContext(context.WithValue(r.Context(), infoCtx{}, info))
+		_, pattern := mux.Handler(r)
+		r.Pattern = pattern
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.ErrorContext(r.Context(), "panic", "route", routeOf(r), "panic", fmt.Sprint(p))
+				if sw.status == 0 {
+					s.writeError(sw, r, fmt.Errorf("panic: %v", p))
+				}
+			}
+			route := routeOf(r)
+			s.metrics.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
+			s.metrics.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+			s.log.InfoContext(r.Context(), "request", "method", r.Method, "route", route, "status", sw.status,
+				"ms", float64(time.Since(start).Microseconds())/1000, "key", info.key.Name)
+		}()
+		if pattern == "" {
+			s.unrouted(sw, r, mux)
+			return
+		}
+		mux.ServeHTTP(sw, r)
+	})
+}
+
+// unrouted answers a request no route took: 405 with Allow when the path
+// exists with other methods, else 404. Both count against the client IP.
+func (s *Server) unrouted(w http.ResponseWriter, r *http.Request, mux *http.ServeMux) {
+	if !s.allowIP(w, r) {
+		return
+	}
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, p := mux.Handler(probe); p != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		s.writeError(w, r, errMethodNotAllowed)
+		return
+	}
+	s.writeError(w, r, errNotFound)
+}
+
+// clientIP is the address of the peer.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// allow charges n events to key under limit, sets the RateLimit-* headers
+// and, when refused, answers 429 and returns false.
+func (s *Server) allow(w http.ResponseWriter, r *http.Request, name, key string, limit ratelimit.Limit, n int) bool {
+	res, err := s.limiter.AllowN(r.Context(), name+":"+key, limit, n)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "rate limiter failed; allowing", "limit", name, "err", err)
+		return true
+	}
+	h := w.Header()
+	h.Set("RateLimit-Limit", strconv.Itoa(limit.Burst))
+	h.Set("RateLimit-Remaining", strconv.Itoa(res.Remaining))
+	h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(res.ResetAfter)))
+	if res.OK() {
+		return true
+	}
+	if n > limit.Burst {
+		res.RetryAfter = limit.Period // it will never fit; say so plainly
+	}
+	h.Set("Retry-After", strconv.Itoa(max(1, ceilSeconds(res.RetryAfter))))
+	s.metrics.rateLimited.WithLabelValues(name).Inc()
+	s.writeError(w, r, errRateLimited)
+	return false
+}
+
+func ceilSeconds(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	return int(math.Ceil(d.Seconds()))
+}
+
+// allowIP applies the per-IP limit of unauthenticated traffic.
+func (s *Server) allowIP(w http.ResponseWriter, r *http.Request) bool {
+	return s.allow(w, r, "ip", clientIP(r), s.limits.PerIP, 1)
+}
+
+// authed requires an API key with one of scopes, and applies the per-key
+// limit. A failed authentication counts against the client IP, so that
+// guessing keys is slow.
+func (s *Server) authed(h http.Handler, scopes ...auth.Scope) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		key, err := s.keys.Authenticate(r.Context(), strings.TrimSpace(secret))
+		if !ok || err != nil {
+			if f := fault.As(err); ok && err != nil && f == nil {
+				s.writeError(w, r, err)
+				return
+			}
+			if s.allowIP(w, r) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="beckon"`)
+				s.writeError(w, r, auth.ErrUnauthorized)
+			}
+			return
+		}
+		infoFrom(r.Context()).key = key
+		if !key.Has(scopes...) {
+			s.writeError(w, r, errForbiddenScope)
+			return
+		}
+		if !s.allow(w, r, "key", key.ID, s.limits.PerKey, 1) {
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}

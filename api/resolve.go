@@ -1,0 +1,114 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/beckon-chat/beckon/fault"
+	"github.com/beckon-chat/beckon/resolver"
+)
+
+type resolveRequest struct {
+	Requester  string `json:"requester"`
+	Identifier string `json:"identifier"`
+	Region     string `json:"region"`
+}
+
+type batchRequest struct {
+	Requester   string   `json:"requester"`
+	Region      string   `json:"region"`
+	Identifiers []string `json:"identifiers"`
+}
+
+type batchResponse struct {
+	Results []any `json:"results"`
+}
+
+// requester charges n resolves to the requester's limit and loads it. The
+// limit is charged first, so that probing for account ids costs the same.
+func (s *Server) requester(w http.ResponseWriter, r *http.Request, id string, n int) (resolver.Requester, bool) {
+	if err := required("requester", id); err != nil {
+		s.writeError(w, r, err)
+		return resolver.Requester{}, false
+	}
+	if !s.allow(w, r, "requester", id, s.limits.PerRequester, n) {
+		return resolver.Requester{}, false
+	}
+	req, err := s.resolver.Requester(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return resolver.Requester{}, false
+	}
+	return req, true
+}
+
+func (s *Server) countResolve(res resolver.Result, err error) {
+	m := string(res.Match)
+	if err != nil {
+		m = "error"
+	}
+	s.metrics.resolved.WithLabelValues(m).Inc()
+}
+
+func (s *Server) handleResolve() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := decode[resolveRequest](w, r, maxBody, nil)
+		if err == nil {
+			err = required("identifier", body.Identifier)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		req, ok := s.requester(w, r, body.Requester, 1)
+		if !ok {
+			return
+		}
+		res, err := s.resolver.Resolve(r.Context(), req, resolver.Query{Identifier: body.Identifier, Region: body.Region})
+		s.countResolve(res, err)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, res)
+	})
+}
+
+func (s *Server) handleResolveBatch() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := decode[batchRequest](w, r, maxBatchBody, nil)
+		switch {
+		case err != nil:
+		case len(body.Identifiers) == 0:
+			err = fault.Invalidf("missing_field", "identifiers", "give between 1 and %d identifiers", resolver.MaxBatch)
+		case len(body.Identifiers) > resolver.MaxBatch:
+			err = fault.Invalidf("too_many_identifiers", "identifiers", "at most %d identifiers a batch", resolver.MaxBatch)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		req, ok := s.requester(w, r, body.Requester, len(body.Identifiers))
+		if !ok {
+			return
+		}
+		qs := make([]resolver.Query, len(body.Identifiers))
+		for i, id := range body.Identifiers {
+			qs[i] = resolver.Query{Identifier: id, Region: body.Region}
+		}
+		items, err := s.resolver.ResolveBatch(r.Context(), req, qs)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		out := batchResponse{Results: make([]any, len(items))}
+		for i, it := range items {
+			s.countResolve(it.Result, it.Err)
+			if it.Err != nil {
+				out.Results[i] = errorItem(it.Err)
+			} else {
+				out.Results[i] = it.Result
+			}
+		}
+		encode(w, http.StatusOK, out)
+	})
+}

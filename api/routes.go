@@ -1,0 +1,44 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/beckon-chat/beckon/auth"
+)
+
+// routes lists every endpoint and what guards it.
+func (s *Server) routes() {
+	dir, admin := auth.ScopeDirectory, auth.ScopeAdmin
+	m := s
+
+	m.handle("GET /healthz", handleHealthz())
+	m.handle("GET /readyz", handleReadyz(s.checks))
+	m.handle("GET /metrics", s.handleMetrics())
+
+	m.handle("PUT /v1/tenants/{tenant_id}", s.authed(s.handleTenantPut(), dir))
+	m.handle("GET /v1/tenants/{tenant_id}", s.authed(s.handleTenantGet(), dir, admin))
+
+	m.handle("POST /v1/accounts/import", s.authed(s.handleImport(), dir))
+	m.handle("PUT /v1/accounts/{account_id}", s.authed(s.handleAccountPut(), dir))
+	m.handle("GET /v1/accounts/{account_id}", s.authed(s.handleAccountGet(), dir, admin))
+	m.handle("PATCH /v1/accounts/{account_id}", s.authed(s.handleAccountPatch(), dir))
+	m.handle("DELETE /v1/accounts/{account_id}", s.authed(s.handleAccountDelete(), dir))
+	m.handle("PUT /v1/accounts/{account_id}/policy", s.authed(s.handleAccountPolicyPut(), admin))
+
+	m.handle("GET /v1/accounts/{account_id}/blocks", s.authed(s.handleBlocksList(), dir, auth.ScopeRequests))
+	m.handle("PUT /v1/accounts/{account_id}/blocks/{other_account_id}", s.authed(s.handleBlockPut(), dir, auth.ScopeRequests))
+	m.handle("DELETE /v1/accounts/{account_id}/blocks/{other_account_id}", s.authed(s.handleBlockDelete(), dir, auth.ScopeRequests))
+
+	m.handle("POST /v1/resolve", s.authed(s.handleResolve(), auth.ScopeResolve))
+	m.handle("POST /v1/resolve/batch", s.authed(s.handleResolveBatch(), auth.ScopeResolve))
+}
+
+// handle registers h for pattern and remembers the pattern.
+func (s *Server) handle(pattern string, h http.Handler) {
+	s.patterns = append(s.patterns, pattern)
+	s.mux.Handle(pattern, h)
+}
+
+// Routes returns every route pattern the server serves, for the test that
+// holds the OpenAPI document to the code.
+func (s *Server) Routes() []string { return s.patterns }

@@ -1,0 +1,100 @@
+// Package api is Beckon's HTTP adapter: it decodes requests, checks API
+// keys, scopes and rate limits, calls the domain services and encodes their
+// answers as the contract in docs/openapi.yaml says.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/beckon-chat/beckon/auth"
+	"github.com/beckon-chat/beckon/directory"
+	"github.com/beckon-chat/beckon/ratelimit"
+	"github.com/beckon-chat/beckon/resolver"
+)
+
+// Limits are the rate limits the server applies.
+type Limits struct {
+	// PerKey limits every request made with one API key.
+	PerKey ratelimit.Limit
+	// PerRequester limits resolves by one requester; each batch entry counts.
+	PerRequester ratelimit.Limit
+	// PerIP limits unauthenticated requests (and failed authentications)
+	// from one client address.
+	PerIP ratelimit.Limit
+}
+
+// Check is a readiness check: a name and a probe that returns a status
+// word ("ok", or a degraded state) or an error when not ready.
+type Check struct {
+	Name  string
+	Probe func(ctx context.Context) (string, error)
+}
+
+// Config is what a Server needs.
+type Config struct {
+	Directory *directory.Service
+	Resolver  *resolver.Service
+	Keys      *auth.Service
+	Limiter   ratelimit.Limiter
+	Limits    Limits
+	// MaxImportBytes caps the streamed body of the import endpoint.
+	MaxImportBytes int64
+	Checks         []Check
+	Log            *slog.Logger
+}
+
+// Server serves the Beckon API.
+type Server struct {
+	dir            *directory.Service
+	resolver       *resolver.Service
+	keys           *auth.Service
+	limiter        ratelimit.Limiter
+	limits         Limits
+	maxImportBytes int64
+	checks         []Check
+	log            *slog.Logger
+	metrics        *metrics
+	mux            *http.ServeMux
+	patterns       []string
+}
+
+// New returns a Server; call Handler to serve it.
+func New(cfg Config) *Server {
+	s := &Server{
+		dir: cfg.Directory, resolver: cfg.Resolver, keys: cfg.Keys, limiter: cfg.Limiter, limits: cfg.Limits,
+		maxImportBytes: cfg.MaxImportBytes, checks: cfg.Checks, log: cfg.Log, metrics: newMetrics(),
+		mux: http.NewServeMux(),
+	}
+	s.routes()
+	return s
+}
+
+// SetRateLimitFallback records whether rate limits are kept in process
+// because Redis is away.
+func (s *Server) SetRateLimitFallback(on bool) {
+	v := 0.0
+	if on {
+		v = 1
+	}
+	s.metrics.fallback.Set(v)
+}
+
+// Handler returns the server's root handler.
+func (s *Server) Handler() http.Handler { return s.observe(s.mux) }
+
+// NewHTTPServer returns an http.Server for h with timeouts that suit an API.
+func NewHTTPServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       5 * time.Minute, // imports stream large bodies
+		WriteTimeout:      5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}

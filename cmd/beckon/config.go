@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/beckon-chat/beckon/api"
+	"github.com/beckon-chat/beckon/ratelimit"
+)
+
+// config is what the environment says; every key is in .env.example with
+// the default written here.
+type config struct {
+	Addr           string
+	DatabaseURL    string
+	DBMaxConns     int
+	RedisURL       string
+	AutoMigrate    bool
+	LogLevel       string
+	LogFormat      string
+	Limits         api.Limits
+	MaxImportBytes int64
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	get := func(key, def string) string {
+		if v := strings.TrimSpace(getenv(key)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := config{
+		Addr:        get("BECKON_ADDR", "127.0.0.1:8080"),
+		DatabaseURL: get("BECKON_DATABASE_URL", "sqlite://./beckon.db"),
+		RedisURL:    get("BECKON_REDIS_URL", ""),
+		LogLevel:    get("BECKON_LOG_LEVEL", "info"),
+		LogFormat:   get("BECKON_LOG_FORMAT", "json"),
+	}
+	var errs []string
+	parseInt := func(key, def string) int64 {
+		n, err := strconv.ParseInt(get(key, def), 10, 64)
+		if err != nil || n <= 0 {
+			errs = append(errs, fmt.Sprintf("%s must be a positive whole number", key))
+		}
+		return n
+	}
+	parseLimit := func(key, def string) ratelimit.Limit {
+		l, err := ratelimit.ParseLimit(get(key, def))
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", key, err))
+		}
+		return l
+	}
+	c.DBMaxConns = int(parseInt("BECKON_DB_MAX_CONNS", "4"))
+	c.MaxImportBytes = parseInt("BECKON_IMPORT_MAX_BYTES", "2147483648")
+	auto, err := strconv.ParseBool(get("BECKON_AUTO_MIGRATE", "true"))
+	if err != nil {
+		errs = append(errs, "BECKON_AUTO_MIGRATE must be true or false")
+	}
+	c.AutoMigrate = auto
+	c.Limits = api.Limits{
+		PerKey:       parseLimit("BECKON_LIMIT_PER_KEY", "200/s"),
+		PerRequester: parseLimit("BECKON_LIMIT_RESOLVE_PER_REQUESTER", "600/h"),
+		PerIP:        parseLimit("BECKON_LIMIT_PER_IP", "60/m"),
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, "BECKON_LOG_FORMAT must be json or text")
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
+	}
+	return c, nil
+}

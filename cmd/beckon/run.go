@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/beckon-chat/beckon/api"
+	"github.com/beckon-chat/beckon/auth"
+	"github.com/beckon-chat/beckon/directory"
+	"github.com/beckon-chat/beckon/ratelimit"
+	"github.com/beckon-chat/beckon/resolver"
+	"github.com/beckon-chat/beckon/store"
+)
+
+const usage = `usage: beckon <command> [flags]
+
+commands:
+  serve [--workers=true]                        run the HTTP API
+  migrate                                       apply schema migrations
+  keys create --name NAME --scopes a,b,...      create an API key (printed once, on the last line)
+  keys list                                     list API keys
+  keys revoke NAME                              revoke an API key
+
+Configuration comes from the environment: see .env.example.`
+
+// run is the whole program; main only calls it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return errors.New("no command")
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, cfg, args[1:], log, stderr)
+	case "migrate":
+		return migrate(ctx, cfg, stdout)
+	case "keys":
+		return keys(ctx, cfg, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	fmt.Fprintln(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func newLogger(cfg config, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return nil, fmt.Errorf("BECKON_LOG_LEVEL: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewJSONHandler(w, opts)), nil
+}
+
+func openDB(ctx context.Context, cfg config) (*store.DB, error) {
+	return store.Open(ctx, cfg.DatabaseURL, store.Options{MaxConns: cfg.DBMaxConns})
+}
+
+func migrate(ctx context.Context, cfg config, stdout io.Writer) error {
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	applied, err := db.Migrate(ctx)
+	for _, name := range applied {
+		fmt.Fprintln(stdout, "applied", name)
+	}
+	if err == nil && len(applied) == 0 {
+		fmt.Fprintln(stdout, "schema is up to date")
+	}
+	return err
+}
+
+func serve(ctx context.Context, cfg config, args []string, log *slog.Logger, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	workers := fs.Bool("workers", true, "run delivery workers on this node (false for API-only nodes)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if cfg.AutoMigrate {
+		applied, err := db.Migrate(ctx)
+		if err != nil {
+			return err
+		}
+		if len(applied) > 0 {
+			log.Info("applied migrations", "migrations", applied)
+		}
+	}
+
+	var (
+		limiter ratelimit.Limiter = ratelimit.NewMemory(nil)
+		rl      *ratelimit.Redis
+		srv     *api.Server
+	)
+	checks := []api.Check{{Name: "database", Probe: func(ctx context.Context) (string, error) { return "ok", db.Ping(ctx) }}}
+	if cfg.RedisURL != "" {
+		rl, err = ratelimit.NewRedis(cfg.RedisURL, log, func(degraded bool) { srv.SetRateLimitFallback(degraded) })
+		if err != nil {
+			return err
+		}
+		defer rl.Close()
+		limiter = rl
+		checks = append(checks, api.Check{Name: "redis", Probe: func(ctx context.Context) (string, error) {
+			if err := rl.Ping(ctx); err != nil || rl.Degraded() {
+				return "unavailable: rate limits kept in process", nil
+			}
+			return "ok", nil
+		}})
+	}
+	srv = api.New(api.Config{
+		Directory:      directory.NewService(db),
+		Resolver:       resolver.NewService(db, nil),
+		Keys:           auth.NewService(db, time.Now),
+		Limiter:        limiter,
+		Limits:         cfg.Limits,
+		MaxImportBytes: cfg.MaxImportBytes,
+		Checks:         checks,
+		Log:            log,
+	})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	hs := api.NewHTTPServer(cfg.Addr, srv.Handler(), log)
+	log.Info("beckon listening", "addr", ln.Addr().String(), "database", string(db.Dialect()),
+		"redis", cfg.RedisURL != "", "workers", *workers)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	log.Info("shutting down")
+	if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func keys(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("keys needs create, list or revoke")
+	}
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if cfg.AutoMigrate {
+		if _, err := db.Migrate(ctx); err != nil {
+			return err
+		}
+	}
+	svc := auth.NewService(db, time.Now)
+	switch args[0] {
+	case "create":
+		fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		name := fs.String("name", "", "name of the key (unique among active keys)")
+		scopeList := fs.String("scopes", "", "comma-separated scopes: "+joinScopes(auth.AllScopes()))
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		scopes, err := auth.ParseScopes(*scopeList)
+		if err != nil {
+			return err
+		}
+		k, secret, err := svc.Create(ctx, *name, scopes)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created key %q with scopes %s; it is shown only once:\n%s\n", k.Name, joinScopes(k.Scopes), secret)
+		return nil
+	case "list":
+		list, err := svc.List(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tSCOPES\tCREATED\tREVOKED")
+		for _, k := range list {
+			revoked := "-"
+			if k.RevokedAt != nil {
+				revoked = k.RevokedAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Name, joinScopes(k.Scopes), k.CreatedAt.Format(time.RFC3339), revoked)
+		}
+		return tw.Flush()
+	case "revoke":
+		if len(args) != 2 {
+			return errors.New("usage: beckon keys revoke NAME")
+		}
+		if err := svc.Revoke(ctx, args[1]); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "revoked key %q\n", args[1])
+		return nil
+	}
+	return fmt.Errorf("unknown keys command %q", args[0])
+}
+
+func joinScopes(scopes []auth.Scope) string {
+	s := make([]string, len(scopes))
+	for i, sc := range scopes {
+		s[i] = string(sc)
+	}
+	return strings.Join(s, ",")
+}
