@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/beckon-chat/beckon/fault"
 )
@@ -116,7 +118,9 @@ func (s *Service) Import(ctx context.Context, r io.Reader) (ImportResult, error)
 			}
 		}
 	}
-	return res, flush()
+	err := flush()
+	slices.SortStableFunc(res.Errors, func(a, b LineError) int { return a.Line - b.Line })
+	return res, err
 }
 
 // readLine returns the next line without its newline. A line longer than
@@ -140,6 +144,10 @@ func (s *Service) parseLine(ctx context.Context, line []byte, regions map[string
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
+		if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			field = strings.Trim(field, `"`)
+			return Account{}, fault.Invalidf("unknown_field", field, "unknown field %q", field)
+		}
 		return Account{}, fault.Invalidf("invalid_json", "", "the line is not an account object: %s", jsonReason(err))
 	}
 	if dec.More() {

@@ -1,0 +1,233 @@
+package api_test
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/beckon-chat/beckon/internal/testenv"
+)
+
+func resolveBody(requester, identifier string) map[string]any {
+	return map[string]any{"requester": requester, "identifier": identifier}
+}
+
+func TestResolve(t *testing.T) {
+	h := newHarness(t, testenv.SQLite(t), generous)
+	h.seed()
+	t.Run("OKNationalPhoneWithTenantRegion", func(t *testing.T) {
+		// carol's tenant is in FR: "06..." needs no region in the request.
+		r := h.do("POST", "/v1/resolve", resolveBody("carol", "06 12 34 56 78"))
+		want(t, r, 200, "")
+		if string(r.Body) != `{"identifier":{"kind":"phone","value":"+33612345678"},"match":"account","account":{"id":"alice","display_name":"Alice Martin","email":"alice@contoso.com","external":false,"personal":false},"invitable":false}`+"\n" {
+			t.Fatalf("%s", r.Body)
+		}
+	})
+	t.Run("OKExternalPersonal", func(t *testing.T) {
+		m := decodeResult(t, h.do("POST", "/v1/resolve", map[string]any{"requester": "alice", "identifier": "+33 7 81 23 45 67"}))
+		acct := m["account"].(map[string]any)
+		if acct["id"] != "bob" || acct["external"] != true || acct["personal"] != true || acct["email"] != "bob@example.org" {
+			t.Fatalf("%v", m)
+		}
+	})
+	t.Run("OKInvitable", func(t *testing.T) {
+		for id, invitable := range map[string]bool{"new@example.com": true, "06 00 00 00 01": true, "01 42 68 53 01": false} {
+			m := decodeResult(t, h.do("POST", "/v1/resolve", resolveBody("alice", id)))
+			if m["match"] != "none" || m["invitable"] != invitable {
+				t.Errorf("%s: %v", id, m)
+			}
+		}
+	})
+	t.Run("OKRegionFromRequest", func(t *testing.T) {
+		m := decodeResult(t, h.do("POST", "/v1/resolve", map[string]any{"requester": "frank", "identifier": "06 12 34 56 78", "region": "fr"}))
+		if m["match"] != "account" {
+			t.Fatalf("%v", m)
+		}
+	})
+	bad := []struct {
+		name   string
+		body   map[string]any
+		status int
+		code   string
+		field  string
+	}{
+		{"ErrMissingRequester", map[string]any{"identifier": "a@example.com"}, 400, "missing_field", "requester"},
+		{"ErrMissingIdentifier", map[string]any{"requester": "alice"}, 400, "missing_field", "identifier"},
+		{"ErrUnknownRequester", resolveBody("ghost", "a@example.com"), 404, "account_not_found", "requester"},
+		{"ErrEmail", resolveBody("alice", "alice@@contoso.com"), 400, "invalid_email", "identifier"},
+		{"ErrEmailCRLF", resolveBody("alice", "alice@contoso.com\r\nBcc: x@y.z"), 400, "invalid_email", "identifier"},
+		{"ErrPhone", resolveBody("alice", "06 12"), 400, "invalid_phone", "identifier"},
+		{"ErrRegionRequired", resolveBody("bob2", "06 12 34 56 78"), 400, "region_required", "region"},
+		{"ErrRegion", map[string]any{"requester": "alice", "identifier": "06 12 34 56 78", "region": "XX"}, 400, "invalid_region", "region"},
+	}
+	want(t, h.do("PUT", "/v1/accounts/bob2", map[string]any{"display_name": "No region"}), 200, "")
+	for _, c := range bad {
+		t.Run(c.name, func(t *testing.T) {
+			r := h.do("POST", "/v1/resolve", c.body)
+			want(t, r, c.status, c.code)
+			if r.field() != c.field {
+				t.Fatalf("field %q; want %q", r.field(), c.field)
+			}
+		})
+	}
+}
+
+func TestResolvePolicy(t *testing.T) {
+	h := newHarness(t, testenv.SQLite(t), generous)
+	h.seed()
+	want(t, h.do("PUT", "/v1/tenants/strict", map[string]any{"name": "Strict", "domains": []string{"strict.example"}, "region": "FR",
+		"policy": map[string]any{"outbound_personal": false, "blocked_domains": []string{"fabrikam.com"}}}), 200, "")
+	want(t, h.do("PUT", "/v1/accounts/sam", map[string]any{"tenant_id": "strict", "display_name": "Sam", "identifiers": []string{"sam@strict.example"}}), 200, "")
+	cases := []struct {
+		name, requester, identifier string
+		status                      int
+		match                       string
+	}{
+		{"BlockedDomain", "sam", "frank@fabrikam.com", 403, ""},
+		{"BlockedSubdomain", "sam", "x@mail.fabrikam.com", 403, ""},
+		{"OutboundPersonalVisible", "sam", "bob@example.org", 403, ""},
+		{"OutboundPersonalUnregistered", "sam", "stranger@gmail.com", 403, ""},
+		{"OutboundOwnDomainUnregistered", "sam", "new.colleague@strict.example", 200, "none"},
+		{"OutboundTenantAccount", "sam", "alice@contoso.com", 200, "account"},
+		{"InboundPersonalRefusesPersonal", "bob", "frank@fabrikam.com", 200, "none"},
+		{"InboundPersonalAdmitsMembers", "alice", "frank@fabrikam.com", 200, "account"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := h.do("POST", "/v1/resolve", resolveBody(c.requester, c.identifier))
+			if c.status == 403 {
+				want(t, r, 403, "policy_denied")
+				return
+			}
+			if m := decodeResult(t, r); r.Status != c.status || m["match"] != c.match {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+		})
+	}
+	t.Run("UserOverride", func(t *testing.T) {
+		want(t, h.do("PUT", "/v1/accounts/sam/policy", map[string]any{"outbound_personal": true}), 200, "")
+		if m := decodeResult(t, h.do("POST", "/v1/resolve", resolveBody("sam", "bob@example.org"))); m["match"] != "account" {
+			t.Fatalf("%v", m)
+		}
+	})
+}
+
+// TestResolveHidesWhy proves that opted-out, blocked, policy-refused and
+// unregistered owners give the same status and the same bytes but for the
+// echoed identifier.
+func TestResolveHidesWhy(t *testing.T) {
+	h := newHarness(t, testenv.SQLite(t), generous)
+	h.seed()
+	for _, p := range []struct {
+		path string
+		body any
+	}{
+		{"/v1/accounts/optout", map[string]any{"display_name": "Opted Out", "discoverable": false, "identifiers": []string{"optout@example.net", "+33 6 11 11 11 11"}}},
+		{"/v1/accounts/blocker", map[string]any{"display_name": "Blocker", "identifiers": []string{"blocker@example.net", "+33 6 22 22 22 22"}}},
+		{"/v1/accounts/blocker/blocks/bob", nil},
+		{"/v1/tenants/closed", map[string]any{"name": "Closed", "policy": map[string]any{"inbound_personal": false}}},
+		{"/v1/accounts/member", map[string]any{"tenant_id": "closed", "display_name": "Member", "identifiers": []string{"member@example.net", "+33 6 33 33 33 33"}}},
+	} {
+		want(t, h.do("PUT", p.path, p.body), 200, "")
+	}
+	for _, kind := range []struct{ unregistered, optedOut, blocked, refused string }{
+		{"nobody@example.net", "optout@example.net", "blocker@example.net", "member@example.net"},
+		{"+33644444444", "+33611111111", "+33622222222", "+33633333333"},
+	} {
+		var bodies []string
+		for _, id := range []string{kind.unregistered, kind.optedOut, kind.blocked, kind.refused} {
+			r := h.do("POST", "/v1/resolve", resolveBody("bob", id))
+			if r.Status != 200 {
+				t.Fatalf("%s: %d %s", id, r.Status, r.Body)
+			}
+			bodies = append(bodies, strings.Replace(string(r.Body), id, "ID", 1))
+		}
+		for i, b := range bodies[1:] {
+			if b != bodies[0] {
+				t.Fatalf("case %d differs from unregistered:\n%s\n%s", i+1, b, bodies[0])
+			}
+		}
+		if !strings.Contains(bodies[0], `"match":"none"`) {
+			t.Fatalf("unexpected body %s", bodies[0])
+		}
+	}
+}
+
+func TestResolveBatch(t *testing.T) {
+	h := newHarness(t, testenv.SQLite(t), generous)
+	h.seed()
+	r := h.do("POST", "/v1/resolve/batch", map[string]any{"requester": "bob", "region": "FR",
+		"identifiers": []string{"alice@contoso.com", "not-an-email@", "06 12 34 56 78", "nobody@example.com", "01"}})
+	want(t, r, 200, "")
+	var res struct {
+		Results []map[string]any
+	}
+	r.decode(t, &res)
+	got := []string{}
+	for _, it := range res.Results {
+		if e, ok := it["error"].(map[string]any); ok {
+			got = append(got, "error:"+e["code"].(string))
+		} else {
+			got = append(got, it["match"].(string))
+		}
+	}
+	if strings.Join(got, " ") != "account error:invalid_email account none error:invalid_phone" {
+		t.Fatalf("results %v", got)
+	}
+	t.Run("ErrEmpty", func(t *testing.T) {
+		want(t, h.do("POST", "/v1/resolve/batch", map[string]any{"requester": "bob", "identifiers": []string{}}), 400, "missing_field")
+	})
+	t.Run("ErrTooMany", func(t *testing.T) {
+		ids := slices.Repeat([]string{"a@example.com"}, 1001)
+		want(t, h.do("POST", "/v1/resolve/batch", map[string]any{"requester": "bob", "identifiers": ids}), 400, "too_many_identifiers")
+	})
+	t.Run("ErrUnknownRequester", func(t *testing.T) {
+		want(t, h.do("POST", "/v1/resolve/batch", map[string]any{"requester": "ghost", "identifiers": []string{"a@example.com"}}), 404, "account_not_found")
+	})
+	t.Run("PolicyPerEntry", func(t *testing.T) {
+		want(t, h.do("PUT", "/v1/accounts/bob/policy", map[string]any{"outbound_personal": false}), 200, "")
+		r := h.do("POST", "/v1/resolve/batch", map[string]any{"requester": "bob", "identifiers": []string{"alice@contoso.com", "x@gmail.com"}})
+		if r.Status != 200 || !strings.Contains(string(r.Body), `{"error":{"code":"policy_denied"`) || !strings.Contains(string(r.Body), `"match":"account"`) {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// BenchmarkResolveOutcomes reports the median time of one resolve through
+// the whole handler for each outcome, side by side: the unregistered,
+// opted-out and blocked cases should not be told apart by timing.
+func BenchmarkResolveOutcomes(b *testing.B) {
+	h := newBenchHarness(b)
+	cases := []struct{ name, id string }{
+		{"account", "alice@contoso.com"},
+		{"unregistered", "nobody@example.net"},
+		{"opted_out", "optout@example.net"},
+		{"blocked", "blocker@example.net"},
+	}
+	for _, c := range cases {
+		body := []byte(`{"requester":"bob","identifier":"` + c.id + `"}`)
+		b.Run(c.name, func(b *testing.B) {
+			times := make([]time.Duration, 0, b.N)
+			for b.Loop() {
+				req := httptest.NewRequest("POST", "/v1/resolve", bytes.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+h.key)
+				req.Header.Set("Content-Type", "application/json")
+				rec := httptest.NewRecorder()
+				start := time.Now()
+				h.handler.ServeHTTP(rec, req)
+				times = append(times, time.Since(start))
+				if rec.Code != http.StatusOK {
+					b.Fatalf("%d %s", rec.Code, rec.Body)
+				}
+			}
+			sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+			b.ReportMetric(float64(times[len(times)/2].Nanoseconds()), "median-ns")
+			b.ReportMetric(float64(times[len(times)*99/100].Nanoseconds()), "p99-ns")
+		})
+	}
+}
