@@ -3,13 +3,11 @@ package api_test
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/beckon-chat/beckon/api"
 	"github.com/beckon-chat/beckon/auth"
 	"github.com/beckon-chat/beckon/internal/testenv"
 	"github.com/beckon-chat/beckon/ratelimit"
@@ -255,7 +253,9 @@ func TestBlocks(t *testing.T) {
 	want(t, h.do("PUT", "/v1/accounts/alice/blocks/bob", nil), 200, "") // again: no-op
 	r := h.do("GET", "/v1/accounts/alice/blocks?limit=2", nil)
 	var page struct {
-		Items      []struct{ BlockedAccountID string `json:"blocked_account_id"` }
+		Items []struct {
+			BlockedAccountID string `json:"blocked_account_id"`
+		}
 		NextCursor *string `json:"next_cursor"`
 	}
 	r.decode(t, &page)
@@ -454,6 +454,3 @@ func decodeResult(t *testing.T, r response) map[string]any {
 	}
 	return m
 }
-
-var _ = api.Limits{}
-var _ = http.StatusOK

@@ -31,12 +31,12 @@ import (
 type harness struct {
 	t       testing.TB
 	handler http.Handler
-	srv    *api.Server
-	url    string
-	router routers.Router
-	logs   *bytes.Buffer
-	key    string // every scope
-	keys   map[auth.Scope]string
+	srv     *api.Server
+	url     string
+	router  routers.Router
+	logs    *bytes.Buffer
+	key     string // every scope
+	keys    map[auth.Scope]string
 }
 
 var generous = api.Limits{

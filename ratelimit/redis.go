@@ -98,3 +98,16 @@ func (r *Redis) setDegraded(err error) {
 	}
 	r.onChange(r.degraded)
 }
+
+// redisLog sends go-redis's own messages (failed dials and the like) to
+// the structured log at debug level: the limiter logs the state changes
+// that matter.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis client", "msg", fmt.Sprintf(format, v...))
+}
+
+// RouteRedisLogs sends the go-redis library's process-wide log to log.
+// The program calls it once at start-up.
+func RouteRedisLogs(log *slog.Logger) { redis.SetLogger(redisLog{log: log}) }

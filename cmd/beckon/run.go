@@ -122,6 +122,7 @@ func serve(ctx context.Context, cfg config, args []string, log *slog.Logger, std
 	)
 	checks := []api.Check{{Name: "database", Probe: func(ctx context.Context) (string, error) { return "ok", db.Ping(ctx) }}}
 	if cfg.RedisURL != "" {
+		ratelimit.RouteRedisLogs(log)
 		rl, err = ratelimit.NewRedis(cfg.RedisURL, log, func(degraded bool) { srv.SetRateLimitFallback(degraded) })
 		if err != nil {
 			return err

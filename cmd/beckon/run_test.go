@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/beckon-chat/beckon/internal/testenv"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func envFunc(env map[string]string) func(string) string {
+	return func(k string) string { return env[k] }
+}
+
+// createKey runs `beckon keys create` and returns the key from the last line.
+func createKey(t *testing.T, env map[string]string, scopes string) string {
+	t.Helper()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"keys", "create", "--name", "k" + scopes, "--scopes", scopes}, envFunc(env), nil, &out, io.Discard); err != nil {
+		t.Fatalf("keys create: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	return lines[len(lines)-1]
+}
+
+// startServer runs `beckon serve` until the test ends and waits for /healthz.
+func startServer(t *testing.T, env map[string]string) (base string, logs *syncBuffer) {
+	t.Helper()
+	logs = &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, envFunc(env), nil, io.Discard, logs) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve returned %v", err)
+		}
+	})
+	base = "http://" + env["BECKON_ADDR"]
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return base, logs
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve stopped: %v\n%s", err, logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not come up:\n%s", logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type client struct {
+	t    *testing.T
+	base string
+	key  string
+}
+
+func (c client) do(method, path, body string) (int, map[string]any) {
+	c.t.Helper()
+	req, _ := http.NewRequest(method, c.base+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestServe is the README's walk-through against the real binary's run,
+// on SQLite and PostgreSQL, with Redis rate limits.
+func TestServe(t *testing.T) {
+	redisURL := testenv.Redis(t)
+	db := 0
+	testenv.Each(t, func(t *testing.T, e testenv.Engine) {
+		db++ // a Redis database of its own, so the engines' limits do not add up
+		redisDB := strings.TrimSuffix(redisURL, "/0") + "/" + strconv.Itoa(db)
+		env := map[string]string{"BECKON_DATABASE_URL": e.URL, "BECKON_ADDR": freeAddr(t), "BECKON_REDIS_URL": redisDB,
+			"BECKON_LIMIT_RESOLVE_PER_REQUESTER": "5/m"}
+		key := createKey(t, env, "directory,resolve")
+		base, logs := startServer(t, env)
+		c := client{t: t, base: base, key: key}
+
+		steps := []struct{ method, path, body string }{
+			{"PUT", "/v1/tenants/contoso", `{"name":"Contoso","domains":["contoso.com"],"region":"FR"}`},
+			{"PUT", "/v1/accounts/alice", `{"tenant_id":"contoso","display_name":"Alice Martin","identifiers":["alice@contoso.com","+33612345678"]}`},
+			{"PUT", "/v1/accounts/bob", `{"tenant_id":null,"display_name":"Bob","region":"FR","identifiers":["bob@example.org"]}`},
+		}
+		for _, s := range steps {
+			if code, m := c.do(s.method, s.path, s.body); code != 200 {
+				t.Fatalf("%s %s: %d %v", s.method, s.path, code, m)
+			}
+		}
+		code, m := c.do("POST", "/v1/resolve", `{"requester":"bob","identifier":"06 12 34 56 78"}`)
+		if code != 200 || m["match"] != "account" || m["account"].(map[string]any)["id"] != "alice" {
+			t.Fatalf("resolve by national phone: %d %v", code, m)
+		}
+		c.do("PATCH", "/v1/accounts/alice", `{"discoverable":false}`)
+		if _, m := c.do("POST", "/v1/resolve", `{"requester":"bob","identifier":"06 12 34 56 78"}`); m["match"] != "none" {
+			t.Fatalf("opted-out resolve: %v", m)
+		}
+		for i := 0; i < 3; i++ {
+			c.do("POST", "/v1/resolve", `{"requester":"bob","identifier":"x@example.com"}`)
+		}
+		if code, m := c.do("POST", "/v1/resolve", `{"requester":"bob","identifier":"x@example.com"}`); code != 429 {
+			t.Fatalf("6th resolve in a minute: %d %v", code, m)
+		}
+		if code, body := get(t, base+"/readyz"); code != 200 || !strings.Contains(body, `"redis":"ok"`) || !strings.Contains(body, `"status":"ok"`) {
+			t.Fatalf("readyz: %d %s", code, body)
+		}
+		if _, body := get(t, base+"/metrics"); !strings.Contains(body, `beckon_rate_limited_total{limit="requester"} 1`) {
+			t.Fatalf("metrics lack the rate-limit rejection")
+		}
+		for _, secret := range []string{key, "alice@contoso.com", "+33612345678", "bob@example.org"} {
+			if strings.Contains(logs.String(), secret) {
+				t.Fatalf("log contains %q", secret)
+			}
+		}
+	})
+}
+
+// TestServeRedisDown: with Redis configured but gone, the service keeps
+// serving with in-process limits and says so in the log, the metric and
+// /readyz.
+func TestServeRedisDown(t *testing.T) {
+	env := map[string]string{"BECKON_DATABASE_URL": testenv.SQLite(t).URL, "BECKON_ADDR": freeAddr(t),
+		"BECKON_REDIS_URL": "redis://" + freeAddr(t) + "/0"}
+	key := createKey(t, env, "directory,resolve")
+	base, logs := startServer(t, env)
+	c := client{t: t, base: base, key: key}
+	if code, m := c.do("PUT", "/v1/accounts/a", `{"display_name":"A","identifiers":["a@example.com"]}`); code != 200 {
+		t.Fatalf("%d %v", code, m)
+	}
+	if code, m := c.do("POST", "/v1/resolve", `{"requester":"a","identifier":"a@example.com"}`); code != 200 {
+		t.Fatalf("%d %v", code, m)
+	}
+	code, body := get(t, base+"/readyz")
+	if code != 200 || !strings.Contains(body, `"status":"degraded"`) || !strings.Contains(body, "rate limits kept in process") {
+		t.Fatalf("readyz: %d %s", code, body)
+	}
+	if _, body := get(t, base+"/metrics"); !strings.Contains(body, "beckon_ratelimit_fallback 1") {
+		t.Fatal("fallback metric not set")
+	}
+	if !strings.Contains(logs.String(), "redis rate limiter unavailable") {
+		t.Fatalf("no log line about the fallback:\n%s", logs)
+	}
+}
+
+func TestKeysCommands(t *testing.T) {
+	env := map[string]string{"BECKON_DATABASE_URL": testenv.SQLite(t).URL}
+	ctx := context.Background()
+	key := createKey(t, env, "resolve,invite")
+	if !strings.HasPrefix(key, "bk_") || strings.Contains(key, " ") {
+		t.Fatalf("last line is not the key alone: %q", key)
+	}
+	var out bytes.Buffer
+	if err := run(ctx, []string{"keys", "list"}, envFunc(env), nil, &out, io.Discard); err != nil || !strings.Contains(out.String(), "resolve,invite") || strings.Contains(out.String(), key) {
+		t.Fatalf("keys list: %v\n%s", err, out.String())
+	}
+	if err := run(ctx, []string{"keys", "revoke", "kresolve,invite"}, envFunc(env), nil, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"keys", "revoke", "kresolve,invite"},
+		{"keys", "create", "--name", "x", "--scopes", "resolve,superuser"},
+		{"keys", "create", "--name", "", "--scopes", "resolve"},
+		{"keys", "create", "--name", "x"},
+		{"keys", "rotate"},
+		{"nonsense"},
+		{},
+	} {
+		if err := run(ctx, args, envFunc(env), nil, io.Discard, io.Discard); err == nil {
+			t.Errorf("beckon %v succeeded", args)
+		}
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for key, value := range map[string]string{
+		"BECKON_LIMIT_PER_KEY":    "lots",
+		"BECKON_DB_MAX_CONNS":     "0",
+		"BECKON_AUTO_MIGRATE":     "maybe",
+		"BECKON_LOG_LEVEL":        "loud",
+		"BECKON_DATABASE_URL":     "mysql://x",
+		"BECKON_IMPORT_MAX_BYTES": "-5",
+	} {
+		env := map[string]string{key: value, "BECKON_ADDR": freeAddr(t)}
+		if key != "BECKON_DATABASE_URL" {
+			env["BECKON_DATABASE_URL"] = testenv.SQLite(t).URL
+		}
+		err := run(context.Background(), []string{"serve"}, envFunc(env), nil, io.Discard, io.Discard)
+		if err == nil || (key != "BECKON_DATABASE_URL" && !strings.Contains(err.Error(), key)) {
+			t.Errorf("%s=%s: %v", key, value, err)
+		}
+	}
+}
+
