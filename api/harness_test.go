@@ -69,7 +69,7 @@ func newHarness(t testing.TB, e testenv.Engine, limits api.Limits) *harness {
 		t.Fatal(err)
 	}
 	logs := &bytes.Buffer{}
-	keys := auth.NewService(db, time.Now)
+	keys := auth.NewService(db, time.Now, 10*time.Second)
 	srv := api.New(api.Config{
 		Directory: directory.NewService(db), Resolver: resolver.NewService(db, nil), Keys: keys,
 		Limiter: ratelimit.NewMemory(nil), Limits: limits, MaxImportBytes: 4096,

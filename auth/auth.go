@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/beckon-chat/beckon/fault"
@@ -96,11 +97,25 @@ func ParseScopes(s string) ([]Scope, error) {
 type Service struct {
 	store Store
 	now   func() time.Time
+	ttl   time.Duration
+
+	mu    sync.Mutex
+	cache map[string]cachedKey
 }
 
-// NewService returns a key service; now is the clock.
-func NewService(store Store, now func() time.Time) *Service {
-	return &Service{store: store, now: now}
+type cachedKey struct {
+	key   Key
+	until time.Time
+}
+
+// maxCached bounds the cache of authenticated keys.
+const maxCached = 10_000
+
+// NewService returns a key service; now is the clock. A successful
+// authentication is remembered for cacheTTL (0: never), so a revocation
+// reaches a running server within cacheTTL.
+func NewService(store Store, now func() time.Time, cacheTTL time.Duration) *Service {
+	return &Service{store: store, now: now, ttl: cacheTTL, cache: map[string]cachedKey{}}
 }
 
 // Create makes a key named name with scopes and returns it with its secret,
@@ -134,11 +149,30 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Key, error) 
 	if !strings.HasPrefix(secret, secretPrefix) || len(secret) > 100 {
 		return Key{}, ErrUnauthorized
 	}
-	k, err := s.store.KeyByHash(ctx, Hash(secret))
+	hash := Hash(secret)
+	now := s.now()
+	if s.ttl > 0 {
+		s.mu.Lock()
+		c, ok := s.cache[hash]
+		s.mu.Unlock()
+		if ok && now.Before(c.until) {
+			return c.key, nil
+		}
+	}
+	k, err := s.store.KeyByHash(ctx, hash)
 	if f := fault.As(err); f != nil && f.Kind == fault.NotFound {
 		return Key{}, ErrUnauthorized
 	}
-	return k, err
+	if err != nil || s.ttl <= 0 {
+		return k, err
+	}
+	s.mu.Lock()
+	if len(s.cache) >= maxCached {
+		clear(s.cache)
+	}
+	s.cache[hash] = cachedKey{key: k, until: now.Add(s.ttl)}
+	s.mu.Unlock()
+	return k, nil
 }
 
 // List returns every key, revoked ones included.

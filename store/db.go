@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/beckon-chat/beckon/fault"
@@ -40,6 +41,9 @@ type DB struct {
 	dialect Dialect
 	q       map[string]string
 	now     func() time.Time
+
+	mu    sync.RWMutex
+	stmts map[string]*sqlx.Stmt
 }
 
 // Options tune a connection.
@@ -80,7 +84,7 @@ func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
 		x.Close()
 		return nil, err
 	}
-	return &DB{db: x, dialect: dialect, q: q, now: opt.Now}, nil
+	return &DB{db: x, dialect: dialect, q: q, now: opt.Now, stmts: map[string]*sqlx.Stmt{}}, nil
 }
 
 func parseURL(raw string) (Dialect, string, string, error) {
@@ -144,11 +148,50 @@ func (d *DB) query(name string) string {
 	return s
 }
 
+// stmt returns the named query prepared on the pool, preparing it on first
+// use (after migrations, when its tables exist). Hot read paths use it so
+// that a query is parsed once per connection, not once per call.
+func (d *DB) stmt(ctx context.Context, name string) (*sqlx.Stmt, error) {
+	d.mu.RLock()
+	st, ok := d.stmts[name]
+	d.mu.RUnlock()
+	if ok {
+		return st, nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if st, ok := d.stmts[name]; ok {
+		return st, nil
+	}
+	st, err := d.db.PreparexContext(ctx, d.query(name))
+	if err != nil {
+		return nil, fmt.Errorf("prepare %s: %w", name, err)
+	}
+	d.stmts[name] = st
+	return st, nil
+}
+
+// get runs a prepared single-row query into dest.
+func (d *DB) get(ctx context.Context, dest any, name string, args ...any) error {
+	st, err := d.stmt(ctx, name)
+	if err != nil {
+		return err
+	}
+	return st.GetContext(ctx, dest, args...)
+}
+
 // Dialect returns the engine in use.
 func (d *DB) Dialect() Dialect { return d.dialect }
 
-// Close closes the pool.
-func (d *DB) Close() error { return d.db.Close() }
+// Close closes the prepared statements and the pool.
+func (d *DB) Close() error {
+	d.mu.Lock()
+	for _, st := range d.stmts {
+		st.Close()
+	}
+	d.mu.Unlock()
+	return d.db.Close()
+}
 
 // Ping checks that the database answers.
 func (d *DB) Ping(ctx context.Context) error { return d.db.PingContext(ctx) }

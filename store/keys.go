@@ -54,7 +54,7 @@ func (d *DB) CreateKey(ctx context.Context, k auth.Key, hash string) error {
 // KeyByHash returns the active key with hash.
 func (d *DB) KeyByHash(ctx context.Context, hash string) (auth.Key, error) {
 	var r keyRow
-	if err := d.db.GetContext(ctx, &r, d.query("key-by-hash"), hash); errors.Is(err, sql.ErrNoRows) {
+	if err := d.get(ctx, &r, "key-by-hash", hash); errors.Is(err, sql.ErrNoRows) {
 		return auth.Key{}, errKeyNotFound
 	} else if err != nil {
 		return auth.Key{}, fmt.Errorf("get key: %w", err)

@@ -27,7 +27,7 @@ type requesterRow struct {
 // Requester loads an account with its effective policy in one query.
 func (d *DB) Requester(ctx context.Context, id string) (resolver.Requester, error) {
 	var r requesterRow
-	if err := d.db.GetContext(ctx, &r, d.query("requester"), id); errors.Is(err, sql.ErrNoRows) {
+	if err := d.get(ctx, &r, "requester", id); errors.Is(err, sql.ErrNoRows) {
 		return resolver.Requester{}, directory.ErrAccountNotFound
 	} else if err != nil {
 		return resolver.Requester{}, fmt.Errorf("get requester: %w", err)
@@ -70,7 +70,7 @@ type ownerRow struct {
 // Owner returns the owner of id as requesterID sees it, in one query.
 func (d *DB) Owner(ctx context.Context, id resolver.Identifier, requesterID string) (resolver.Owner, bool, error) {
 	var r ownerRow
-	err := d.db.GetContext(ctx, &r, d.query("owner"), requesterID, string(id.Kind), id.Value)
+	err := d.get(ctx, &r, "owner", requesterID, string(id.Kind), id.Value)
 	if errors.Is(err, sql.ErrNoRows) {
 		return resolver.Owner{}, false, nil
 	}

@@ -212,7 +212,7 @@ func TestImportAccounts(t *testing.T) {
 func TestKeys(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, e testenv.Engine) {
 		ctx := context.Background()
-		svc := auth.NewService(open(t, e), func() time.Time { return epoch })
+		svc := auth.NewService(open(t, e), func() time.Time { return epoch }, 0)
 		k, secret, err := svc.Create(ctx, "backend", []auth.Scope{auth.ScopeResolve, auth.ScopeDirectory})
 		if err != nil {
 			t.Fatal(err)
@@ -250,4 +250,28 @@ func TestKeys(t *testing.T) {
 			t.Fatalf("list: %+v", keys)
 		}
 	})
+}
+
+func TestKeyCache(t *testing.T) {
+	ctx := context.Background()
+	now := epoch
+	svc := auth.NewService(open(t, testenv.SQLite(t)), func() time.Time { return now }, 10*time.Second)
+	_, secret, err := svc.Create(ctx, "cached", []auth.Scope{auth.ScopeResolve})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Authenticate(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Revoke(ctx, "cached"); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(9 * time.Second)
+	if _, err := svc.Authenticate(ctx, secret); err != nil {
+		t.Fatalf("within the TTL the cached key is still accepted: %v", err)
+	}
+	now = now.Add(2 * time.Second)
+	if _, err := svc.Authenticate(ctx, secret); err != auth.ErrUnauthorized {
+		t.Fatalf("after the TTL a revoked key must fail: %v", err)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/beckon-chat/beckon/api"
 	"github.com/beckon-chat/beckon/ratelimit"
@@ -21,6 +22,7 @@ type config struct {
 	LogFormat      string
 	Limits         api.Limits
 	MaxImportBytes int64
+	KeyCacheTTL    time.Duration
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -59,6 +61,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		errs = append(errs, "BECKON_AUTO_MIGRATE must be true or false")
 	}
 	c.AutoMigrate = auto
+	ttl, err := time.ParseDuration(get("BECKON_KEY_CACHE_TTL", "10s"))
+	if err != nil || ttl < 0 {
+		errs = append(errs, "BECKON_KEY_CACHE_TTL must be a duration such as 10s (0 disables the cache)")
+	}
+	c.KeyCacheTTL = ttl
 	c.Limits = api.Limits{
 		PerKey:       parseLimit("BECKON_LIMIT_PER_KEY", "200/s"),
 		PerRequester: parseLimit("BECKON_LIMIT_RESOLVE_PER_REQUESTER", "600/h"),

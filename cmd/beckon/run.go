@@ -139,7 +139,7 @@ func serve(ctx context.Context, cfg config, args []string, log *slog.Logger, std
 	srv = api.New(api.Config{
 		Directory:      directory.NewService(db),
 		Resolver:       resolver.NewService(db, nil),
-		Keys:           auth.NewService(db, time.Now),
+		Keys:           auth.NewService(db, time.Now, cfg.KeyCacheTTL),
 		Limiter:        limiter,
 		Limits:         cfg.Limits,
 		MaxImportBytes: cfg.MaxImportBytes,
@@ -184,7 +184,7 @@ func keys(ctx context.Context, cfg config, args []string, stdout, stderr io.Writ
 			return err
 		}
 	}
-	svc := auth.NewService(db, time.Now)
+	svc := auth.NewService(db, time.Now, 0)
 	switch args[0] {
 	case "create":
 		fs := flag.NewFlagSet("keys create", flag.ContinueOnError)

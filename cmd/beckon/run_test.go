@@ -242,6 +242,7 @@ func TestConfigErrors(t *testing.T) {
 		"BECKON_LOG_LEVEL":        "loud",
 		"BECKON_DATABASE_URL":     "mysql://x",
 		"BECKON_IMPORT_MAX_BYTES": "-5",
+		"BECKON_KEY_CACHE_TTL":    "soon",
 	} {
 		env := map[string]string{key: value, "BECKON_ADDR": freeAddr(t)}
 		if key != "BECKON_DATABASE_URL" {
@@ -253,4 +254,3 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
-
