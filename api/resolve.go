@@ -23,22 +23,14 @@ type batchResponse struct {
 	Results []any `json:"results"`
 }
 
-// requester charges n resolves to the requester's limit and loads it. The
-// limit is charged first, so that probing for account ids costs the same.
-func (s *Server) requester(w http.ResponseWriter, r *http.Request, id string, n int) (resolver.Requester, bool) {
+// chargeRequester charges n resolves to the requester's limit, before
+// anything is looked up, so that probing for account ids costs the same.
+func (s *Server) chargeRequester(w http.ResponseWriter, r *http.Request, id string, n int) bool {
 	if err := required("requester", id); err != nil {
 		s.writeError(w, r, err)
-		return resolver.Requester{}, false
+		return false
 	}
-	if !s.allow(w, r, "requester", id, s.limits.PerRequester, n) {
-		return resolver.Requester{}, false
-	}
-	req, err := s.resolver.Requester(r.Context(), id)
-	if err != nil {
-		s.writeError(w, r, err)
-		return resolver.Requester{}, false
-	}
-	return req, true
+	return s.allow(w, r, "requester", id, s.limits.PerRequester, n)
 }
 
 func (s *Server) countResolve(res resolver.Result, err error) {
@@ -59,11 +51,10 @@ func (s *Server) handleResolve() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		req, ok := s.requester(w, r, body.Requester, 1)
-		if !ok {
+		if !s.chargeRequester(w, r, body.Requester, 1) {
 			return
 		}
-		res, err := s.resolver.Resolve(r.Context(), req, resolver.Query{Identifier: body.Identifier, Region: body.Region})
+		res, err := s.resolver.Resolve(r.Context(), body.Requester, resolver.Query{Identifier: body.Identifier, Region: body.Region})
 		s.countResolve(res, err)
 		if err != nil {
 			s.writeError(w, r, err)
@@ -87,15 +78,14 @@ func (s *Server) handleResolveBatch() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		req, ok := s.requester(w, r, body.Requester, len(body.Identifiers))
-		if !ok {
+		if !s.chargeRequester(w, r, body.Requester, len(body.Identifiers)) {
 			return
 		}
 		qs := make([]resolver.Query, len(body.Identifiers))
 		for i, id := range body.Identifiers {
 			qs[i] = resolver.Query{Identifier: id, Region: body.Region}
 		}
-		items, err := s.resolver.ResolveBatch(r.Context(), req, qs)
+		items, err := s.resolver.ResolveBatch(r.Context(), body.Requester, qs)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -43,13 +43,14 @@ func runBare(ctx context.Context, args []string) error {
 			http.Error(w, "bad identifier", http.StatusBadRequest)
 			return
 		}
-		o, found, err := db.Owner(r.Context(), id, req.Requester)
+		owners, err := db.Owners(r.Context(), req.Requester, []resolver.Identifier{id})
 		if err != nil {
 			http.Error(w, "db", http.StatusInternalServerError)
 			return
 		}
+		o := owners[0]
 		res := resolver.Result{Identifier: id, Match: resolver.MatchNone}
-		if found && o.Discoverable && !o.BlockedRequester {
+		if o.Found && o.Discoverable && !o.BlockedRequester {
 			res.Match = resolver.MatchAccount
 			res.Account = &resolver.AccountView{ID: o.AccountID, DisplayName: o.DisplayName, Email: o.Email}
 		}

@@ -430,4 +430,3 @@ func batches(ctx context.Context, base, key string, o options) (stats, error) {
 	slices.Sort(lat)
 	return stats{p50: lat[len(lat)/2], p99: lat[len(lat)*99/100]}, nil
 }
-

@@ -38,7 +38,9 @@ type Requester struct {
 }
 
 // Owner is the account that owns an identifier, as seen by one requester.
+// Found is false when nobody owns it.
 type Owner struct {
+	Found       bool
 	AccountID   string
 	TenantID    string
 	DisplayName string
@@ -56,9 +58,11 @@ type Store interface {
 	// Requester returns the requester with its effective policy, or a fault
 	// NotFound account_not_found.
 	Requester(ctx context.Context, id string) (Requester, error)
-	// Owner returns the owner of id as seen by requesterID; found is false
-	// when nobody owns it.
-	Owner(ctx context.Context, id Identifier, requesterID string) (o Owner, found bool, err error)
+	// Owners returns the owners of ids as requesterID sees them, in order,
+	// in one query whatever they are.
+	Owners(ctx context.Context, requesterID string, ids []Identifier) ([]Owner, error)
+	// Lookup is Requester and Owners in one query.
+	Lookup(ctx context.Context, requesterID string, ids []Identifier) (Requester, []Owner, error)
 }
 
 // PendingInvites finds the requester's own pending invite to an identifier.
@@ -107,64 +111,115 @@ func NewService(store Store, pending PendingInvites) *Service {
 // reaching the identifier.
 var ErrPolicyDenied = fault.New(fault.Forbidden, "policy_denied", "identifier", "your organisation's policy does not allow reaching this identifier")
 
-// Requester loads the requester, or returns a fault NotFound
-// account_not_found for field "requester".
-func (s *Service) Requester(ctx context.Context, id string) (Requester, error) {
-	r, err := s.store.Requester(ctx, id)
+func requesterNotFound(err error) error {
 	if f := fault.As(err); f != nil && f.Kind == fault.NotFound {
-		return r, fault.New(fault.NotFound, "account_not_found", "requester", "no account with that id")
+		return fault.New(fault.NotFound, "account_not_found", "requester", "no account with that id")
 	}
-	return r, err
+	return err
 }
 
-// Resolve answers what requester may learn about q. Opted-out, blocked and
-// unregistered owners give the same result through the same code path and
-// the same queries. Errors: identifier faults from Normalize,
-// ErrPolicyDenied, store errors.
-func (s *Service) Resolve(ctx context.Context, req Requester, q Query) (Result, error) {
-	hint := q.Region
-	if hint == "" {
-		hint = req.Region
-	}
-	id, err := Normalize(q.Identifier, hint)
+// Resolve answers what requesterID may learn about q. It is a batch of one.
+// Errors: fault NotFound account_not_found (field requester), identifier
+// faults from Normalize, ErrPolicyDenied, store errors.
+func (s *Service) Resolve(ctx context.Context, requesterID string, q Query) (Result, error) {
+	items, err := s.ResolveBatch(ctx, requesterID, []Query{q})
 	if err != nil {
 		return Result{}, err
 	}
+	return items[0].Result, items[0].Err
+}
+
+// ResolveBatch resolves each query in order for one requester. Opted-out,
+// blocked and unregistered owners give the same result through the same
+// code path and the same single query: the requester and every owner are
+// read together, unless a number needs the requester's region to be
+// understood, when the requester is read first. An invalid or refused entry
+// gets its error in place of a result; an unknown requester or a store
+// failure fails the batch.
+func (s *Service) ResolveBatch(ctx context.Context, requesterID string, qs []Query) ([]BatchItem, error) {
+	out := make([]BatchItem, len(qs))
+	needRegion := false
+	for i, q := range qs {
+		id, err := Normalize(q.Identifier, q.Region)
+		out[i] = BatchItem{Result: Result{Identifier: id}, Err: err}
+		needRegion = needRegion || fault.CodeOf(err) == CodeRegionRequired
+	}
+	var (
+		req    Requester
+		owners []Owner
+		err    error
+	)
+	if needRegion {
+		if req, err = s.store.Requester(ctx, requesterID); err != nil {
+			return nil, requesterNotFound(err)
+		}
+		for i, q := range qs {
+			if fault.CodeOf(out[i].Err) == CodeRegionRequired && req.Region != "" {
+				out[i].Result.Identifier, out[i].Err = Normalize(q.Identifier, req.Region)
+			}
+		}
+		owners, err = s.store.Owners(ctx, requesterID, valid(out))
+	} else {
+		req, owners, err = s.store.Lookup(ctx, requesterID, valid(out))
+	}
+	if err != nil {
+		return nil, requesterNotFound(err)
+	}
+	next := 0
+	for i := range out {
+		if out[i].Err != nil {
+			continue
+		}
+		id := out[i].Result.Identifier
+		out[i].Result, out[i].Err = decide(req, id, owners[next])
+		next++
+		if out[i].Err == nil && out[i].Result.Match == MatchNone && s.pending != nil {
+			inv, err := s.pending.Pending(ctx, req.ID, id)
+			if err != nil {
+				return nil, err
+			}
+			if inv != nil {
+				out[i].Result.Match, out[i].Result.Invite = MatchPendingInvite, inv
+			}
+		}
+	}
+	return out, nil
+}
+
+// valid returns the identifiers of the entries without an error.
+func valid(items []BatchItem) []Identifier {
+	ids := make([]Identifier, 0, len(items))
+	for _, it := range items {
+		if it.Err == nil {
+			ids = append(ids, it.Result.Identifier)
+		}
+	}
+	return ids
+}
+
+// decide applies the privacy and policy rules to what the store found.
+func decide(req Requester, id Identifier, owner Owner) (Result, error) {
 	if !req.Policy.DomainAllowed(id.Domain()) {
 		return Result{}, ErrPolicyDenied
 	}
-	owner, found, err := s.store.Owner(ctx, id, req.ID)
-	if err != nil {
-		return Result{}, err
-	}
-	visible := found && owner.Discoverable && !owner.BlockedRequester &&
+	visible := owner.Found && owner.Discoverable && !owner.BlockedRequester &&
 		(owner.InboundPersonal || req.TenantID != "")
 	if !req.OutboundPersonal && !outboundAllowed(req, id, visible, owner) {
 		return Result{}, ErrPolicyDenied
 	}
-	if visible {
-		if !req.Policy.DomainAllowed(domainOf(owner.Email)) {
-			return Result{}, ErrPolicyDenied
-		}
-		return Result{Identifier: id, Match: MatchAccount, Account: &AccountView{
-			ID:          owner.AccountID,
-			DisplayName: owner.DisplayName,
-			Email:       owner.Email,
-			External:    owner.TenantID != req.TenantID,
-			Personal:    owner.TenantID == "",
-		}}, nil
+	if !visible {
+		return Result{Identifier: id, Match: MatchNone, Invitable: req.Policy.ChannelAllowed(id)}, nil
 	}
-	res := Result{Identifier: id, Match: MatchNone, Invitable: req.Policy.ChannelAllowed(id)}
-	if s.pending != nil {
-		inv, err := s.pending.Pending(ctx, req.ID, id)
-		if err != nil {
-			return Result{}, err
-		}
-		if inv != nil {
-			res.Match, res.Invite = MatchPendingInvite, inv
-		}
+	if !req.Policy.DomainAllowed(domainOf(owner.Email)) {
+		return Result{}, ErrPolicyDenied
 	}
-	return res, nil
+	return Result{Identifier: id, Match: MatchAccount, Account: &AccountView{
+		ID:          owner.AccountID,
+		DisplayName: owner.DisplayName,
+		Email:       owner.Email,
+		External:    owner.TenantID != req.TenantID,
+		Personal:    owner.TenantID == "",
+	}}, nil
 }
 
 // outboundAllowed applies outbound_personal = false: only accounts of a
@@ -195,19 +250,4 @@ const MaxBatch = 1000
 type BatchItem struct {
 	Result Result
 	Err    error
-}
-
-// ResolveBatch resolves each query in order for one requester. An invalid
-// entry gets its error in place of a result; a store failure stops the
-// batch.
-func (s *Service) ResolveBatch(ctx context.Context, req Requester, qs []Query) ([]BatchItem, error) {
-	out := make([]BatchItem, len(qs))
-	for i, q := range qs {
-		res, err := s.Resolve(ctx, req, q)
-		if err != nil && fault.As(err) == nil {
-			return nil, err
-		}
-		out[i] = BatchItem{Result: res, Err: err}
-	}
-	return out, nil
 }

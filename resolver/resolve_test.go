@@ -16,9 +16,14 @@ type countingStore struct {
 	calls int
 }
 
-func (c *countingStore) Owner(ctx context.Context, id resolver.Identifier, requester string) (resolver.Owner, bool, error) {
+func (c *countingStore) Owners(ctx context.Context, requester string, ids []resolver.Identifier) ([]resolver.Owner, error) {
 	c.calls++
-	return c.Store.Owner(ctx, id, requester)
+	return c.Store.Owners(ctx, requester, ids)
+}
+
+func (c *countingStore) Lookup(ctx context.Context, requester string, ids []resolver.Identifier) (resolver.Requester, []resolver.Owner, error) {
+	c.calls++
+	return c.Store.Lookup(ctx, requester, ids)
 }
 
 func (c *countingStore) Requester(ctx context.Context, id string) (resolver.Requester, error) {
@@ -41,9 +46,9 @@ func TestSameQueries(t *testing.T) {
 		}
 		dir := directory.NewService(db)
 		for _, a := range []directory.AccountInput{
-			{ID: "asker", DisplayName: "Asker", Discoverable: true, Identifiers: []string{"asker@example.com"}},
-			{ID: "hidden", DisplayName: "Hidden", Identifiers: []string{"hidden@example.com"}},
-			{ID: "blocker", DisplayName: "Blocker", Discoverable: true, Identifiers: []string{"blocker@example.com"}},
+			{ID: "asker", DisplayName: "Asker", Discoverable: true, Region: "FR", Identifiers: []string{"asker@example.com"}},
+			{ID: "hidden", DisplayName: "Hidden", Identifiers: []string{"hidden@example.com", "+33611111111"}},
+			{ID: "blocker", DisplayName: "Blocker", Discoverable: true, Identifiers: []string{"blocker@example.com", "+33622222222"}},
 		} {
 			if _, err := dir.PutAccount(ctx, a); err != nil {
 				t.Fatal(err)
@@ -54,25 +59,33 @@ func TestSameQueries(t *testing.T) {
 		}
 		cs := &countingStore{Store: db}
 		svc := resolver.NewService(cs, nil)
-		req, err := svc.Requester(ctx, "asker")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var base resolver.Result
-		for i, id := range []string{"nobody@example.com", "hidden@example.com", "blocker@example.com"} {
-			cs.calls = 0
-			res, err := svc.Resolve(ctx, req, resolver.Query{Identifier: id})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if cs.calls != 1 {
-				t.Fatalf("%s: %d store calls; want 1", id, cs.calls)
-			}
-			res.Identifier = resolver.Identifier{}
-			if i == 0 {
-				base = res
-			} else if res.Match != base.Match || res.Invitable != base.Invitable || res.Account != nil {
-				t.Fatalf("%s: %+v; want %+v", id, res, base)
+		// Emails and international numbers: one query. National numbers
+		// need the requester's region first: two. Never a difference by
+		// outcome.
+		for _, c := range []struct {
+			calls int
+			ids   []string
+		}{
+			{1, []string{"nobody@example.com", "hidden@example.com", "blocker@example.com"}},
+			{1, []string{"+33 6 00 00 00 00", "+33 6 11 11 11 11", "+33 6 22 22 22 22"}},
+			{2, []string{"06 00 00 00 00", "06 11 11 11 11", "06 22 22 22 22"}},
+		} {
+			var base resolver.Result
+			for i, id := range c.ids {
+				cs.calls = 0
+				res, err := svc.Resolve(ctx, "asker", resolver.Query{Identifier: id})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cs.calls != c.calls {
+					t.Fatalf("%s: %d store calls; want %d", id, cs.calls, c.calls)
+				}
+				res.Identifier = resolver.Identifier{}
+				if i == 0 {
+					base = res
+				} else if res.Match != base.Match || res.Invitable != base.Invitable || res.Account != nil || res.Match != resolver.MatchNone {
+					t.Fatalf("%s: %+v; want %+v", id, res, base)
+				}
 			}
 		}
 	})

@@ -64,10 +64,11 @@ SELECT a.id, a.tenant_id, a.region, a.outbound_personal, a.inbound_personal,
 FROM accounts a LEFT JOIN tenants t ON t.id = a.tenant_id
 WHERE a.id = ?;
 
--- name: owner
--- The owner of an identifier as one requester sees it: one indexed query
--- whatever the answer, so that every outcome costs the same.
-SELECT a.id, a.tenant_id, a.display_name, a.discoverable, a.inbound_personal,
+-- name: owners
+-- The owners of a list of identifiers as one requester sees them: one
+-- indexed query whatever the answers, so that every outcome costs the same.
+-- The IN lists are expanded to the number of emails and phones asked.
+SELECT i.kind, i.value, a.id, a.tenant_id, a.display_name, a.discoverable, a.inbound_personal,
        t.policy AS tenant_policy,
        EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = a.id AND b.blocked_id = ?) AS blocked,
        CASE WHEN i.kind = 'email' THEN i.value ELSE
@@ -77,7 +78,22 @@ SELECT a.id, a.tenant_id, a.display_name, a.discoverable, a.inbound_personal,
 FROM identifiers i
 JOIN accounts a ON a.id = i.account_id
 LEFT JOIN tenants t ON t.id = a.tenant_id
-WHERE i.kind = ? AND i.value = ?;
+WHERE (i.kind = 'email' AND i.value IN (?)) OR (i.kind = 'phone' AND i.value IN (?));
+
+-- name: lookup
+-- The requester and the owners it asks about, in one round trip: the
+-- owners query above is put in place of OWNERS when the queries load.
+-- One row per owner found, or one row with NULL owner columns.
+SELECT a.id, a.tenant_id, a.region, a.outbound_personal, a.inbound_personal,
+       t.region AS tenant_region, t.domains AS tenant_domains, t.policy AS tenant_policy,
+       o.kind AS o_kind, o.value AS o_value, o.id AS o_id, o.tenant_id AS o_tenant_id,
+       o.display_name AS o_display_name, o.discoverable AS o_discoverable,
+       o.inbound_personal AS o_inbound_personal, o.tenant_policy AS o_tenant_policy,
+       o.blocked AS o_blocked, o.email AS o_email
+FROM accounts a
+LEFT JOIN tenants t ON t.id = a.tenant_id
+LEFT JOIN (OWNERS) o ON 1 = 1
+WHERE a.id = ?;
 
 -- name: create-key
 INSERT INTO api_keys (id, name, hash, scopes, created_at) VALUES (?, ?, ?, ?, ?);

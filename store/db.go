@@ -39,7 +39,8 @@ const (
 type DB struct {
 	db      *sqlx.DB
 	dialect Dialect
-	q       map[string]string
+	q       map[string]string // rebound for the driver
+	raw     map[string]string // with '?' placeholders, for sqlx.In
 	now     func() time.Time
 
 	mu    sync.RWMutex
@@ -79,12 +80,16 @@ func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
 		x.Close()
 		return nil, fmt.Errorf("connect to %s: %w", dialect, err)
 	}
-	q, err := loadQueries(x)
+	raw, err := loadQueries()
 	if err != nil {
 		x.Close()
 		return nil, err
 	}
-	return &DB{db: x, dialect: dialect, q: q, now: opt.Now, stmts: map[string]*sqlx.Stmt{}}, nil
+	q := make(map[string]string, len(raw))
+	for name, text := range raw {
+		q[name] = x.Rebind(text)
+	}
+	return &DB{db: x, dialect: dialect, q: q, raw: raw, now: opt.Now, stmts: map[string]*sqlx.Stmt{}}, nil
 }
 
 func parseURL(raw string) (Dialect, string, string, error) {
@@ -107,8 +112,8 @@ func parseURL(raw string) (Dialect, string, string, error) {
 	return "", "", "", fmt.Errorf("database URL must start with sqlite:// or postgres://")
 }
 
-// loadQueries parses queries.sql into named statements rebound for x.
-func loadQueries(x *sqlx.DB) (map[string]string, error) {
+// loadQueries parses queries.sql into named statements.
+func loadQueries() (map[string]string, error) {
 	f, err := sqlfiles.FS.Open("queries.sql")
 	if err != nil {
 		return nil, err
@@ -119,7 +124,7 @@ func loadQueries(x *sqlx.DB) (map[string]string, error) {
 	var body strings.Builder
 	save := func() {
 		if name != "" {
-			q[name] = x.Rebind(strings.TrimSpace(body.String()))
+			q[name] = strings.TrimSuffix(strings.TrimSpace(body.String()), ";")
 		}
 		body.Reset()
 	}
@@ -137,6 +142,7 @@ func loadQueries(x *sqlx.DB) (map[string]string, error) {
 		body.WriteString(line + "\n")
 	}
 	save()
+	q["lookup"] = strings.Replace(q["lookup"], "OWNERS", q["owners"], 1)
 	return q, sc.Err()
 }
 
@@ -148,32 +154,33 @@ func (d *DB) query(name string) string {
 	return s
 }
 
-// stmt returns the named query prepared on the pool, preparing it on first
-// use (after migrations, when its tables exist). Hot read paths use it so
-// that a query is parsed once per connection, not once per call.
-func (d *DB) stmt(ctx context.Context, name string) (*sqlx.Stmt, error) {
+// stmt returns query prepared on the pool (callers keep the set of texts
+// small: IN lists are padded to a few sizes), preparing it on first use
+// (after migrations, when its tables exist). Hot read paths use it so that
+// a query is parsed once per connection, not once per call.
+func (d *DB) stmt(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	d.mu.RLock()
-	st, ok := d.stmts[name]
+	st, ok := d.stmts[query]
 	d.mu.RUnlock()
 	if ok {
 		return st, nil
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if st, ok := d.stmts[name]; ok {
+	if st, ok := d.stmts[query]; ok {
 		return st, nil
 	}
-	st, err := d.db.PreparexContext(ctx, d.query(name))
+	st, err := d.db.PreparexContext(ctx, query)
 	if err != nil {
-		return nil, fmt.Errorf("prepare %s: %w", name, err)
+		return nil, fmt.Errorf("prepare: %w", err)
 	}
-	d.stmts[name] = st
+	d.stmts[query] = st
 	return st, nil
 }
 
-// get runs a prepared single-row query into dest.
+// get runs the named single-row query, prepared, into dest.
 func (d *DB) get(ctx context.Context, dest any, name string, args ...any) error {
-	st, err := d.stmt(ctx, name)
+	st, err := d.stmt(ctx, d.query(name))
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/beckon-chat/beckon/directory"
 	"github.com/beckon-chat/beckon/resolver"
+	"github.com/jmoiron/sqlx"
 )
 
 var _ resolver.Store = (*DB)(nil)
@@ -32,6 +33,10 @@ func (d *DB) Requester(ctx context.Context, id string) (resolver.Requester, erro
 	} else if err != nil {
 		return resolver.Requester{}, fmt.Errorf("get requester: %w", err)
 	}
+	return r.requester()
+}
+
+func (r requesterRow) requester() (resolver.Requester, error) {
 	acct := directory.Account{ID: r.ID, TenantID: r.TenantID.String, Overrides: directory.Overrides{
 		OutboundPersonal: nullBool(r.OutboundPersonal), InboundPersonal: nullBool(r.InboundPersonal)}}
 	var tenant *directory.Tenant
@@ -57,6 +62,8 @@ func (d *DB) Requester(ctx context.Context, id string) (resolver.Requester, erro
 }
 
 type ownerRow struct {
+	Kind            string         `db:"kind"`
+	Value           string         `db:"value"`
 	ID              string         `db:"id"`
 	TenantID        sql.NullString `db:"tenant_id"`
 	DisplayName     string         `db:"display_name"`
@@ -67,21 +74,138 @@ type ownerRow struct {
 	Email           sql.NullString `db:"email"`
 }
 
-// Owner returns the owner of id as requesterID sees it, in one query.
-func (d *DB) Owner(ctx context.Context, id resolver.Identifier, requesterID string) (resolver.Owner, bool, error) {
-	var r ownerRow
-	err := d.get(ctx, &r, "owner", requesterID, string(id.Kind), id.Value)
-	if errors.Is(err, sql.ErrNoRows) {
-		return resolver.Owner{}, false, nil
+// padded pads values with "" (which no identifier has) to the next of a
+// few list sizes, so that expanded IN lists make few statement texts.
+func padded(values []string) []string {
+	for _, size := range []int{1, 10, 100, 1000} {
+		if len(values) <= size {
+			return append(values, make([]string, size-len(values))...)
+		}
 	}
+	return values
+}
+
+// Owners returns the owners of ids as requesterID sees them, in order, in
+// one query (ids beyond resolver.MaxBatch take more).
+func (d *DB) Owners(ctx context.Context, requesterID string, ids []resolver.Identifier) ([]resolver.Owner, error) {
+	out := make([]resolver.Owner, len(ids))
+	for start := 0; start < len(ids); start += resolver.MaxBatch {
+		chunk := ids[start:min(start+resolver.MaxBatch, len(ids))]
+		if err := d.owners(ctx, requesterID, chunk, out[start:]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (d *DB) owners(ctx context.Context, requesterID string, ids []resolver.Identifier, out []resolver.Owner) error {
+	st, args, err := d.ownersStmt(ctx, "owners", requesterID, ids)
 	if err != nil {
-		return resolver.Owner{}, false, fmt.Errorf("get owner: %w", err)
+		return err
 	}
+	var rows []ownerRow
+	if err := st.SelectContext(ctx, &rows, args...); err != nil {
+		return fmt.Errorf("get owners: %w", err)
+	}
+	return placeOwners(rows, ids, out)
+}
+
+// ownersStmt expands the IN lists of a query built on "owners" for ids and
+// returns it prepared with its arguments; extra arguments follow.
+func (d *DB) ownersStmt(ctx context.Context, name, requesterID string, ids []resolver.Identifier, extra ...any) (*sqlx.Stmt, []any, error) {
+	var emails, phones []string
+	for _, id := range ids {
+		if id.Kind == resolver.Email {
+			emails = append(emails, id.Value)
+		} else {
+			phones = append(phones, id.Value)
+		}
+	}
+	query, args, err := sqlx.In(d.raw[name], append([]any{requesterID, padded(emails), padded(phones)}, extra...)...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("expand %s: %w", name, err)
+	}
+	st, err := d.stmt(ctx, d.db.Rebind(query))
+	return st, args, err
+}
+
+// placeOwners puts the owners found in the order of ids.
+func placeOwners(rows []ownerRow, ids []resolver.Identifier, out []resolver.Owner) error {
+	byID := make(map[string]resolver.Owner, len(rows))
+	for _, r := range rows {
+		o, err := r.owner()
+		if err != nil {
+			return err
+		}
+		byID[r.Kind+":"+r.Value] = o
+	}
+	for i, id := range ids {
+		out[i] = byID[string(id.Kind)+":"+id.Value]
+	}
+	return nil
+}
+
+type lookupRow struct {
+	requesterRow
+	Kind            sql.NullString `db:"o_kind"`
+	Value           sql.NullString `db:"o_value"`
+	ID              sql.NullString `db:"o_id"`
+	TenantID        sql.NullString `db:"o_tenant_id"`
+	DisplayName     sql.NullString `db:"o_display_name"`
+	Discoverable    sql.NullBool   `db:"o_discoverable"`
+	InboundPersonal sql.NullBool   `db:"o_inbound_personal"`
+	TenantPolicy    sql.NullString `db:"o_tenant_policy"`
+	Blocked         sql.NullBool   `db:"o_blocked"`
+	Email           sql.NullString `db:"o_email"`
+}
+
+// Lookup returns the requester and the owners of ids as it sees them, in
+// one query for up to resolver.MaxBatch identifiers. It returns
+// directory.ErrAccountNotFound when the requester does not exist.
+func (d *DB) Lookup(ctx context.Context, requesterID string, ids []resolver.Identifier) (resolver.Requester, []resolver.Owner, error) {
+	if len(ids) > resolver.MaxBatch {
+		req, err := d.Requester(ctx, requesterID)
+		if err != nil {
+			return req, nil, err
+		}
+		owners, err := d.Owners(ctx, requesterID, ids)
+		return req, owners, err
+	}
+	st, args, err := d.ownersStmt(ctx, "lookup", requesterID, ids, requesterID)
+	if err != nil {
+		return resolver.Requester{}, nil, err
+	}
+	var rows []lookupRow
+	if err := st.SelectContext(ctx, &rows, args...); err != nil {
+		return resolver.Requester{}, nil, fmt.Errorf("lookup: %w", err)
+	}
+	if len(rows) == 0 {
+		return resolver.Requester{}, nil, directory.ErrAccountNotFound
+	}
+	req, err := rows[0].requester()
+	if err != nil {
+		return req, nil, err
+	}
+	found := make([]ownerRow, 0, len(rows))
+	for _, r := range rows {
+		if r.Kind.Valid {
+			found = append(found, ownerRow{
+				Kind: r.Kind.String, Value: r.Value.String, ID: r.ID.String, TenantID: r.TenantID, DisplayName: r.DisplayName.String,
+				Discoverable: r.Discoverable.Bool, InboundPersonal: r.InboundPersonal, TenantPolicy: r.TenantPolicy,
+				Blocked: r.Blocked.Bool, Email: r.Email,
+			})
+		}
+	}
+	owners := make([]resolver.Owner, len(ids))
+	return req, owners, placeOwners(found, ids, owners)
+}
+
+func (r ownerRow) owner() (resolver.Owner, error) {
 	inbound := true
 	if r.TenantPolicy.Valid {
 		p, err := decodePolicy(r.TenantPolicy.String)
 		if err != nil {
-			return resolver.Owner{}, false, err
+			return resolver.Owner{}, err
 		}
 		inbound = p.InboundPersonal
 	}
@@ -89,7 +213,7 @@ func (d *DB) Owner(ctx context.Context, id resolver.Identifier, requesterID stri
 		inbound = r.InboundPersonal.Bool
 	}
 	return resolver.Owner{
-		AccountID: r.ID, TenantID: r.TenantID.String, DisplayName: r.DisplayName, Email: r.Email.String,
+		Found: true, AccountID: r.ID, TenantID: r.TenantID.String, DisplayName: r.DisplayName, Email: r.Email.String,
 		Discoverable: r.Discoverable, BlockedRequester: r.Blocked, InboundPersonal: inbound,
-	}, true, nil
+	}, nil
 }

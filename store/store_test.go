@@ -48,6 +48,15 @@ func ids(t *testing.T, raw ...string) []resolver.Identifier {
 	return out
 }
 
+func owner(t *testing.T, db *store.DB, id resolver.Identifier, requester string) (resolver.Owner, bool, error) {
+	t.Helper()
+	owners, err := db.Owners(context.Background(), requester, []resolver.Identifier{id})
+	if err != nil {
+		return resolver.Owner{}, false, err
+	}
+	return owners[0], owners[0].Found, nil
+}
+
 func wantCode(t *testing.T, err error, code string) {
 	t.Helper()
 	if got := fault.CodeOf(err); got != code {
@@ -99,7 +108,7 @@ func TestDirectory(t *testing.T) {
 			if _, err := db.PutAccount(ctx, alice); err != nil {
 				t.Fatal(err)
 			}
-			if _, found, _ := db.Owner(ctx, ids(t, "+33612345678")[0], "x"); found {
+			if _, found, _ := owner(t, db, ids(t, "+33612345678")[0], "x"); found {
 				t.Fatal("phone still bound after replace")
 			}
 			bob := directory.Account{ID: "bob", DisplayName: "Bob", Discoverable: true, Identifiers: ids(t, "+33612345678", "bob@example.org")}
@@ -111,16 +120,23 @@ func TestDirectory(t *testing.T) {
 			if _, err := db.PutBlock(ctx, "bob", "alice"); err != nil {
 				t.Fatal(err)
 			}
-			o, found, err := db.Owner(ctx, ids(t, "+33612345678")[0], "alice")
+			o, found, err := owner(t, db, ids(t, "+33612345678")[0], "alice")
 			if err != nil || !found {
 				t.Fatalf("owner: %v %v", found, err)
 			}
 			if o.AccountID != "bob" || o.Email != "bob@example.org" || !o.BlockedRequester || !o.InboundPersonal || o.TenantID != "" {
 				t.Fatalf("owner by phone: %+v", o)
 			}
-			o, _, _ = db.Owner(ctx, ids(t, "alice@contoso.com")[0], "bob")
+			o, _, _ = owner(t, db, ids(t, "alice@contoso.com")[0], "bob")
 			if o.BlockedRequester || o.InboundPersonal || o.Email != "alice@contoso.com" {
 				t.Fatalf("owner by email: %+v", o)
+			}
+			list, err := db.Owners(ctx, "alice", ids(t, "+33612345678", "nobody@example.com", "alice@contoso.com", "+33612345678"))
+			if err != nil || len(list) != 4 {
+				t.Fatalf("owners: %v %v", list, err)
+			}
+			if list[0].AccountID != "bob" || list[1].Found || list[2].AccountID != "alice" || list[3].AccountID != "bob" {
+				t.Fatalf("owners out of order: %+v", list)
 			}
 			req, err := db.Requester(ctx, "alice")
 			if err != nil || req.TenantID != "contoso" || req.Region != "FR" || req.TenantDomains[0] != "contoso.com" || !req.OutboundPersonal {
@@ -170,7 +186,7 @@ func TestDirectory(t *testing.T) {
 			if err := db.DeleteAccount(ctx, "bob"); err != nil {
 				t.Fatal(err)
 			}
-			if _, found, _ := db.Owner(ctx, ids(t, "bob@example.org")[0], "alice"); found {
+			if _, found, _ := owner(t, db, ids(t, "bob@example.org")[0], "alice"); found {
 				t.Fatal("identifier survived delete")
 			}
 			if list, _ := db.Blocks(ctx, "alice", "", 10); len(list) != 0 {
