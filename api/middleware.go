@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -83,8 +84,9 @@ func (s *Server) observe(mux *http.ServeMux) http.Handler {
 			route := routeOf(r)
 			s.metrics.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
 			s.metrics.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
-			s.log.InfoContext(r.Context(), "request", "method", r.Method, "route", route, "status", sw.status,
-				"ms", float64(time.Since(start).Microseconds())/1000, "key", info.key.Name)
+			s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", r.Method), slog.String("route", route),
+				slog.Int("status", sw.status), slog.Float64("ms", float64(time.Since(start).Microseconds())/1000),
+				slog.String("key", info.key.Name))
 		}()
 		if pattern == "" {
 			s.unrouted(sw, r, mux)

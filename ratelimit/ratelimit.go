@@ -132,13 +132,21 @@ func (m *Memory) AllowN(_ context.Context, key string, limit Limit, n int) (Resu
 	if res.OK() {
 		s.tat[key] = tat
 	}
-	if now.Sub(s.lastSweep) > 10*time.Second {
-		for k, t := range s.tat {
-			if !t.After(now) {
-				delete(s.tat, k)
-			}
-		}
-		s.lastSweep = now
+	if now.Sub(s.lastSweep) > time.Second {
+		s.sweep(now)
 	}
 	return res, nil
+}
+
+// sweep forgets the keys that are back to a full burst. It copies the live
+// ones into a new map, because a Go map never gives back the memory of
+// deleted entries.
+func (s *memShard) sweep(now time.Time) {
+	live := make(map[string]time.Time, len(s.tat)/2)
+	for k, t := range s.tat {
+		if t.After(now) {
+			live[k] = t
+		}
+	}
+	s.tat, s.lastSweep = live, now
 }

@@ -1,0 +1,66 @@
+# Shared by scripts/test and scripts/bench: installs PostgreSQL and Redis from
+# Debian packages when they are missing and starts private instances on
+# unused ports, checking that each answer comes from our own instance.
+# Sets pg_url and redis_url; stops everything on exit.
+# shellcheck shell=bash
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'scripts/test: %s\n' "$*" >&2; exit 1; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_updated=
+apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq || die "apt-get update failed"; apt_updated=1; fi
+  as_root apt-get install -y -qq "$@" >/dev/null || die "apt-get install $* failed"
+}
+
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
+  log "installing PostgreSQL"; apt_install postgresql
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+fi
+command -v redis-server >/dev/null || { log "installing Redis"; apt_install redis-server; }
+command -v go >/dev/null || die "Go is not on PATH"
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() { local p=$1; while ! port_free "$p"; do p=$((p + 1)); done; echo "$p"; }
+
+state=$(mktemp -d /tmp/beckon-test.XXXXXX)
+chmod 755 "$state"
+pg_port=$(free_port 55432)
+redis_port=$(free_port 6390)
+
+pg_user_run() {
+  if [ "$(id -u)" = 0 ]; then su postgres -s /bin/sh -c "$*"; else sh -c "$*"; fi
+}
+
+cleanup() {
+  local rc=$?
+  if [ -f "$state/pg/postmaster.pid" ]; then pg_user_run "'$pg_bin/pg_ctl' -D '$state/pg' -m fast -w stop" >/dev/null 2>&1 || true; fi
+  if [ -f "$state/redis.pid" ]; then kill "$(cat "$state/redis.pid")" 2>/dev/null || true; fi
+  rm -rf "$state"
+  exit "$rc"
+}
+trap cleanup EXIT INT TERM
+
+log "starting PostgreSQL on 127.0.0.1:$pg_port"
+mkdir -p "$state/pg"
+[ "$(id -u)" = 0 ] && chown postgres "$state" "$state/pg"
+pg_user_run "'$pg_bin/initdb' -D '$state/pg' -U postgres -A trust --no-sync >'$state/initdb.log' 2>&1" \
+  || { cat "$state/initdb.log" >&2; die "initdb failed"; }
+pg_user_run "'$pg_bin/pg_ctl' -D '$state/pg' -l '$state/pg.log' -w -t 60 -o \"-c listen_addresses=127.0.0.1 -p $pg_port -k '$state' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200\" start >/dev/null" \
+  || { cat "$state/pg.log" >&2; die "PostgreSQL did not start"; }
+pg_url="postgres://postgres@127.0.0.1:$pg_port/postgres?sslmode=disable"
+got_dir=$(psql "$pg_url" -Atc 'SHOW data_directory') || die "PostgreSQL on port $pg_port does not answer"
+[ "$got_dir" = "$state/pg" ] || die "port $pg_port answers from $got_dir, not our instance"
+
+log "starting Redis on 127.0.0.1:$redis_port"
+redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no --daemonize yes \
+  --pidfile "$state/redis.pid" --dir "$state" --logfile "$state/redis.log" || die "Redis did not start"
+for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+got_dir=$(redis-cli -p "$redis_port" CONFIG GET dir | tail -n 1) || die "Redis on port $redis_port does not answer"
+[ "$got_dir" = "$state" ] || die "port $redis_port answers from $got_dir, not our instance"
+
+redis_url="redis://127.0.0.1:$redis_port/0"
