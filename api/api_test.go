@@ -417,8 +417,10 @@ func TestLogsRedacted(t *testing.T) {
 	h.do("POST", "/v1/resolve", map[string]any{"requester": "bob", "identifier": "06 12 34 56 78", "region": "FR"})
 	h.do("POST", "/v1/resolve", map[string]any{"requester": "bob", "identifier": "bad@@example.com"})
 	logs := h.logs.String()
-	if !strings.Contains(logs, `"route":"POST /v1/resolve"`) {
-		t.Fatalf("no request log: %s", logs)
+	for _, line := range []string{`"route":"POST /v1/resolve"`, `"identifier":"a***@contoso.com"`, `"identifier":"+336******78"`, `"outcome":"invalid_email"`} {
+		if !strings.Contains(logs, line) {
+			t.Fatalf("log lacks %s:\n%s", line, logs)
+		}
 	}
 	for _, secret := range []string{"alice@contoso.com", "+33612345678", "06 12 34 56 78", "bad@@example.com", h.key, "bob@example.org"} {
 		if strings.Contains(logs, secret) {

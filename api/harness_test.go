@@ -74,7 +74,7 @@ func newHarness(t testing.TB, e testenv.Engine, limits api.Limits) *harness {
 		Directory: directory.NewService(db), Resolver: resolver.NewService(db, nil), Keys: keys,
 		Limiter: ratelimit.NewMemory(nil), Limits: limits, MaxImportBytes: 4096,
 		Checks: []api.Check{{Name: "database", Probe: func(ctx context.Context) (string, error) { return "ok", db.Ping(ctx) }}},
-		Log:    slog.New(slog.NewJSONHandler(logs, nil)),
+		Log:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"log/slog"
 	"net/http"
 
 	"github.com/beckon-chat/beckon/fault"
@@ -33,12 +34,22 @@ func (s *Server) chargeRequester(w http.ResponseWriter, r *http.Request, id stri
 	return s.allow(w, r, "requester", id, s.limits.PerRequester, n)
 }
 
-func (s *Server) countResolve(res resolver.Result, err error) {
+// countResolve counts an outcome and, at debug level, logs it with the
+// identifier redacted.
+func (s *Server) countResolve(r *http.Request, requester string, res resolver.Result, err error) {
 	m := string(res.Match)
 	if err != nil {
-		m = "error"
+		m = fault.CodeOf(err)
 	}
-	s.metrics.resolved.WithLabelValues(m).Inc()
+	if err == nil {
+		s.metrics.resolved.WithLabelValues(m).Inc()
+	} else {
+		s.metrics.resolved.WithLabelValues("error").Inc()
+	}
+	if s.log.Enabled(r.Context(), slog.LevelDebug) {
+		s.log.LogAttrs(r.Context(), slog.LevelDebug, "resolve", slog.String("requester", requester),
+			slog.String("identifier", resolver.Redact(res.Identifier.Value)), slog.String("outcome", m))
+	}
 }
 
 func (s *Server) handleResolve() http.Handler {
@@ -55,7 +66,7 @@ func (s *Server) handleResolve() http.Handler {
 			return
 		}
 		res, err := s.resolver.Resolve(r.Context(), body.Requester, resolver.Query{Identifier: body.Identifier, Region: body.Region})
-		s.countResolve(res, err)
+		s.countResolve(r, body.Requester, res, err)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -92,7 +103,7 @@ func (s *Server) handleResolveBatch() http.Handler {
 		}
 		out := batchResponse{Results: make([]any, len(items))}
 		for i, it := range items {
-			s.countResolve(it.Result, it.Err)
+			s.countResolve(r, body.Requester, it.Result, it.Err)
 			if it.Err != nil {
 				out.Results[i] = errorItem(it.Err)
 			} else {

@@ -35,6 +35,30 @@ DELETE FROM identifiers WHERE account_id = ?;
 -- name: insert-identifier
 INSERT INTO identifiers (kind, value, account_id, position) VALUES (?, ?, ?, ?);
 
+-- name: import-owners
+-- Who owns the identifiers of an import batch (IN lists expanded).
+SELECT kind, value, account_id FROM identifiers
+WHERE (kind = 'email' AND value IN (?)) OR (kind = 'phone' AND value IN (?));
+
+-- name: import-held
+-- The identifiers the accounts of an import batch hold now.
+SELECT kind, value, account_id FROM identifiers WHERE account_id IN (?);
+
+-- name: import-accounts
+-- ROWS becomes one (?, ?, ?, ?, ?, ?, ?) group per account.
+INSERT INTO accounts (id, tenant_id, display_name, discoverable, region, created_at, updated_at)
+VALUES ROWS
+ON CONFLICT (id) DO UPDATE SET
+    tenant_id = excluded.tenant_id, display_name = excluded.display_name,
+    discoverable = excluded.discoverable, region = excluded.region, updated_at = excluded.updated_at;
+
+-- name: import-clear
+DELETE FROM identifiers WHERE account_id IN (?);
+
+-- name: import-identifiers
+-- ROWS becomes one (?, ?, ?, ?) group per identifier.
+INSERT INTO identifiers (kind, value, account_id, position) VALUES ROWS;
+
 -- name: set-discoverable
 UPDATE accounts SET discoverable = ?, updated_at = ? WHERE id = ?;
 

@@ -45,6 +45,8 @@ type DB struct {
 
 	mu    sync.RWMutex
 	stmts map[string]*sqlx.Stmt
+
+	decoded decodedJSON
 }
 
 // Options tune a connection.

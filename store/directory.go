@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 
 	"github.com/beckon-chat/beckon/directory"
 	"github.com/beckon-chat/beckon/fault"
@@ -210,34 +212,37 @@ func (d *DB) PutAccount(ctx context.Context, a directory.Account) (directory.Acc
 	return out, err
 }
 
-// ImportAccounts writes a batch in one transaction. Lines whose identifiers
-// belong to others fail alone. If the batch still fails on a constraint
-// (a concurrent writer), each account is retried in its own transaction.
+// ImportAccounts writes a batch in one transaction with a fixed number of
+// set-based statements, whatever its size. Ownership is worked out in Go
+// line by line, exactly as writing the lines one after the other would:
+// a line whose identifier another account holds at that point fails alone.
+// If the batch still fails on a constraint (a concurrent writer), each
+// account is retried in its own transaction.
 func (d *DB) ImportAccounts(ctx context.Context, accounts []directory.Account) ([]error, error) {
 	errs := make([]error, len(accounts))
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
-		w, err := d.newAccountWriter(ctx, tx)
+		owners, held, err := d.importState(ctx, tx, accounts)
 		if err != nil {
 			return err
 		}
+		final := map[string]int{} // account id -> index of its last good line
 		for i, a := range accounts {
-			if err := w.check(ctx, a); err != nil {
-				if fault.As(err) == nil {
-					return err
-				}
-				errs[i] = err
-				continue
-			}
-			if err := w.write(ctx, a); err != nil {
-				return err
+			if errs[i] = claim(a, owners, held); errs[i] == nil {
+				final[a.ID] = i
 			}
 		}
-		return nil
+		var write []directory.Account
+		for i, a := range accounts {
+			if errs[i] == nil && final[a.ID] == i {
+				write = append(write, a)
+			}
+		}
+		return d.writeAccounts(ctx, tx, write)
 	})
 	if err == nil {
 		return errs, nil
 	}
-	if fault.As(err) == nil {
+	if !isUnique(err) && !isForeignKey(err) {
 		return nil, err
 	}
 	for i, a := range accounts {
@@ -252,6 +257,130 @@ func (d *DB) ImportAccounts(ctx context.Context, accounts []directory.Account) (
 		}
 	}
 	return errs, nil
+}
+
+func identKey(kind, value string) string { return kind + ":" + value }
+
+// importState reads who owns the batch's identifiers and what its accounts
+// hold now.
+func (d *DB) importState(ctx context.Context, tx *sqlx.Tx, accounts []directory.Account) (map[string]string, map[string][]string, error) {
+	var emails, phones, ids []string
+	for _, a := range accounts {
+		ids = append(ids, a.ID)
+		for _, id := range a.Identifiers {
+			if id.Kind == resolver.Email {
+				emails = append(emails, id.Value)
+			} else {
+				phones = append(phones, id.Value)
+			}
+		}
+	}
+	type row struct {
+		Kind      string `db:"kind"`
+		Value     string `db:"value"`
+		AccountID string `db:"account_id"`
+	}
+	var rows []row
+	for _, q := range []struct {
+		name string
+		args []any
+	}{{"import-owners", []any{append(emails, ""), append(phones, "")}}, {"import-held", []any{ids}}} {
+		query, args, err := sqlx.In(d.raw[q.name], q.args...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("expand %s: %w", q.name, err)
+		}
+		var part []row
+		if err := tx.SelectContext(ctx, &part, tx.Rebind(query), args...); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", q.name, err)
+		}
+		rows = append(rows, part...)
+	}
+	owners, held := map[string]string{}, map[string][]string{}
+	for _, r := range rows {
+		k := identKey(r.Kind, r.Value)
+		if _, seen := owners[k]; !seen {
+			owners[k] = r.AccountID
+			held[r.AccountID] = append(held[r.AccountID], k)
+		}
+	}
+	return owners, held, nil
+}
+
+// claim checks a's identifiers against the current owners and, when none
+// belongs to another account, moves ownership as writing a would.
+func claim(a directory.Account, owners map[string]string, held map[string][]string) error {
+	keys := make([]string, len(a.Identifiers))
+	for j, id := range a.Identifiers {
+		keys[j] = identKey(string(id.Kind), id.Value)
+		if o, ok := owners[keys[j]]; ok && o != a.ID {
+			return fault.New(fault.Conflict, "identifier_taken", fmt.Sprintf("identifiers[%d]", j), "the identifier belongs to another account")
+		}
+	}
+	for _, k := range held[a.ID] {
+		if owners[k] == a.ID {
+			delete(owners, k)
+		}
+	}
+	for _, k := range keys {
+		owners[k] = a.ID
+	}
+	held[a.ID] = keys
+	return nil
+}
+
+// maxParams keeps each statement under SQLite's and PostgreSQL's limits on
+// bound parameters.
+const maxParams = 30000
+
+// writeAccounts upserts accounts and replaces their identifiers.
+func (d *DB) writeAccounts(ctx context.Context, tx *sqlx.Tx, accounts []directory.Account) error {
+	if len(accounts) == 0 {
+		return nil
+	}
+	now := d.timeArg(d.now())
+	var acctRows, idRows [][]any
+	ids := make([]string, len(accounts))
+	for i, a := range accounts {
+		ids[i] = a.ID
+		acctRows = append(acctRows, []any{a.ID, nullString(a.TenantID), a.DisplayName, a.Discoverable, a.Region, now, now})
+		for j, id := range a.Identifiers {
+			idRows = append(idRows, []any{string(id.Kind), id.Value, a.ID, j})
+		}
+	}
+	if err := d.insertRows(ctx, tx, "import-accounts", acctRows); err != nil {
+		return err
+	}
+	query, args, err := sqlx.In(d.raw["import-clear"], ids)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(query), args...); err != nil {
+		return fmt.Errorf("clear identifiers: %w", err)
+	}
+	return d.insertRows(ctx, tx, "import-identifiers", idRows)
+}
+
+// insertRows runs the named multi-row statement, putting one placeholder
+// group per row in place of ROWS, in chunks under maxParams.
+func (d *DB) insertRows(ctx context.Context, tx *sqlx.Tx, name string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	group := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(rows[0])), ", ") + ")"
+	per := maxParams / len(rows[0])
+	for start := 0; start < len(rows); start += per {
+		chunk := rows[start:min(start+per, len(rows))]
+		args := make([]any, 0, len(chunk)*len(rows[0]))
+		for _, r := range chunk {
+			args = append(args, r...)
+		}
+		groups := strings.TrimSuffix(strings.Repeat(group+", ", len(chunk)), ", ")
+		query := tx.Rebind(strings.Replace(d.raw[name], "ROWS", groups, 1))
+		if _, err := tx.ExecContext(ctx, query, args...); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // update runs one UPDATE or DELETE that must touch the account, then
@@ -348,4 +477,54 @@ func (d *DB) Blocks(ctx context.Context, accountID, after string, limit int) ([]
 		out[i] = r.block()
 	}
 	return out, nil
+}
+
+// decodedJSON memoises the JSON columns that many rows share — tenant
+// policies and domain lists — keyed by their text, so an entry is never
+// stale. Callers must not modify what it returns.
+type decodedJSON struct {
+	mu       sync.RWMutex
+	policies map[string]directory.Policy
+	domainsM map[string][]string
+}
+
+const maxDecoded = 1024
+
+func (c *decodedJSON) policy(s string) (directory.Policy, error) {
+	c.mu.RLock()
+	p, ok := c.policies[s]
+	c.mu.RUnlock()
+	if ok {
+		return p, nil
+	}
+	p, err := decodePolicy(s)
+	if err != nil {
+		return p, err
+	}
+	c.mu.Lock()
+	if c.policies == nil || len(c.policies) >= maxDecoded {
+		c.policies = map[string]directory.Policy{}
+	}
+	c.policies[s] = p
+	c.mu.Unlock()
+	return p, nil
+}
+
+func (c *decodedJSON) domains(s string) ([]string, error) {
+	c.mu.RLock()
+	d, ok := c.domainsM[s]
+	c.mu.RUnlock()
+	if ok {
+		return d, nil
+	}
+	if err := json.Unmarshal([]byte(s), &d); err != nil {
+		return nil, fmt.Errorf("tenant domains: %w", err)
+	}
+	c.mu.Lock()
+	if c.domainsM == nil || len(c.domainsM) >= maxDecoded {
+		c.domainsM = map[string][]string{}
+	}
+	c.domainsM[s] = d
+	c.mu.Unlock()
+	return d, nil
 }

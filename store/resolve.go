@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -33,22 +32,23 @@ func (d *DB) Requester(ctx context.Context, id string) (resolver.Requester, erro
 	} else if err != nil {
 		return resolver.Requester{}, fmt.Errorf("get requester: %w", err)
 	}
-	return r.requester()
+	return d.requesterOf(r)
 }
 
-func (r requesterRow) requester() (resolver.Requester, error) {
+func (d *DB) requesterOf(r requesterRow) (resolver.Requester, error) {
 	acct := directory.Account{ID: r.ID, TenantID: r.TenantID.String, Overrides: directory.Overrides{
 		OutboundPersonal: nullBool(r.OutboundPersonal), InboundPersonal: nullBool(r.InboundPersonal)}}
 	var tenant *directory.Tenant
 	if r.TenantID.Valid {
-		p, err := decodePolicy(r.TenantPolicy.String)
+		p, err := d.decoded.policy(r.TenantPolicy.String)
 		if err != nil {
 			return resolver.Requester{}, err
 		}
-		tenant = &directory.Tenant{ID: r.TenantID.String, Region: r.TenantRegion.String, Policy: p}
-		if err := json.Unmarshal([]byte(r.TenantDomains.String), &tenant.Domains); err != nil {
-			return resolver.Requester{}, fmt.Errorf("tenant domains: %w", err)
+		domains, err := d.decoded.domains(r.TenantDomains.String)
+		if err != nil {
+			return resolver.Requester{}, err
 		}
+		tenant = &directory.Tenant{ID: r.TenantID.String, Region: r.TenantRegion.String, Policy: p, Domains: domains}
 	}
 	pol := acct.EffectivePolicy(tenant)
 	req := resolver.Requester{ID: r.ID, TenantID: acct.TenantID, Region: r.Region, OutboundPersonal: pol.OutboundPersonal, Policy: pol}
@@ -107,7 +107,7 @@ func (d *DB) owners(ctx context.Context, requesterID string, ids []resolver.Iden
 	if err := st.SelectContext(ctx, &rows, args...); err != nil {
 		return fmt.Errorf("get owners: %w", err)
 	}
-	return placeOwners(rows, ids, out)
+	return d.placeOwners(rows, ids, out)
 }
 
 // ownersStmt expands the IN lists of a query built on "owners" for ids and
@@ -130,10 +130,10 @@ func (d *DB) ownersStmt(ctx context.Context, name, requesterID string, ids []res
 }
 
 // placeOwners puts the owners found in the order of ids.
-func placeOwners(rows []ownerRow, ids []resolver.Identifier, out []resolver.Owner) error {
+func (d *DB) placeOwners(rows []ownerRow, ids []resolver.Identifier, out []resolver.Owner) error {
 	byID := make(map[string]resolver.Owner, len(rows))
 	for _, r := range rows {
-		o, err := r.owner()
+		o, err := d.ownerOf(r)
 		if err != nil {
 			return err
 		}
@@ -182,7 +182,7 @@ func (d *DB) Lookup(ctx context.Context, requesterID string, ids []resolver.Iden
 	if len(rows) == 0 {
 		return resolver.Requester{}, nil, directory.ErrAccountNotFound
 	}
-	req, err := rows[0].requester()
+	req, err := d.requesterOf(rows[0].requesterRow)
 	if err != nil {
 		return req, nil, err
 	}
@@ -197,13 +197,13 @@ func (d *DB) Lookup(ctx context.Context, requesterID string, ids []resolver.Iden
 		}
 	}
 	owners := make([]resolver.Owner, len(ids))
-	return req, owners, placeOwners(found, ids, owners)
+	return req, owners, d.placeOwners(found, ids, owners)
 }
 
-func (r ownerRow) owner() (resolver.Owner, error) {
+func (d *DB) ownerOf(r ownerRow) (resolver.Owner, error) {
 	inbound := true
 	if r.TenantPolicy.Valid {
-		p, err := decodePolicy(r.TenantPolicy.String)
+		p, err := d.decoded.policy(r.TenantPolicy.String)
 		if err != nil {
 			return resolver.Owner{}, err
 		}

@@ -222,6 +222,32 @@ func TestImportAccounts(t *testing.T) {
 		if err != nil || len(a3.Identifiers) != 2 {
 			t.Fatalf("a3: %+v %v", a3, err)
 		}
+
+		// In one batch, lines apply in order, as if written one by one.
+		second := []directory.Account{
+			{ID: "b1", DisplayName: "B1", Identifiers: ids(t, "a3@example.com")},       // a3 still holds it: taken
+			{ID: "a3", DisplayName: "A3 again", Identifiers: ids(t, "07 81 23 45 67")}, // a3 lets its email go
+			{ID: "b2", DisplayName: "B2", Identifiers: ids(t, "a3@example.com")},       // now free
+			{ID: "a1", DisplayName: "A1 first", Identifiers: ids(t, "a1@example.com")}, // replaced below
+			{ID: "a1", DisplayName: "A1 last", Identifiers: ids(t, "a1@example.com", "06 12 34 56 78")},
+		}
+		errs, err = db.ImportAccounts(ctx, second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fault.CodeOf(errs[0]) != "identifier_taken" || errs[1] != nil || errs[2] != nil || errs[3] != nil || errs[4] != nil {
+			t.Fatalf("errs = %v", errs)
+		}
+		if o, _, _ := owner(t, db, ids(t, "a3@example.com")[0], "x"); o.AccountID != "b2" {
+			t.Fatalf("a3@example.com owned by %q; want b2", o.AccountID)
+		}
+		a1, _ := db.Account(ctx, "a1")
+		if a1.DisplayName != "A1 last" || len(a1.Identifiers) != 2 || a1.Identifiers[1].Value != "+33612345678" {
+			t.Fatalf("a1: %+v", a1)
+		}
+		if _, err := db.Account(ctx, "b1"); err != directory.ErrAccountNotFound {
+			t.Fatal("b1 was written")
+		}
 	})
 }
 
