@@ -134,12 +134,7 @@ func TestTenants(t *testing.T) {
 		}
 		want(t, h.do("GET", "/v1/tenants/contoso", nil), 200, "")
 	})
-	bad := []struct {
-		name, path string
-		body       any
-		status     int
-		code, fld  string
-	}{
+	bad := []badCase{
 		{"ErrMissingName", "/v1/tenants/t", map[string]any{}, 400, "missing_field", "name"},
 		{"ErrBlankName", "/v1/tenants/t", map[string]any{"name": "  "}, 400, "missing_field", "name"},
 		{"ErrControlInName", "/v1/tenants/t", map[string]any{"name": "a\x07b"}, 400, "invalid_name", "name"},
@@ -152,15 +147,7 @@ func TestTenants(t *testing.T) {
 		{"ErrID", "/v1/tenants/bad%20id", map[string]any{"name": "T"}, 400, "invalid_id", "tenant_id"},
 		{"ErrIDTooLong", "/v1/tenants/" + strings.Repeat("x", 129), map[string]any{"name": "T"}, 400, "invalid_id", "tenant_id"},
 	}
-	for _, c := range bad {
-		t.Run(c.name, func(t *testing.T) {
-			r := h.do("PUT", c.path, c.body)
-			want(t, r, c.status, c.code)
-			if r.field() != c.fld {
-				t.Fatalf("field %q; want %q", r.field(), c.fld)
-			}
-		})
-	}
+	runBad(t, h, "PUT", bad)
 	t.Run("ErrNotFound", func(t *testing.T) { want(t, h.do("GET", "/v1/tenants/ghost", nil), 404, "tenant_not_found") })
 }
 
@@ -187,12 +174,7 @@ func TestAccounts(t *testing.T) {
 			t.Fatalf("personal account: %s", r.Body)
 		}
 	})
-	bad := []struct {
-		name, path string
-		body       any
-		status     int
-		code, fld  string
-	}{
+	bad := []badCase{
 		{"ErrMissingName", "/v1/accounts/x", map[string]any{"identifiers": []string{}}, 400, "missing_field", "display_name"},
 		{"ErrEmail", "/v1/accounts/x", map[string]any{"display_name": "X", "identifiers": []string{"ok@example.com", "not@valid"}}, 400, "invalid_email", "identifiers[1]"},
 		{"ErrRegionRequired", "/v1/accounts/x", map[string]any{"display_name": "X", "identifiers": []string{"06 12 34 56 79"}}, 400, "region_required", "identifiers[0]"},
@@ -203,15 +185,7 @@ func TestAccounts(t *testing.T) {
 		{"ErrIdentifierTaken", "/v1/accounts/x", map[string]any{"display_name": "X", "identifiers": []string{"+33612345678"}}, 409, "identifier_taken", "identifiers[0]"},
 		{"ErrID", "/v1/accounts/%C3%A9", map[string]any{"display_name": "X"}, 400, "invalid_id", "id"},
 	}
-	for _, c := range bad {
-		t.Run(c.name, func(t *testing.T) {
-			r := h.do("PUT", c.path, c.body)
-			want(t, r, c.status, c.code)
-			if r.field() != c.fld {
-				t.Fatalf("field %q; want %q", r.field(), c.fld)
-			}
-		})
-	}
+	runBad(t, h, "PUT", bad)
 	t.Run("PatchDiscoverable", func(t *testing.T) {
 		r := h.do("PATCH", "/v1/accounts/bob", map[string]any{"discoverable": false})
 		want(t, r, 200, "")

@@ -245,3 +245,25 @@ func newBenchHarness(b *testing.B) *harness {
 	h.logs.Reset()
 	return h
 }
+
+// badCase is a request that must fail with status, code and field.
+type badCase struct {
+	name, path string
+	body       any
+	status     int
+	code, fld  string
+}
+
+// runBad sends each case with method as a subtest.
+func runBad(t *testing.T, h *harness, method string, cases []badCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := h.do(method, c.path, c.body)
+			want(t, r, c.status, c.code)
+			if r.field() != c.fld {
+				t.Fatalf("field %q; want %q", r.field(), c.fld)
+			}
+		})
+	}
+}

@@ -106,7 +106,7 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer func() { _ = srv.Process.Signal(os.Interrupt); _ = srv.Wait() }()
 	base := "http://" + addr
-	if err := waitHealthy(ctx, base); err != nil {
+	if err := waitFor(ctx, "beckon", healthy(base)); err != nil {
 		return err
 	}
 
@@ -132,7 +132,7 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer func() { _ = bare.Process.Signal(os.Interrupt); _ = bare.Wait() }()
-	if err := waitListening(ctx, bareAddr); err != nil {
+	if err := waitFor(ctx, "bare server", listening(bareAddr)); err != nil {
 		return err
 	}
 
@@ -188,10 +188,10 @@ func freeAddr() string {
 	return ln.Addr().String()
 }
 
-func waitHealthy(ctx context.Context, base string) error {
+// waitFor polls up until it succeeds, for at most 30 s.
+func waitFor(ctx context.Context, what string, up func() bool) error {
 	for i := 0; i < 600; i++ {
-		if resp, err := http.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
+		if up() {
 			return nil
 		}
 		select {
@@ -200,22 +200,29 @@ func waitHealthy(ctx context.Context, base string) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	return errors.New("beckon did not start")
+	return fmt.Errorf("%s did not start", what)
 }
 
-func waitListening(ctx context.Context, addr string) error {
-	for i := 0; i < 600; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return nil
+func healthy(base string) func() bool {
+	return func() bool {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			return false
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
 	}
-	return errors.New("bare server did not start")
+}
+
+func listening(addr string) func() bool {
+	return func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	}
 }
 
 // freshDatabase returns a new SQLite file or a new PostgreSQL database.
