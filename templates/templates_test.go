@@ -1,0 +1,125 @@
+package templates_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/beckon-chat/beckon/templates"
+)
+
+func TestSanitize(t *testing.T) {
+	for in, want := range map[string]string{
+		"Alice Martin":                         "Alice Martin",
+		"<img src=x onerror=alert(1)>":         "",
+		"Bob <script>alert(1)</script> Smith":  "Bob alert(1) Smith",
+		"Free money at https://evil.example/x": "Free money at",
+		"Visit www.evil.com now":               "Visit now",
+		"Call evil.com":                        "Call",
+		"mail me: bad@evil.com":                "mail me:",
+		"Eve\u202eoll\u202c":                   "Eve oll",
+		"Tab\tand\nnewline":                    "Tab and newline",
+		"J.R.R. Tolkien":                       "J.R.R. Tolkien",
+		"Zoë Ångström-Ölund":                   "Zoë Ångström-Ölund",
+		strings.Repeat("abcdefghij", 6):        strings.Repeat("abcdefghij", 4),
+		"  lots    of   space  ":               "lots of space",
+		"Quote 2026":                           "Quote 2026",
+		"<b>bold</b>":                          "bold",
+		"unclosed <a href='x'":                 "unclosed",
+	} {
+		if got := templates.Sanitize(in); got != want {
+			t.Errorf("Sanitize(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
+
+func TestLocales(t *testing.T) {
+	if got := strings.Join(templates.Locales("fr-CA"), ","); got != "fr-ca,fr,en" {
+		t.Fatal(got)
+	}
+	if got := strings.Join(templates.Locales(""), ","); got != "en" {
+		t.Fatal(got)
+	}
+}
+
+func worstCase() templates.Data {
+	return templates.Data{
+		InviterName:     strings.Repeat("W", templates.MaxNameRunes),
+		InviterEmail:    strings.Repeat("w", 64) + "@" + strings.Repeat("d", 60) + ".example",
+		ChatTitle:       strings.Repeat("T", templates.MaxNameRunes),
+		External:        true,
+		Link:            "https://invites.beckon.example.com/i/" + strings.Repeat("x", 43),
+		UnsubscribeLink: "https://invites.beckon.example.com/i/" + strings.Repeat("x", 43) + "/unsubscribe",
+		ExpiresAt:       "7 December 2026",
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	set, err := templates.Defaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := worstCase()
+	for _, name := range []string{templates.InviteEmail, templates.ReminderEmail, templates.InviteSMS} {
+		for _, locale := range []string{"en", "fr", "fr-CA", "de"} {
+			r, used, err := set.Render(name, locale, d)
+			if err != nil {
+				t.Fatalf("%s %s: %v", name, locale, err)
+			}
+			if want := templates.Locales(locale)[len(templates.Locales(locale))-2]; locale == "fr-CA" && used != "fr" || locale == "de" && used != "en" {
+				t.Fatalf("%s %s used %s (want %s)", name, locale, used, want)
+			}
+			if !strings.Contains(r.Text, d.Link) {
+				t.Fatalf("%s %s text lacks the link", name, locale)
+			}
+			if name == templates.InviteSMS {
+				enc, n := templates.SMSSegments(r.Text)
+				if enc != "GSM-7" || n > 2 {
+					t.Fatalf("%s %s: %s in %d segments: %q", name, locale, enc, n, r.Text)
+				}
+				continue
+			}
+			if r.Subject == "" || !strings.Contains(r.HTML, d.Link) || !strings.Contains(r.Text, d.UnsubscribeLink) {
+				t.Fatalf("%s %s: %+v", name, locale, r)
+			}
+		}
+	}
+	fr, _, _ := set.Render(templates.InviteEmail, "fr", d)
+	if !strings.Contains(fr.Subject, "vous invite") {
+		t.Fatalf("French subject: %q", fr.Subject)
+	}
+}
+
+func TestHTMLEscapes(t *testing.T) {
+	set, _ := templates.Defaults()
+	d := worstCase()
+	d.InviterName = `<img src=x onerror=alert(1)>` // not sanitised: the HTML template must still escape it
+	r, _, err := set.Render(templates.InviteEmail, "en", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(r.HTML, "<img") || !strings.Contains(r.HTML, "&lt;img") {
+		t.Fatalf("HTML not escaped: %s", r.HTML)
+	}
+}
+
+func TestSMSSegments(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		enc  string
+		n    int
+	}{
+		{strings.Repeat("a", 160), "GSM-7", 1},
+		{strings.Repeat("a", 161), "GSM-7", 2},
+		{strings.Repeat("€", 80), "GSM-7", 1},
+		{strings.Repeat("€", 81), "GSM-7", 2},
+		{strings.Repeat("é", 160), "GSM-7", 1},
+		{strings.Repeat("ç", 70), "UCS-2", 1},
+		{strings.Repeat("ç", 71), "UCS-2", 2},
+		{"« guillemets »", "UCS-2", 1},
+	} {
+		enc, n := templates.SMSSegments(c.text)
+		if enc != c.enc || n != c.n {
+			t.Errorf("%q: %s %d; want %s %d", c.text[:10], enc, n, c.enc, c.n)
+		}
+	}
+}
