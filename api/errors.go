@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/beckon-chat/beckon/fault"
 )
@@ -53,6 +54,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.ErrorContext(r.Context(), "internal error", "route", routeOf(r), "err", err)
 		encode(w, http.StatusInternalServerError, errorBody{Error: errorJSON{Code: "internal_error", Message: "something went wrong on our side"}})
 		return
+	}
+	if f.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, ceilSeconds(f.RetryAfter))))
 	}
 	encode(w, status, errorBody{Error: errorJSON{Code: f.Code, Message: f.Message, Field: f.Field}})
 }

@@ -17,9 +17,11 @@ import (
 	"github.com/beckon-chat/beckon/directory"
 	"github.com/beckon-chat/beckon/docs"
 	"github.com/beckon-chat/beckon/internal/testenv"
+	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/ratelimit"
 	"github.com/beckon-chat/beckon/resolver"
 	"github.com/beckon-chat/beckon/store"
+	"github.com/beckon-chat/beckon/templates"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
@@ -30,6 +32,7 @@ import (
 // is validated against docs/openapi.yaml.
 type harness struct {
 	t       testing.TB
+	db      *store.DB
 	handler http.Handler
 	srv     *api.Server
 	url     string
@@ -43,6 +46,14 @@ var generous = api.Limits{
 	PerKey:       ratelimit.Limit{Rate: 1_000_000, Burst: 1_000_000, Period: time.Second},
 	PerRequester: ratelimit.Limit{Rate: 1_000_000, Burst: 1_000_000, Period: time.Second},
 	PerIP:        ratelimit.Limit{Rate: 1_000_000, Burst: 1_000_000, Period: time.Second},
+}
+
+// inviteLimits are loose but real: tests of the limits set their own.
+var inviteLimits = invite.Limits{
+	PerInviterMinute: ratelimit.Limit{Rate: 1000, Burst: 1000, Period: time.Minute},
+	PerTenantDay:     ratelimit.Limit{Rate: 1000, Burst: 1000, Period: 24 * time.Hour},
+	PerRecipientDay:  ratelimit.Limit{Rate: 3, Burst: 3, Period: 24 * time.Hour},
+	SMSPerCountry:    ratelimit.Limit{Rate: 1000, Burst: 1000, Period: time.Hour},
 }
 
 func loadDoc(t testing.TB) *openapi3.T {
@@ -70,9 +81,17 @@ func newHarness(t testing.TB, e testenv.Engine, limits api.Limits) *harness {
 	}
 	logs := &bytes.Buffer{}
 	keys := auth.NewService(db, time.Now, 10*time.Second)
+	tmpl, err := templates.Defaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	limiter := ratelimit.NewMemory(nil)
+	res := resolver.NewService(db, invite.Finder{Store: db})
+	invites := invite.NewService(invite.Config{Store: db, Accounts: db, Resolver: res, Templates: tmpl, Limiter: limiter,
+		Limits: inviteLimits, PublicURL: "https://beckon.test", TTL: 336 * time.Hour})
 	srv := api.New(api.Config{
-		Directory: directory.NewService(db), Resolver: resolver.NewService(db, nil), Keys: keys,
-		Limiter: ratelimit.NewMemory(nil), Limits: limits, MaxImportBytes: 4096,
+		Directory: directory.NewService(db), Resolver: res, Keys: keys, Invites: invites,
+		Limiter: limiter, Limits: limits, MaxImportBytes: 4096,
 		Checks: []api.Check{{Name: "database", Probe: func(ctx context.Context) (string, error) { return "ok", db.Ping(ctx) }}},
 		Log:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
@@ -84,7 +103,7 @@ func newHarness(t testing.TB, e testenv.Engine, limits api.Limits) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, handler: srv.Handler(), srv: srv, url: ts.URL, router: router, logs: logs, keys: map[auth.Scope]string{}}
+	h := &harness{t: t, db: db, handler: srv.Handler(), srv: srv, url: ts.URL, router: router, logs: logs, keys: map[auth.Scope]string{}}
 	_, h.key, err = keys.Create(ctx, "all", auth.AllScopes())
 	if err != nil {
 		t.Fatal(err)

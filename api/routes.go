@@ -31,6 +31,13 @@ func (s *Server) routes() {
 
 	m.handle("POST /v1/resolve", s.authed(s.handleResolve(), auth.ScopeResolve))
 	m.handle("POST /v1/resolve/batch", s.authed(s.handleResolveBatch(), auth.ScopeResolve))
+
+	inv := auth.ScopeInvite
+	m.handle("POST /v1/invites", s.authed(s.handleInviteCreate(), inv))
+	m.handle("GET /v1/invites", s.authed(s.handleInviteList(), inv))
+	m.handle("GET /v1/invites/{invite_id}", s.authed(s.handleInviteGet(), inv))
+	m.handle("DELETE /v1/invites/{invite_id}", s.authed(s.handleInviteRevoke(), inv))
+	m.handle("POST /v1/invites/{invite_id}/resend", s.authed(s.handleInviteResend(), inv))
 }
 
 // handle registers h for pattern and remembers the pattern.

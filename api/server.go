@@ -11,6 +11,7 @@ import (
 
 	"github.com/beckon-chat/beckon/auth"
 	"github.com/beckon-chat/beckon/directory"
+	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/ratelimit"
 	"github.com/beckon-chat/beckon/resolver"
 )
@@ -38,8 +39,11 @@ type Config struct {
 	Directory *directory.Service
 	Resolver  *resolver.Service
 	Keys      *auth.Service
-	Limiter   ratelimit.Limiter
-	Limits    Limits
+	Invites   *invite.Service
+	// Wake, if not nil, is called when a message was queued.
+	Wake    func()
+	Limiter ratelimit.Limiter
+	Limits  Limits
 	// MaxImportBytes caps the streamed body of the import endpoint.
 	MaxImportBytes int64
 	Checks         []Check
@@ -51,6 +55,8 @@ type Server struct {
 	dir            *directory.Service
 	resolver       *resolver.Service
 	keys           *auth.Service
+	invites        *invite.Service
+	wake           func()
 	limiter        ratelimit.Limiter
 	limits         Limits
 	maxImportBytes int64
@@ -64,9 +70,13 @@ type Server struct {
 // New returns a Server; call Handler to serve it.
 func New(cfg Config) *Server {
 	s := &Server{
-		dir: cfg.Directory, resolver: cfg.Resolver, keys: cfg.Keys, limiter: cfg.Limiter, limits: cfg.Limits,
+		dir: cfg.Directory, resolver: cfg.Resolver, keys: cfg.Keys, invites: cfg.Invites, wake: cfg.Wake,
+		limiter: cfg.Limiter, limits: cfg.Limits,
 		maxImportBytes: cfg.MaxImportBytes, checks: cfg.Checks, log: cfg.Log, metrics: newMetrics(),
 		mux: http.NewServeMux(),
+	}
+	if s.wake == nil {
+		s.wake = func() {}
 	}
 	s.routes()
 	return s

@@ -9,6 +9,7 @@ package fault
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies a fault for the transport layer.
@@ -36,6 +37,8 @@ type Error struct {
 	Code    string
 	Message string
 	Field   string
+	// RetryAfter, for RateLimited, says when to try again.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

@@ -53,6 +53,12 @@ type Owner struct {
 	InboundPersonal bool
 }
 
+// Admits reports whether the owner lets the requester reach it: it has not
+// blocked the requester, and its inbound policy admits the requester.
+func (o Owner) Admits(req Requester) bool {
+	return !o.BlockedRequester && (o.InboundPersonal || req.TenantID != "")
+}
+
 // Store reads what resolve needs. Each call is one indexed query.
 type Store interface {
 	// Requester returns the requester with its effective policy, or a fault
@@ -129,6 +135,24 @@ func (s *Service) Resolve(ctx context.Context, requesterID string, q Query) (Res
 	return items[0].Result, items[0].Err
 }
 
+// Resolution is a resolve with what the service saw behind the answer, for
+// callers inside Beckon (invitations); it never leaves the service.
+type Resolution struct {
+	Result    Result
+	Requester Requester
+	Owner     Owner
+}
+
+// Inspect resolves one query like Resolve and also returns the requester
+// and the owner behind the answer.
+func (s *Service) Inspect(ctx context.Context, requesterID string, q Query) (Resolution, error) {
+	items, req, owners, err := s.resolve(ctx, requesterID, []Query{q})
+	if err != nil {
+		return Resolution{}, err
+	}
+	return Resolution{Result: items[0].Result, Requester: req, Owner: owners[0]}, items[0].Err
+}
+
 // ResolveBatch resolves each query in order for one requester. Opted-out,
 // blocked and unregistered owners give the same result through the same
 // code path and the same single query: the requester and every owner are
@@ -137,6 +161,13 @@ func (s *Service) Resolve(ctx context.Context, requesterID string, q Query) (Res
 // gets its error in place of a result; an unknown requester or a store
 // failure fails the batch.
 func (s *Service) ResolveBatch(ctx context.Context, requesterID string, qs []Query) ([]BatchItem, error) {
+	items, _, _, err := s.resolve(ctx, requesterID, qs)
+	return items, err
+}
+
+// resolve does ResolveBatch and also returns the requester and, for each
+// query, the owner found (the zero Owner for an invalid entry).
+func (s *Service) resolve(ctx context.Context, requesterID string, qs []Query) ([]BatchItem, Requester, []Owner, error) {
 	out := make([]BatchItem, len(qs))
 	needRegion := false
 	for i, q := range qs {
@@ -151,7 +182,7 @@ func (s *Service) ResolveBatch(ctx context.Context, requesterID string, qs []Que
 	)
 	if needRegion {
 		if req, err = s.store.Requester(ctx, requesterID); err != nil {
-			return nil, requesterNotFound(err)
+			return nil, req, nil, requesterNotFound(err)
 		}
 		for i, q := range qs {
 			if fault.CodeOf(out[i].Err) == CodeRegionRequired && req.Region != "" {
@@ -163,27 +194,29 @@ func (s *Service) ResolveBatch(ctx context.Context, requesterID string, qs []Que
 		req, owners, err = s.store.Lookup(ctx, requesterID, valid(out))
 	}
 	if err != nil {
-		return nil, requesterNotFound(err)
+		return nil, req, nil, requesterNotFound(err)
 	}
+	perQuery := make([]Owner, len(out))
 	next := 0
 	for i := range out {
 		if out[i].Err != nil {
 			continue
 		}
 		id := out[i].Result.Identifier
+		perQuery[i] = owners[next]
 		out[i].Result, out[i].Err = decide(req, id, owners[next])
 		next++
 		if out[i].Err == nil && out[i].Result.Match == MatchNone && s.pending != nil {
 			inv, err := s.pending.Pending(ctx, req.ID, id)
 			if err != nil {
-				return nil, err
+				return nil, req, nil, err
 			}
 			if inv != nil {
 				out[i].Result.Match, out[i].Result.Invite = MatchPendingInvite, inv
 			}
 		}
 	}
-	return out, nil
+	return out, req, perQuery, nil
 }
 
 // valid returns the identifiers of the entries without an error.
@@ -202,8 +235,7 @@ func decide(req Requester, id Identifier, owner Owner) (Result, error) {
 	if !req.Policy.DomainAllowed(id.Domain()) {
 		return Result{}, ErrPolicyDenied
 	}
-	visible := owner.Found && owner.Discoverable && !owner.BlockedRequester &&
-		(owner.InboundPersonal || req.TenantID != "")
+	visible := owner.Found && owner.Discoverable && owner.Admits(req)
 	if !req.OutboundPersonal && !outboundAllowed(req, id, visible, owner) {
 		return Result{}, ErrPolicyDenied
 	}

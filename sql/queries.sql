@@ -130,3 +130,90 @@ SELECT id, name, scopes, created_at, revoked_at FROM api_keys ORDER BY created_a
 
 -- name: revoke-key
 UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL;
+
+-- name: insert-invite
+INSERT INTO invites (id, inviter_id, tenant_id, recipient_kind, recipient_value, channel, chat_id, chat_kind,
+                     chat_title, locale, status, delivery, suppressed, resends, last_sent_at, created_at,
+                     expires_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: insert-token
+INSERT INTO invite_tokens (hash, invite_id, created_at) VALUES (?, ?, ?);
+
+-- name: insert-outbox
+INSERT INTO outbox (invite_id, kind, channel, recipient, subject, body_text, body_html, unsubscribe, state,
+                    next_attempt_at, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?);
+
+-- name: insert-event
+INSERT INTO events (id, type, data, created_at) VALUES (?, ?, ?, ?);
+
+-- name: get-invite
+SELECT id, inviter_id, tenant_id, recipient_kind, recipient_value, channel, chat_id, chat_kind, chat_title,
+       locale, status, delivery, suppressed, resends, accepted_by, last_sent_at, created_at, expires_at
+FROM invites WHERE id = ?;
+
+-- name: pending-invite
+SELECT id FROM invites
+WHERE inviter_id = ? AND recipient_kind = ? AND recipient_value = ? AND status = 'pending'
+  AND (chat_id = ? OR ? = '') AND expires_at > ?
+ORDER BY id DESC LIMIT 1;
+
+-- name: list-invites
+SELECT id, inviter_id, tenant_id, recipient_kind, recipient_value, channel, chat_id, chat_kind, chat_title,
+       locale, status, delivery, suppressed, resends, accepted_by, last_sent_at, created_at, expires_at
+FROM invites
+WHERE (inviter_id = ? OR ? = '') AND (status = ? OR ? = '') AND (chat_id = ? OR ? = '') AND (id < ? OR ? = '')
+ORDER BY id DESC LIMIT ?;
+
+-- name: revoke-invite
+UPDATE invites SET status = 'revoked', updated_at = ? WHERE id = ? AND status = 'pending';
+
+-- name: delete-tokens
+DELETE FROM invite_tokens WHERE invite_id = ?;
+
+-- name: resend-invite
+UPDATE invites SET resends = ?, last_sent_at = ?, delivery = ?, updated_at = ? WHERE id = ? AND status = 'pending';
+
+-- name: unsubscribe
+INSERT INTO unsubscribes (kind, value, created_at) VALUES (?, ?, ?) ON CONFLICT (kind, value) DO NOTHING;
+
+-- name: unsubscribed
+SELECT COUNT(*) FROM unsubscribes WHERE kind = ? AND value = ?;
+
+-- name: claim-outbox.sqlite
+UPDATE outbox SET state = 'sending', attempts = attempts + 1, locked_until = ?, updated_at = ?
+WHERE id IN (SELECT id FROM outbox
+             WHERE (state = 'pending' AND next_attempt_at <= ?) OR (state = 'sending' AND locked_until <= ?)
+             ORDER BY id LIMIT ?)
+RETURNING id, invite_id, kind, channel, recipient, subject, body_text, body_html, unsubscribe, attempts;
+
+-- name: claim-outbox.postgres
+UPDATE outbox SET state = 'sending', attempts = attempts + 1, locked_until = ?, updated_at = ?
+WHERE id IN (SELECT id FROM outbox
+             WHERE (state = 'pending' AND next_attempt_at <= ?) OR (state = 'sending' AND locked_until <= ?)
+             ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED)
+RETURNING id, invite_id, kind, channel, recipient, subject, body_text, body_html, unsubscribe, attempts;
+
+-- name: outbox-done
+-- Sent or failed for good: the bodies, which hold the link, are wiped.
+UPDATE outbox SET state = ?, subject = '', body_text = '', body_html = '', unsubscribe = '', provider_id = ?,
+                  last_error = ?, locked_until = NULL, updated_at = ?
+WHERE id = ? AND state = 'sending';
+
+-- name: outbox-retry
+UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ?, locked_until = NULL, updated_at = ?
+WHERE id = ? AND state = 'sending';
+
+-- name: insert-attempt
+INSERT INTO outbox_attempts (outbox_id, attempt, at, outcome, error) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (outbox_id, attempt) DO NOTHING;
+
+-- name: set-delivery
+UPDATE invites SET delivery = ?, updated_at = ? WHERE id = ? AND suppressed = ?;
+
+-- name: list-events
+SELECT seq, id, type, data, created_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?;
+
+-- name: event-seq
+SELECT seq FROM events WHERE id = ?;

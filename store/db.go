@@ -281,12 +281,16 @@ func (d *DB) tx(ctx context.Context, fn func(*sqlx.Tx) error) error {
 	return nil
 }
 
-// timeArg is how a time is written: a timestamp for PostgreSQL, RFC 3339
-// text for SQLite.
+// sqliteTime is how SQLite stores times: fixed-width UTC RFC 3339, so that
+// text order is time order.
+const sqliteTime = "2006-01-02T15:04:05.000000000Z07:00"
+
+// timeArg is how a time is written: a timestamp for PostgreSQL, fixed-width
+// RFC 3339 text for SQLite.
 func (d *DB) timeArg(t time.Time) any {
 	t = t.UTC()
 	if d.dialect == SQLite {
-		return t.Format(time.RFC3339Nano)
+		return t.Format(sqliteTime)
 	}
 	return t
 }

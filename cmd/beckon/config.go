@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/beckon-chat/beckon/api"
+	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/ratelimit"
 )
 
@@ -23,6 +25,15 @@ type config struct {
 	Limits         api.Limits
 	MaxImportBytes int64
 	KeyCacheTTL    time.Duration
+
+	PublicURL    string
+	InviteTTL    time.Duration
+	InviteLimits invite.Limits
+	SMTPURL      string
+	MailFrom     string
+	DevOutbox    string
+	Workers      int
+	TwilioSID    string
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -66,6 +77,26 @@ func loadConfig(getenv func(string) string) (config, error) {
 		errs = append(errs, "BECKON_KEY_CACHE_TTL must be a duration such as 10s (0 disables the cache)")
 	}
 	c.KeyCacheTTL = ttl
+	c.PublicURL = strings.TrimRight(get("BECKON_PUBLIC_URL", "http://127.0.0.1:8080"), "/")
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, "BECKON_PUBLIC_URL must be an http(s) URL")
+	}
+	inviteTTL, err := time.ParseDuration(get("BECKON_INVITE_TTL", "336h"))
+	if err != nil || inviteTTL < time.Hour {
+		errs = append(errs, "BECKON_INVITE_TTL must be a duration of at least 1h, such as 336h")
+	}
+	c.InviteTTL = inviteTTL
+	c.InviteLimits = invite.Limits{
+		PerInviterMinute: parseLimit("BECKON_INVITE_LIMIT_PER_INVITER", "10/m"),
+		PerTenantDay:     parseLimit("BECKON_INVITE_LIMIT_PER_TENANT", "5000/d"),
+		PerRecipientDay:  parseLimit("BECKON_INVITE_LIMIT_PER_RECIPIENT", "3/d"),
+		SMSPerCountry:    parseLimit("BECKON_INVITE_LIMIT_SMS_PER_COUNTRY", "500/h"),
+	}
+	c.SMTPURL = get("BECKON_SMTP_URL", "")
+	c.MailFrom = get("BECKON_MAIL_FROM", "Beckon <no-reply@localhost>")
+	c.DevOutbox = get("BECKON_DEV_OUTBOX", "./outbox")
+	c.Workers = int(parseInt("BECKON_WORKERS", "2"))
+	c.TwilioSID = get("TWILIO_ACCOUNT_SID", "")
 	c.Limits = api.Limits{
 		PerKey:       parseLimit("BECKON_LIMIT_PER_KEY", "200/s"),
 		PerRequester: parseLimit("BECKON_LIMIT_RESOLVE_PER_REQUESTER", "600/h"),

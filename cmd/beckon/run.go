@@ -16,9 +16,12 @@ import (
 	"github.com/beckon-chat/beckon/api"
 	"github.com/beckon-chat/beckon/auth"
 	"github.com/beckon-chat/beckon/directory"
+	"github.com/beckon-chat/beckon/invite"
+	"github.com/beckon-chat/beckon/notify"
 	"github.com/beckon-chat/beckon/ratelimit"
 	"github.com/beckon-chat/beckon/resolver"
 	"github.com/beckon-chat/beckon/store"
+	"github.com/beckon-chat/beckon/templates"
 )
 
 const usage = `usage: beckon <command> [flags]
@@ -136,9 +139,25 @@ func serve(ctx context.Context, cfg config, args []string, log *slog.Logger, std
 			return "ok", nil
 		}})
 	}
+	tmpl, err := templates.Defaults()
+	if err != nil {
+		return err
+	}
+	res := resolver.NewService(db, invite.Finder{Store: db})
+	invites := invite.NewService(invite.Config{
+		Store: db, Accounts: db, Resolver: res, Templates: tmpl, Limiter: limiter, Limits: cfg.InviteLimits,
+		PublicURL: cfg.PublicURL, TTL: cfg.InviteTTL,
+	})
+	senders, err := newSenders(cfg, log)
+	if err != nil {
+		return err
+	}
+	dispatcher := notify.NewDispatcher(notify.DispatcherConfig{Outbox: db, Senders: senders, Workers: cfg.Workers, Log: log})
 	srv = api.New(api.Config{
 		Directory:      directory.NewService(db),
-		Resolver:       resolver.NewService(db, nil),
+		Resolver:       res,
+		Invites:        invites,
+		Wake:           dispatcher.Wake,
 		Keys:           auth.NewService(db, time.Now, cfg.KeyCacheTTL),
 		Limiter:        limiter,
 		Limits:         cfg.Limits,
@@ -156,6 +175,15 @@ func serve(ctx context.Context, cfg config, args []string, log *slog.Logger, std
 		"redis", cfg.RedisURL != "", "workers", *workers)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	workCtx, stopWork := context.WithCancel(ctx)
+	workDone := make(chan struct{})
+	go func() {
+		defer close(workDone)
+		if *workers {
+			dispatcher.Run(workCtx)
+		}
+	}()
+	defer func() { stopWork(); <-workDone }()
 	select {
 	case err := <-errc:
 		return err
@@ -168,6 +196,33 @@ func serve(ctx context.Context, cfg config, args []string, log *slog.Logger, std
 		return err
 	}
 	return nil
+}
+
+// newSenders picks a sender per channel: SMTP when BECKON_SMTP_URL is set,
+// else the development sink, which writes to BECKON_DEV_OUTBOX.
+func newSenders(cfg config, log *slog.Logger) (func(string) (notify.Sender, error), error) {
+	dev := &notify.DevSink{Dir: cfg.DevOutbox, Log: log}
+	var smtp *notify.SMTPConfig
+	if cfg.SMTPURL != "" {
+		c, err := notify.ParseSMTPURL(cfg.SMTPURL, cfg.MailFrom)
+		if err != nil {
+			return nil, err
+		}
+		smtp = &c
+	}
+	if cfg.TwilioSID != "" {
+		return nil, errors.New("TWILIO_ACCOUNT_SID is set, but SMS delivery through Twilio is not built yet: unset it to use the development sink")
+	}
+	if smtp == nil {
+		log.Warn("no BECKON_SMTP_URL: email goes to the development sink", "folder", cfg.DevOutbox)
+	}
+	log.Warn("no Twilio credentials: SMS goes to the development sink", "folder", cfg.DevOutbox)
+	return func(channel string) (notify.Sender, error) {
+		if channel == invite.ChannelEmail && smtp != nil {
+			return notify.NewSMTP(*smtp), nil
+		}
+		return dev, nil
+	}, nil
 }
 
 func keys(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {

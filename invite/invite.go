@@ -1,0 +1,183 @@
+// Package invite is the invitation lifecycle: create (with dedupe,
+// suppression and abuse limits), read, list, revoke and resend. An invite
+// and its outbox message are handed to the store together, to be written
+// in one transaction; delivery happens later (package notify). It imports
+// neither net/http nor database/sql.
+package invite
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/beckon-chat/beckon/resolver"
+)
+
+// Status is where an invite is in its life.
+type Status string
+
+// The statuses of an invite.
+const (
+	Pending  Status = "pending"
+	Accepted Status = "accepted"
+	Declined Status = "declined"
+	Revoked  Status = "revoked"
+	Expired  Status = "expired"
+)
+
+// Delivery is how far the invitation message got.
+type Delivery string
+
+// The delivery states.
+const (
+	Queued    Delivery = "queued"
+	Sent      Delivery = "sent"
+	Delivered Delivery = "delivered"
+	Failed    Delivery = "failed"
+)
+
+// Chat kinds.
+const (
+	OneOnOne = "one_on_one"
+	Group    = "group"
+)
+
+// Channels.
+const (
+	ChannelEmail = "email"
+	ChannelSMS   = "sms"
+)
+
+// Chat is the chat that waits for the recipient.
+type Chat struct {
+	ID    string `json:"id"`
+	Kind  string `json:"kind"`
+	Title string `json:"title,omitempty"`
+}
+
+// Invite is an invitation. Suppressed invites look exactly like others to
+// the inviter, but nothing is sent.
+type Invite struct {
+	ID         string
+	InviterID  string
+	TenantID   string
+	Recipient  resolver.Identifier
+	Channel    string
+	Chat       Chat
+	Locale     string
+	Status     Status
+	Delivery   Delivery
+	Suppressed bool
+	Resends    int
+	LastSentAt time.Time
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	AcceptedBy string
+}
+
+type inviteJSON struct {
+	ID         string              `json:"id"`
+	Status     Status              `json:"status"`
+	Delivery   Delivery            `json:"delivery"`
+	Channel    string              `json:"channel"`
+	Inviter    string              `json:"inviter"`
+	Recipient  resolver.Identifier `json:"recipient"`
+	Chat       Chat                `json:"chat"`
+	Locale     string              `json:"locale"`
+	CreatedAt  time.Time           `json:"created_at"`
+	ExpiresAt  time.Time           `json:"expires_at"`
+	AcceptedBy *string             `json:"accepted_by"`
+}
+
+// MarshalJSON writes the invite object of the API contract. A suppressed
+// invite shows as queued, whatever happened, so that nothing leaks.
+func (i Invite) MarshalJSON() ([]byte, error) {
+	out := inviteJSON{ID: i.ID, Status: i.Status, Delivery: i.Delivery, Channel: i.Channel, Inviter: i.InviterID,
+		Recipient: i.Recipient, Chat: i.Chat, Locale: i.Locale, CreatedAt: i.CreatedAt.UTC(), ExpiresAt: i.ExpiresAt.UTC()}
+	if i.Suppressed {
+		out.Delivery = Queued
+	}
+	if i.AcceptedBy != "" {
+		out.AcceptedBy = &i.AcceptedBy
+	}
+	return json.Marshal(out)
+}
+
+// Message is an outbox message, rendered when it is queued: it holds the
+// link (and so the token) until it is sent, and nothing afterwards.
+type Message struct {
+	InviteID string
+	Kind     string // "invite" or "reminder"
+	Channel  string
+	To       string
+	Subject  string
+	Text     string
+	HTML     string
+	// Unsubscribe is the one-click unsubscribe URL (RFC 8058), for email.
+	Unsubscribe string
+}
+
+// Token is a new random invite token and its stored hash.
+type Token struct {
+	Secret string
+	Hash   string
+}
+
+// NewToken returns 256 random bits, URL-safe, and their SHA-256.
+func NewToken() (Token, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return Token{}, fmt.Errorf("token: %w", err)
+	}
+	secret := base64.RawURLEncoding.EncodeToString(b)
+	return Token{Secret: secret, Hash: HashToken(secret)}, nil
+}
+
+// HashToken returns the stored form of a token.
+func HashToken(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// newID returns a time-ordered invite id.
+func newID(now time.Time) (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("inv_%012x%s", now.UnixMilli(), hex.EncodeToString(b)), nil
+}
+
+// Filter selects invites to list, newest first, after the cursor.
+type Filter struct {
+	InviterID string
+	Status    Status
+	ChatID    string
+	After     string
+	Limit     int
+}
+
+// Store keeps invites. Every method is one transaction.
+type Store interface {
+	// CreateInvite stores inv with its token hash and, unless inv is
+	// suppressed, its message, and the invite.created event.
+	CreateInvite(ctx context.Context, inv Invite, tokenHash string, msg *Message) error
+	// Invite returns an invite, or a fault NotFound invite_not_found.
+	Invite(ctx context.Context, id string) (Invite, error)
+	// PendingInvite returns the inviter's pending invite to id for chatID
+	// ("" for any chat), or nil.
+	PendingInvite(ctx context.Context, inviterID string, id resolver.Identifier, chatID string) (*Invite, error)
+	Invites(ctx context.Context, f Filter) ([]Invite, error)
+	// Revoke ends a pending invite, forgets its tokens and emits
+	// invite.revoked; Conflict invite_not_pending otherwise.
+	Revoke(ctx context.Context, id string) (Invite, error)
+	// Resend stores a new token and, unless suppressed, a new message.
+	Resend(ctx context.Context, inv Invite, tokenHash string, msg *Message) (Invite, error)
+	// Unsubscribed reports whether the identifier asked for no invitations.
+	Unsubscribed(ctx context.Context, id resolver.Identifier) (bool, error)
+}

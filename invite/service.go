@@ -1,0 +1,352 @@
+package invite
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/beckon-chat/beckon/directory"
+	"github.com/beckon-chat/beckon/fault"
+	"github.com/beckon-chat/beckon/ratelimit"
+	"github.com/beckon-chat/beckon/resolver"
+	"github.com/beckon-chat/beckon/templates"
+)
+
+// Limits are the abuse limits on invitations. PerInviterDay comes from
+// the tenant policy (invites_per_user_per_day).
+type Limits struct {
+	PerInviterMinute ratelimit.Limit
+	PerTenantDay     ratelimit.Limit
+	// PerRecipientDay caps invitations to one address or number, whoever
+	// sends them; the ones over it are created but not sent.
+	PerRecipientDay ratelimit.Limit
+	SMSPerCountry   ratelimit.Limit
+}
+
+// Accounts reads inviters.
+type Accounts interface {
+	Account(ctx context.Context, id string) (directory.Account, error)
+}
+
+// Config is what a Service needs.
+type Config struct {
+	Store     Store
+	Accounts  Accounts
+	Resolver  *resolver.Service
+	Templates *templates.Set
+	Limiter   ratelimit.Limiter
+	Limits    Limits
+	PublicURL string
+	TTL       time.Duration
+	Now       func() time.Time
+}
+
+// Service runs the invitation lifecycle.
+type Service struct{ cfg Config }
+
+// NewService returns an invitation service.
+func NewService(cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	return &Service{cfg: cfg}
+}
+
+// Resend limits of the contract.
+const (
+	MaxResends  = 3
+	ResendEvery = time.Hour
+)
+
+// Errors of the lifecycle.
+var (
+	ErrNotFound          = fault.New(fault.NotFound, "invite_not_found", "", "no invite with that id")
+	ErrNotPending        = fault.New(fault.Conflict, "invite_not_pending", "", "the invite is no longer pending")
+	ErrChannelNotAllowed = fault.New(fault.Unprocessable, "channel_not_allowed", "identifier", "invitations cannot be sent to this identifier under your organisation's policy")
+)
+
+// CreateInput is a request to invite someone.
+type CreateInput struct {
+	InviterID  string
+	Identifier string
+	Region     string
+	Chat       Chat
+	Locale     string
+}
+
+// Created is the answer to Create: an invite (new, or the existing pending
+// one when Existing), or the account that already owns the identifier.
+type Created struct {
+	Invite   *Invite
+	Account  *resolver.AccountView
+	Existing bool
+}
+
+var localeRE = regexp.MustCompile(`^[a-zA-Z]{2,3}([-_][a-zA-Z0-9]{2,8})?$`)
+
+func validateInput(in *CreateInput) error {
+	if err := directory.ValidateID("chat.id", in.Chat.ID); err != nil {
+		return err
+	}
+	if in.Chat.Kind != OneOnOne && in.Chat.Kind != Group {
+		return fault.Invalidf("invalid_chat", "chat.kind", "chat.kind is %q or %q", OneOnOne, Group)
+	}
+	if utf8.RuneCountInString(in.Chat.Title) > 200 || !utf8.ValidString(in.Chat.Title) {
+		return fault.Invalidf("invalid_chat", "chat.title", "chat.title is at most 200 characters")
+	}
+	if in.Locale == "" {
+		in.Locale = templates.DefaultLocale
+	}
+	if !localeRE.MatchString(in.Locale) {
+		return fault.Invalidf("invalid_locale", "locale", "locale is a language tag such as en, fr or fr-CA")
+	}
+	in.Locale = strings.ReplaceAll(in.Locale, "_", "-")
+	return nil
+}
+
+// Create invites the identifier to the chat. When a discoverable account
+// the inviter may reach owns it, nothing is sent and the account is
+// returned. An owner who opted out gets the invitation like anyone; an
+// owner who blocked the inviter or refuses them, an address that asked for
+// no invitations, and one over its daily cap get nothing — and in every one
+// of these cases the inviter sees the same new pending, queued invite.
+//
+// Errors: account_not_found (field inviter), identifier faults,
+// policy_denied, channel_not_allowed, rate_limited, store errors.
+func (s *Service) Create(ctx context.Context, in CreateInput) (Created, error) {
+	if err := validateInput(&in); err != nil {
+		return Created{}, err
+	}
+	res, err := s.cfg.Resolver.Inspect(ctx, in.InviterID, resolver.Query{Identifier: in.Identifier, Region: in.Region})
+	if f := fault.As(err); f != nil && f.Field == "requester" {
+		return Created{}, fault.New(f.Kind, f.Code, "inviter", f.Message)
+	}
+	if err != nil {
+		return Created{}, err
+	}
+	if res.Result.Match == resolver.MatchAccount {
+		return Created{Account: res.Result.Account}, nil
+	}
+	id, req := res.Result.Identifier, res.Requester
+	if !req.Policy.ChannelAllowed(id) {
+		return Created{}, ErrChannelNotAllowed
+	}
+	if existing, err := s.cfg.Store.PendingInvite(ctx, in.InviterID, id, in.Chat.ID); err != nil || existing != nil {
+		return Created{Invite: existing, Existing: existing != nil}, err
+	}
+	if err := s.charge(ctx, req, id); err != nil {
+		return Created{}, err
+	}
+	suppressed, err := s.suppressed(ctx, id, req, res.Owner)
+	if err != nil {
+		return Created{}, err
+	}
+	now := s.cfg.Now().UTC()
+	inv := Invite{InviterID: in.InviterID, TenantID: req.TenantID, Recipient: id, Chat: in.Chat, Locale: in.Locale,
+		Status: Pending, Delivery: Queued, Suppressed: suppressed, CreatedAt: now, ExpiresAt: now.Add(s.cfg.TTL), LastSentAt: now}
+	inv.Channel = ChannelEmail
+	if id.Kind == resolver.Phone {
+		inv.Channel = ChannelSMS
+	}
+	if inv.ID, err = newID(now); err != nil {
+		return Created{}, err
+	}
+	tok, msg, err := s.message(ctx, inv, "invite", req)
+	if err != nil {
+		return Created{}, err
+	}
+	if err := s.cfg.Store.CreateInvite(ctx, inv, tok.Hash, msg); fault.CodeOf(err) == "invite_exists" {
+		// A concurrent request created it first: answer as if we came second.
+		existing, err := s.cfg.Store.PendingInvite(ctx, in.InviterID, id, in.Chat.ID)
+		return Created{Invite: existing, Existing: existing != nil}, err
+	} else if err != nil {
+		return Created{}, err
+	}
+	return Created{Invite: &inv}, nil
+}
+
+// charge applies the abuse limits that refuse: per inviter (minute and
+// day) and per tenant (day).
+func (s *Service) charge(ctx context.Context, req resolver.Requester, id resolver.Identifier) error {
+	quota := policyOf(req).InvitesPerUserPerDay
+	if quota == 0 {
+		return fault.New(fault.Forbidden, "policy_denied", "", "your organisation does not allow invitations")
+	}
+	perDay := ratelimit.Limit{Rate: quota, Burst: quota, Period: 24 * time.Hour}
+	type check struct {
+		key   string
+		limit ratelimit.Limit
+	}
+	checks := []check{
+		{"invite-inviter-minute:" + req.ID, s.cfg.Limits.PerInviterMinute},
+		{"invite-inviter-day:" + req.ID, perDay},
+	}
+	if req.TenantID != "" {
+		checks = append(checks, check{"invite-tenant-day:" + req.TenantID, s.cfg.Limits.PerTenantDay})
+	}
+	if id.Kind == resolver.Phone {
+		checks = append(checks, check{"invite-sms-country:" + id.Region, s.cfg.Limits.SMSPerCountry})
+	}
+	for _, c := range checks {
+		r, err := s.cfg.Limiter.AllowN(ctx, c.key, c.limit, 1)
+		if err != nil {
+			return fmt.Errorf("invite limit: %w", err)
+		}
+		if !r.OK() {
+			return &fault.Error{Kind: fault.RateLimited, Code: "rate_limited", RetryAfter: r.RetryAfter,
+				Message: "too many invitations: retry after the number of seconds in Retry-After"}
+		}
+	}
+	return nil
+}
+
+func policyOf(req resolver.Requester) directory.Policy {
+	if p, ok := req.Policy.(directory.Policy); ok {
+		return p
+	}
+	return directory.DefaultPolicy()
+}
+
+// suppressed decides, silently, that nothing is to be sent.
+func (s *Service) suppressed(ctx context.Context, id resolver.Identifier, req resolver.Requester, owner resolver.Owner) (bool, error) {
+	if owner.Found && !owner.Admits(req) {
+		return true, nil
+	}
+	unsub, err := s.cfg.Store.Unsubscribed(ctx, id)
+	if err != nil || unsub {
+		return true, err
+	}
+	r, err := s.cfg.Limiter.AllowN(ctx, "invite-recipient-day:"+string(id.Kind)+":"+id.Value, s.cfg.Limits.PerRecipientDay, 1)
+	if err != nil {
+		return false, fmt.Errorf("invite limit: %w", err)
+	}
+	return !r.OK(), nil
+}
+
+// message makes a new token and, unless the invite is suppressed, renders
+// the message that carries it.
+func (s *Service) message(ctx context.Context, inv Invite, kind string, req resolver.Requester) (Token, *Message, error) {
+	tok, err := NewToken()
+	if err != nil || inv.Suppressed {
+		return tok, nil, err
+	}
+	inviter, err := s.cfg.Accounts.Account(ctx, inv.InviterID)
+	if err != nil {
+		return tok, nil, err
+	}
+	link := s.cfg.PublicURL + "/i/" + tok.Secret
+	data := templates.Data{
+		InviterName:     templates.Sanitize(inviter.DisplayName),
+		InviterEmail:    inviter.FirstEmail(),
+		ChatTitle:       "",
+		External:        true, // the recipient has no account, so no tenant in common
+		Link:            link,
+		UnsubscribeLink: link + "?stop=1",
+		ExpiresAt:       inv.ExpiresAt.Format("2 January 2006"),
+	}
+	if data.InviterName == "" {
+		data.InviterName = "Someone"
+	}
+	if inv.Chat.Kind == Group {
+		data.ChatTitle = templates.Sanitize(inv.Chat.Title)
+	}
+	name := templates.InviteEmail
+	switch {
+	case inv.Channel == ChannelSMS:
+		name = templates.InviteSMS
+	case kind == "reminder":
+		name = templates.ReminderEmail
+	}
+	r, _, err := s.cfg.Templates.Render(name, inv.Locale, data)
+	if err != nil {
+		return tok, nil, err
+	}
+	msg := &Message{InviteID: inv.ID, Kind: kind, Channel: inv.Channel, To: inv.Recipient.Value,
+		Subject: r.Subject, Text: r.Text, HTML: r.HTML}
+	if inv.Channel == ChannelEmail {
+		msg.Unsubscribe = link + "/unsubscribe"
+	}
+	return tok, msg, nil
+}
+
+// Get returns an invite.
+func (s *Service) Get(ctx context.Context, id string) (Invite, error) {
+	if err := directory.ValidateID("id", id); err != nil {
+		return Invite{}, ErrNotFound
+	}
+	return s.cfg.Store.Invite(ctx, id)
+}
+
+// List returns invites matching f, newest first, and the next cursor.
+func (s *Service) List(ctx context.Context, f Filter) (directory.Page[Invite], error) {
+	switch f.Status {
+	case "", Pending, Accepted, Declined, Revoked, Expired:
+	default:
+		return directory.Page[Invite]{}, fault.Invalidf("invalid_parameter", "status", "unknown status %q", f.Status)
+	}
+	limit := f.Limit
+	f.Limit++
+	items, err := s.cfg.Store.Invites(ctx, f)
+	if err != nil {
+		return directory.Page[Invite]{}, err
+	}
+	page := directory.Page[Invite]{Items: items}
+	if len(items) > limit {
+		page.Items, page.NextCursor = items[:limit], items[limit-1].ID
+	}
+	return page, nil
+}
+
+// Revoke ends a pending invite; its link stops working.
+func (s *Service) Revoke(ctx context.Context, id string) (Invite, error) {
+	if err := directory.ValidateID("id", id); err != nil {
+		return Invite{}, ErrNotFound
+	}
+	return s.cfg.Store.Revoke(ctx, id)
+}
+
+// Resend sends a pending invite again with a new link (the older links keep
+// working): at most MaxResends times, at least ResendEvery apart.
+func (s *Service) Resend(ctx context.Context, id string) (Invite, error) {
+	inv, err := s.Get(ctx, id)
+	if err != nil {
+		return inv, err
+	}
+	now := s.cfg.Now().UTC()
+	if inv.Status != Pending || !now.Before(inv.ExpiresAt) {
+		return inv, ErrNotPending
+	}
+	if inv.Resends >= MaxResends {
+		return inv, &fault.Error{Kind: fault.RateLimited, Code: "rate_limited", Message: fmt.Sprintf("an invite is sent again at most %d times", MaxResends)}
+	}
+	if wait := inv.LastSentAt.Add(ResendEvery).Sub(now); wait > 0 {
+		return inv, &fault.Error{Kind: fault.RateLimited, Code: "rate_limited", RetryAfter: wait, Message: "an invite is sent again at most once an hour"}
+	}
+	tok, msg, err := s.message(ctx, inv, "invite", resolver.Requester{})
+	if err != nil {
+		return inv, err
+	}
+	inv.Resends++
+	inv.LastSentAt = now
+	if !inv.Suppressed {
+		inv.Delivery = Queued
+	}
+	return s.cfg.Store.Resend(ctx, inv, tok.Hash, msg)
+}
+
+// Finder finds a requester's own pending invites for resolve; it
+// implements resolver.PendingInvites.
+type Finder struct{ Store Store }
+
+// Pending returns the inviter's pending invite to id, for any chat, or nil.
+func (f Finder) Pending(ctx context.Context, inviterID string, id resolver.Identifier) (any, error) {
+	inv, err := f.Store.PendingInvite(ctx, inviterID, id, "")
+	if err != nil || inv == nil {
+		return nil, err
+	}
+	return inv, nil
+}

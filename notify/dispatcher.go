@@ -1,0 +1,176 @@
+package notify
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/beckon-chat/beckon/resolver"
+)
+
+// Retry policy.
+const (
+	// MaxAttempts is how many times a message is tried before it fails.
+	MaxAttempts = 12
+	baseBackoff = 5 * time.Second
+	maxBackoff  = 4 * time.Hour
+)
+
+// Backoff returns how long to wait after the attempt-th failure:
+// exponential from 5 s, capped at 4 h, with ±20% jitter. Twelve attempts
+// span about a day.
+func Backoff(attempt int) time.Duration {
+	d := baseBackoff << min(attempt-1, 20)
+	if d > maxBackoff || d <= 0 {
+		d = maxBackoff
+	}
+	jitter := 0.8 + 0.4*rand.Float64()
+	return time.Duration(float64(d) * jitter)
+}
+
+// DispatcherConfig configures a Dispatcher.
+type DispatcherConfig struct {
+	Outbox Outbox
+	// Senders makes a sender per channel for each worker, so that each
+	// worker keeps its own connection.
+	Senders func(channel string) (Sender, error)
+	Workers int
+	Batch   int
+	Lease   time.Duration
+	// Idle is how long a worker waits when the outbox is empty.
+	Idle time.Duration
+	Log  *slog.Logger
+}
+
+// Dispatcher runs workers that deliver the outbox.
+type Dispatcher struct {
+	cfg  DispatcherConfig
+	wake chan struct{}
+}
+
+// NewDispatcher returns a dispatcher; defaults: 2 workers, batches of 50,
+// 2 minute leases, 500 ms idle polls.
+func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 2
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 50
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 2 * time.Minute
+	}
+	if cfg.Idle <= 0 {
+		cfg.Idle = 500 * time.Millisecond
+	}
+	return &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1)}
+}
+
+// Wake tells an idle worker that a message was queued.
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run runs the workers until ctx ends.
+func (d *Dispatcher) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for i := 0; i < d.cfg.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.work(ctx)
+		}()
+	}
+	wg.Wait()
+}
+
+func (d *Dispatcher) work(ctx context.Context) {
+	senders := map[string]Sender{}
+	defer func() {
+		for _, s := range senders {
+			s.Close()
+		}
+	}()
+	for ctx.Err() == nil {
+		n, err := d.round(ctx, senders)
+		if err != nil && ctx.Err() == nil {
+			d.cfg.Log.Error("outbox round failed", "err", err)
+		}
+		if n == d.cfg.Batch && err == nil {
+			continue // more may be waiting
+		}
+		select {
+		case <-ctx.Done():
+		case <-d.wake:
+		case <-time.After(d.cfg.Idle):
+		}
+	}
+}
+
+// round claims one batch and delivers it; it returns how many it claimed.
+func (d *Dispatcher) round(ctx context.Context, senders map[string]Sender) (int, error) {
+	msgs, err := d.cfg.Outbox.Claim(ctx, d.cfg.Batch, d.cfg.Lease)
+	if err != nil || len(msgs) == 0 {
+		return 0, err
+	}
+	byChannel := map[string][]Message{}
+	for _, m := range msgs {
+		byChannel[m.Channel] = append(byChannel[m.Channel], m)
+	}
+	// Record outcomes even if the server is shutting down meanwhile.
+	rec := context.WithoutCancel(ctx)
+	for channel, batch := range byChannel {
+		s, ok := senders[channel]
+		if !ok {
+			if s, err = d.cfg.Senders(channel); err != nil {
+				for _, m := range batch {
+					d.record(rec, m, Outcome{Err: err})
+				}
+				continue
+			}
+			senders[channel] = s
+		}
+		for i, out := range s.Send(ctx, batch) {
+			d.record(rec, batch[i], out)
+		}
+	}
+	return len(msgs), nil
+}
+
+func (d *Dispatcher) record(ctx context.Context, m Message, out Outcome) {
+	var err error
+	if out.Err != nil {
+		out.Err = scrubbed{out.Err}
+	}
+	switch {
+	case out.Err == nil:
+		err = d.cfg.Outbox.Sent(ctx, m, out.ProviderID)
+	case IsPermanent(out.Err) || m.Attempt >= MaxAttempts:
+		d.cfg.Log.Warn("delivery failed for good", "outbox_id", m.ID, "channel", m.Channel, "attempt", m.Attempt, "err", out.Err)
+		err = d.cfg.Outbox.Failed(ctx, m, out.Err.Error())
+	default:
+		wait := Backoff(m.Attempt)
+		d.cfg.Log.Info("delivery will be retried", "outbox_id", m.ID, "channel", m.Channel, "attempt", m.Attempt, "in", wait.Round(time.Second).String(), "err", out.Err)
+		err = d.cfg.Outbox.Retry(ctx, m, time.Now().Add(wait), out.Err.Error())
+	}
+	if err != nil {
+		d.cfg.Log.Error("record delivery outcome", "outbox_id", m.ID, "err", err)
+	}
+}
+
+var addressLike = regexp.MustCompile(`[^\s<>"'(),;:]+@[^\s<>"'(),;:]+|\+?\d[\d .-]{6,}\d`)
+
+// scrubbed is an error whose text has every address or number redacted,
+// for logs and the outbox's last_error (providers echo recipients).
+type scrubbed struct{ err error }
+
+func (s scrubbed) Error() string {
+	return addressLike.ReplaceAllStringFunc(s.err.Error(), resolver.Redact)
+}
+func (s scrubbed) Unwrap() error { return s.err }

@@ -1,0 +1,73 @@
+// Package notify delivers queued messages: dispatcher workers claim them
+// from the outbox, hand them to a Sender (SMTP, Twilio, or the development
+// sink), and record each attempt. Transient failures are retried with
+// exponential backoff and jitter; permanent ones are not. Nothing is sent
+// inside a database transaction.
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Message is a claimed outbox message.
+type Message struct {
+	ID          int64
+	InviteID    string
+	Kind        string
+	Channel     string
+	To          string
+	Subject     string
+	Text        string
+	HTML        string
+	Unsubscribe string
+	// Attempt is 1 for the first try.
+	Attempt int
+}
+
+// Outcome is what happened to one message.
+type Outcome struct {
+	// ProviderID is the provider's id for the message (Message-ID, SMS sid).
+	ProviderID string
+	Err        error
+}
+
+// Sender sends messages of one channel. It returns one outcome a message,
+// in order. A Sender is used by one worker at a time.
+type Sender interface {
+	Send(ctx context.Context, msgs []Message) []Outcome
+	Close() error
+}
+
+// Outbox is where messages wait. Each method is one transaction.
+type Outbox interface {
+	// Claim leases up to n due messages (pending and due, or sending with
+	// an expired lease: a worker died) until lease from now.
+	Claim(ctx context.Context, n int, lease time.Duration) ([]Message, error)
+	// Sent records success; the message body is wiped.
+	Sent(ctx context.Context, m Message, providerID string) error
+	// Retry records a transient failure and when to try again.
+	Retry(ctx context.Context, m Message, at time.Time, reason string) error
+	// Failed records a permanent failure; the message body is wiped.
+	Failed(ctx context.Context, m Message, reason string) error
+}
+
+// permanent marks an error that retrying cannot fix.
+type permanent struct{ err error }
+
+func (p permanent) Error() string { return "permanent: " + p.err.Error() }
+func (p permanent) Unwrap() error { return p.err }
+
+// Permanent wraps err as a permanent failure.
+func Permanent(err error) error { return permanent{err} }
+
+// Permanentf is Permanent(fmt.Errorf(...)).
+func Permanentf(format string, args ...any) error { return permanent{fmt.Errorf(format, args...)} }
+
+// IsPermanent reports whether err is a permanent failure.
+func IsPermanent(err error) bool {
+	var p permanent
+	return errors.As(err, &p)
+}

@@ -1,0 +1,210 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/beckon-chat/beckon/fault"
+	"github.com/beckon-chat/beckon/invite"
+	"github.com/beckon-chat/beckon/resolver"
+	"github.com/jmoiron/sqlx"
+)
+
+var _ invite.Store = (*DB)(nil)
+
+// ErrDuplicatePending is returned by CreateInvite when the inviter already
+// has a pending invite to the identifier for the chat.
+var ErrDuplicatePending = fault.New(fault.Conflict, "invite_exists", "", "a pending invite already exists")
+
+type inviteRow struct {
+	ID             string         `db:"id"`
+	InviterID      string         `db:"inviter_id"`
+	TenantID       sql.NullString `db:"tenant_id"`
+	RecipientKind  string         `db:"recipient_kind"`
+	RecipientValue string         `db:"recipient_value"`
+	Channel        string         `db:"channel"`
+	ChatID         string         `db:"chat_id"`
+	ChatKind       string         `db:"chat_kind"`
+	ChatTitle      string         `db:"chat_title"`
+	Locale         string         `db:"locale"`
+	Status         string         `db:"status"`
+	Delivery       string         `db:"delivery"`
+	Suppressed     bool           `db:"suppressed"`
+	Resends        int            `db:"resends"`
+	AcceptedBy     sql.NullString `db:"accepted_by"`
+	LastSentAt     dbTime         `db:"last_sent_at"`
+	CreatedAt      dbTime         `db:"created_at"`
+	ExpiresAt      dbTime         `db:"expires_at"`
+}
+
+func (r inviteRow) invite() invite.Invite {
+	return invite.Invite{
+		ID: r.ID, InviterID: r.InviterID, TenantID: r.TenantID.String,
+		Recipient: resolver.Identifier{Kind: resolver.Kind(r.RecipientKind), Value: r.RecipientValue},
+		Channel:   r.Channel, Chat: invite.Chat{ID: r.ChatID, Kind: r.ChatKind, Title: r.ChatTitle}, Locale: r.Locale,
+		Status: invite.Status(r.Status), Delivery: invite.Delivery(r.Delivery), Suppressed: r.Suppressed,
+		Resends: r.Resends, AcceptedBy: r.AcceptedBy.String, LastSentAt: r.LastSentAt.Time,
+		CreatedAt: r.CreatedAt.Time, ExpiresAt: r.ExpiresAt.Time,
+	}
+}
+
+// emit stores an event in tx.
+func (d *DB) emit(ctx context.Context, tx *sqlx.Tx, typ string, data any) error {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	body, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("event %s: %w", typ, err)
+	}
+	_, err = tx.ExecContext(ctx, d.query("insert-event"), "evt_"+hex.EncodeToString(b), typ, string(body), d.timeArg(d.now()))
+	return err
+}
+
+func (d *DB) queueMessage(ctx context.Context, tx *sqlx.Tx, msg *invite.Message) error {
+	if msg == nil {
+		return nil
+	}
+	now := d.timeArg(d.now())
+	_, err := tx.ExecContext(ctx, d.query("insert-outbox"), msg.InviteID, msg.Kind, msg.Channel, msg.To,
+		msg.Subject, msg.Text, msg.HTML, msg.Unsubscribe, now, now, now)
+	if err != nil {
+		return fmt.Errorf("queue message: %w", err)
+	}
+	return nil
+}
+
+// CreateInvite stores an invite, its token hash, its message and the
+// invite.created event in one transaction.
+func (d *DB) CreateInvite(ctx context.Context, inv invite.Invite, tokenHash string, msg *invite.Message) error {
+	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, d.query("insert-invite"), inv.ID, inv.InviterID, nullString(inv.TenantID),
+			string(inv.Recipient.Kind), inv.Recipient.Value, inv.Channel, inv.Chat.ID, inv.Chat.Kind, inv.Chat.Title,
+			inv.Locale, string(inv.Status), string(inv.Delivery), inv.Suppressed, inv.Resends,
+			d.timeArg(inv.LastSentAt), d.timeArg(inv.CreatedAt), d.timeArg(inv.ExpiresAt), d.timeArg(inv.CreatedAt))
+		if err != nil {
+			return conflict(err, "insert invite", ErrDuplicatePending, nil)
+		}
+		if _, err := tx.ExecContext(ctx, d.query("insert-token"), tokenHash, inv.ID, d.timeArg(inv.CreatedAt)); err != nil {
+			return fmt.Errorf("insert token: %w", err)
+		}
+		if err := d.queueMessage(ctx, tx, msg); err != nil {
+			return err
+		}
+		return d.emit(ctx, tx, "invite.created", map[string]any{"invite": inv})
+	})
+}
+
+// Invite returns an invite, or invite.ErrNotFound.
+func (d *DB) Invite(ctx context.Context, id string) (invite.Invite, error) {
+	return d.inviteIn(ctx, d.db, id)
+}
+
+func (d *DB) inviteIn(ctx context.Context, q sqlx.QueryerContext, id string) (invite.Invite, error) {
+	var r inviteRow
+	if err := sqlx.GetContext(ctx, q, &r, d.query("get-invite"), id); errors.Is(err, sql.ErrNoRows) {
+		return invite.Invite{}, invite.ErrNotFound
+	} else if err != nil {
+		return invite.Invite{}, fmt.Errorf("get invite: %w", err)
+	}
+	return r.invite(), nil
+}
+
+// PendingInvite returns the inviter's unexpired pending invite to id for
+// chatID ("" for any chat), or nil.
+func (d *DB) PendingInvite(ctx context.Context, inviterID string, id resolver.Identifier, chatID string) (*invite.Invite, error) {
+	var invID string
+	err := d.get(ctx, &invID, "pending-invite", inviterID, string(id.Kind), id.Value, chatID, chatID, d.timeArg(d.now()))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pending invite: %w", err)
+	}
+	inv, err := d.Invite(ctx, invID)
+	return &inv, err
+}
+
+// Invites lists invites newest first.
+func (d *DB) Invites(ctx context.Context, f invite.Filter) ([]invite.Invite, error) {
+	var rows []inviteRow
+	st := string(f.Status)
+	if err := d.db.SelectContext(ctx, &rows, d.query("list-invites"), f.InviterID, f.InviterID, st, st,
+		f.ChatID, f.ChatID, f.After, f.After, f.Limit); err != nil {
+		return nil, fmt.Errorf("list invites: %w", err)
+	}
+	out := make([]invite.Invite, len(rows))
+	for i, r := range rows {
+		out[i] = r.invite()
+	}
+	return out, nil
+}
+
+// Revoke ends a pending invite and forgets its tokens.
+func (d *DB) Revoke(ctx context.Context, id string) (invite.Invite, error) {
+	var out invite.Invite
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, d.query("revoke-invite"), d.timeArg(d.now()), id)
+		if err != nil {
+			return fmt.Errorf("revoke: %w", err)
+		}
+		if out, err = d.inviteIn(ctx, tx, id); err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return invite.ErrNotPending
+		}
+		if _, err := tx.ExecContext(ctx, d.query("delete-tokens"), id); err != nil {
+			return fmt.Errorf("delete tokens: %w", err)
+		}
+		return d.emit(ctx, tx, "invite.revoked", map[string]any{"invite": out})
+	})
+	return out, err
+}
+
+// Resend stores the new token and message of a resent invite.
+func (d *DB) Resend(ctx context.Context, inv invite.Invite, tokenHash string, msg *invite.Message) (invite.Invite, error) {
+	var out invite.Invite
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		now := d.timeArg(d.now())
+		res, err := tx.ExecContext(ctx, d.query("resend-invite"), inv.Resends, d.timeArg(inv.LastSentAt), string(inv.Delivery), now, inv.ID)
+		if err != nil {
+			return fmt.Errorf("resend: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return invite.ErrNotPending
+		}
+		if _, err := tx.ExecContext(ctx, d.query("insert-token"), tokenHash, inv.ID, now); err != nil {
+			return fmt.Errorf("insert token: %w", err)
+		}
+		if err := d.queueMessage(ctx, tx, msg); err != nil {
+			return err
+		}
+		out, err = d.inviteIn(ctx, tx, inv.ID)
+		return err
+	})
+	return out, err
+}
+
+// Unsubscribed reports whether the identifier asked for no invitations.
+func (d *DB) Unsubscribed(ctx context.Context, id resolver.Identifier) (bool, error) {
+	var n int
+	if err := d.get(ctx, &n, "unsubscribed", string(id.Kind), id.Value); err != nil {
+		return false, fmt.Errorf("unsubscribed: %w", err)
+	}
+	return n > 0, nil
+}
+
+// Unsubscribe records that the identifier wants no invitations.
+func (d *DB) Unsubscribe(ctx context.Context, id resolver.Identifier) error {
+	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, d.query("unsubscribe"), string(id.Kind), id.Value, d.timeArg(d.now()))
+		return err
+	})
+}

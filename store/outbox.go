@@ -1,0 +1,101 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/beckon-chat/beckon/invite"
+	"github.com/beckon-chat/beckon/notify"
+	"github.com/jmoiron/sqlx"
+)
+
+var _ notify.Outbox = (*DB)(nil)
+
+type outboxRow struct {
+	ID          int64  `db:"id"`
+	InviteID    string `db:"invite_id"`
+	Kind        string `db:"kind"`
+	Channel     string `db:"channel"`
+	Recipient   string `db:"recipient"`
+	Subject     string `db:"subject"`
+	Text        string `db:"body_text"`
+	HTML        string `db:"body_html"`
+	Unsubscribe string `db:"unsubscribe"`
+	Attempts    int    `db:"attempts"`
+}
+
+// Claim leases up to n due messages. On PostgreSQL concurrent claimers skip
+// each other's rows (FOR UPDATE SKIP LOCKED); SQLite serialises writers.
+func (d *DB) Claim(ctx context.Context, n int, lease time.Duration) ([]notify.Message, error) {
+	now := d.now()
+	var rows []outboxRow
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		return tx.SelectContext(ctx, &rows, d.query("claim-outbox."+string(d.dialect)),
+			d.timeArg(now.Add(lease)), d.timeArg(now), d.timeArg(now), d.timeArg(now), n)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim outbox: %w", err)
+	}
+	out := make([]notify.Message, len(rows))
+	for i, r := range rows {
+		out[i] = notify.Message{ID: r.ID, InviteID: r.InviteID, Kind: r.Kind, Channel: r.Channel, To: r.Recipient,
+			Subject: r.Subject, Text: r.Text, HTML: r.HTML, Unsubscribe: r.Unsubscribe, Attempt: r.Attempts}
+	}
+	return out, nil
+}
+
+func (d *DB) attempt(ctx context.Context, tx *sqlx.Tx, m notify.Message, outcome, reason string) error {
+	_, err := tx.ExecContext(ctx, d.query("insert-attempt"), m.ID, m.Attempt, d.timeArg(d.now()), outcome, reason)
+	return err
+}
+
+// finish records a final outcome, updates the invite's delivery and emits
+// the event, in one transaction.
+func (d *DB) finish(ctx context.Context, m notify.Message, state, providerID, reason string, delivery invite.Delivery, event string) error {
+	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		now := d.timeArg(d.now())
+		res, err := tx.ExecContext(ctx, d.query("outbox-done"), state, providerID, reason, now, m.ID)
+		if err != nil {
+			return fmt.Errorf("outbox %s: %w", state, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // another worker took it over after our lease ran out
+		}
+		if err := d.attempt(ctx, tx, m, state, reason); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, d.query("set-delivery"), string(delivery), now, m.InviteID, false); err != nil {
+			return err
+		}
+		inv, err := d.inviteIn(ctx, tx, m.InviteID)
+		if err != nil {
+			return err
+		}
+		return d.emit(ctx, tx, event, map[string]any{"invite": inv})
+	})
+}
+
+// Sent records a delivered message.
+func (d *DB) Sent(ctx context.Context, m notify.Message, providerID string) error {
+	return d.finish(ctx, m, "sent", providerID, "", invite.Sent, "invite.sent")
+}
+
+// Failed records a permanent failure.
+func (d *DB) Failed(ctx context.Context, m notify.Message, reason string) error {
+	return d.finish(ctx, m, "failed", "", reason, invite.Failed, "invite.delivery_failed")
+}
+
+// Retry records a transient failure.
+func (d *DB) Retry(ctx context.Context, m notify.Message, at time.Time, reason string) error {
+	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, d.query("outbox-retry"), d.timeArg(at), reason, d.timeArg(d.now()), m.ID)
+		if err != nil {
+			return fmt.Errorf("outbox retry: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		return d.attempt(ctx, tx, m, "transient", reason)
+	})
+}
