@@ -33,6 +33,7 @@ type config struct {
 	MailFrom     string
 	DevOutbox    string
 	Workers      int
+	Lease        time.Duration
 	TwilioSID    string
 }
 
@@ -96,6 +97,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.MailFrom = get("BECKON_MAIL_FROM", "Beckon <no-reply@localhost>")
 	c.DevOutbox = get("BECKON_DEV_OUTBOX", "./outbox")
 	c.Workers = int(parseInt("BECKON_WORKERS", "2"))
+	lease, err := time.ParseDuration(get("BECKON_DELIVERY_LEASE", "2m"))
+	if err != nil || lease < time.Second {
+		errs = append(errs, "BECKON_DELIVERY_LEASE must be a duration of at least 1s, such as 2m")
+	}
+	c.Lease = lease
 	c.TwilioSID = get("TWILIO_ACCOUNT_SID", "")
 	c.Limits = api.Limits{
 		PerKey:       parseLimit("BECKON_LIMIT_PER_KEY", "200/s"),

@@ -39,7 +39,7 @@ func inviteEnv(t *testing.T, e testenv.Engine, smtpAddr string) map[string]strin
 func seedInviter(t *testing.T, c client) {
 	t.Helper()
 	for _, s := range []struct{ path, body string }{
-		{"/v1/tenants/contoso", `{"name":"Contoso","domains":["contoso.com"],"region":"FR"}`},
+		{"/v1/tenants/contoso", `{"name":"Contoso","domains":["contoso.com"],"region":"FR","policy":{"invites_per_user_per_day":10000}}`},
 		{"/v1/accounts/alice", `{"tenant_id":"contoso","display_name":"Alice <b>Martin</b>","identifiers":["alice@contoso.com"]}`},
 	} {
 		if code, m := c.do("PUT", s.path, s.body); code != 200 {

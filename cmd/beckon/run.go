@@ -152,7 +152,7 @@ func serve(ctx context.Context, cfg config, args []string, log *slog.Logger, std
 	if err != nil {
 		return err
 	}
-	dispatcher := notify.NewDispatcher(notify.DispatcherConfig{Outbox: db, Senders: senders, Workers: cfg.Workers, Log: log})
+	dispatcher := notify.NewDispatcher(notify.DispatcherConfig{Outbox: db, Senders: senders, Workers: cfg.Workers, Lease: cfg.Lease, Log: log})
 	srv = api.New(api.Config{
 		Directory:      directory.NewService(db),
 		Resolver:       res,
