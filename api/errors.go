@@ -21,6 +21,7 @@ var statusOf = map[fault.Kind]int{
 	fault.Unprocessable:    http.StatusUnprocessableEntity,
 	fault.RateLimited:      http.StatusTooManyRequests,
 	fault.MethodNotAllowed: http.StatusMethodNotAllowed,
+	fault.Gone:             http.StatusGone,
 }
 
 type errorBody struct {

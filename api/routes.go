@@ -38,6 +38,19 @@ func (s *Server) routes() {
 	m.handle("GET /v1/invites/{invite_id}", s.authed(s.handleInviteGet(), inv))
 	m.handle("DELETE /v1/invites/{invite_id}", s.authed(s.handleInviteRevoke(), inv))
 	m.handle("POST /v1/invites/{invite_id}/resend", s.authed(s.handleInviteResend(), inv))
+
+	m.handle("POST /v1/links", s.authed(s.handleLink(), auth.ScopeLink))
+
+	// The recipient's pages: no API key, the token is the credential.
+	m.handle("GET /i/{token}", s.handleLanding())
+	m.handle("POST /i/{token}/accept", s.handleAccept())
+	m.handle("POST /i/{token}/decline", s.handleDecline())
+	m.handle("POST /i/{token}/block", s.handleBlock())
+	m.handle("POST /i/{token}/unsubscribe", s.handleUnsubscribe())
+	if s.devSignup {
+		m.handle("GET /signup", s.handleSignupPage())
+		m.handle("POST /signup", s.handleSignupSubmit())
+	}
 }
 
 // handle registers h for pattern and remembers the pattern.

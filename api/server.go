@@ -44,6 +44,11 @@ type Config struct {
 	Wake    func()
 	Limiter ratelimit.Limiter
 	Limits  Limits
+	// PublicURL is the base of invite links; SignupURL is where accepting
+	// recipients go. DevSignup serves the development sign-up page.
+	PublicURL string
+	SignupURL string
+	DevSignup bool
 	// MaxImportBytes caps the streamed body of the import endpoint.
 	MaxImportBytes int64
 	Checks         []Check
@@ -65,21 +70,27 @@ type Server struct {
 	metrics        *metrics
 	mux            *http.ServeMux
 	patterns       []string
+	pages          pageConfig
+	devSignup      bool
 }
 
 // New returns a Server; call Handler to serve it.
-func New(cfg Config) *Server {
+func New(cfg Config) (*Server, error) {
+	pages, err := newPageConfig(cfg.PublicURL, cfg.SignupURL)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		dir: cfg.Directory, resolver: cfg.Resolver, keys: cfg.Keys, invites: cfg.Invites, wake: cfg.Wake,
 		limiter: cfg.Limiter, limits: cfg.Limits,
 		maxImportBytes: cfg.MaxImportBytes, checks: cfg.Checks, log: cfg.Log, metrics: newMetrics(),
-		mux: http.NewServeMux(),
+		mux: http.NewServeMux(), pages: pages, devSignup: cfg.DevSignup,
 	}
 	if s.wake == nil {
 		s.wake = func() {}
 	}
 	s.routes()
-	return s
+	return s, nil
 }
 
 // SetRateLimitFallback records whether rate limits are kept in process

@@ -29,6 +29,7 @@ const (
 	Unprocessable
 	UnsupportedMedia
 	MethodNotAllowed
+	Gone
 )
 
 // Error is a domain error with a stable code.

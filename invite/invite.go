@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/beckon-chat/beckon/directory"
 	"github.com/beckon-chat/beckon/resolver"
 )
 
@@ -178,6 +179,32 @@ type Store interface {
 	Revoke(ctx context.Context, id string) (Invite, error)
 	// Resend stores a new token and, unless suppressed, a new message.
 	Resend(ctx context.Context, inv Invite, tokenHash string, msg *Message) (Invite, error)
-	// Unsubscribed reports whether the identifier asked for no invitations.
-	Unsubscribed(ctx context.Context, id resolver.Identifier) (bool, error)
+	// Refuses reports whether the identifier asked for no invitations or
+	// blocked the inviter.
+	Refuses(ctx context.Context, id resolver.Identifier, inviterID string) (bool, error)
+	// InviteByToken returns the invite a token hash opens, or ErrGone.
+	InviteByToken(ctx context.Context, hash string) (Invite, error)
+	// End ends a pending invite with status (declined), forgets its tokens
+	// and emits event; blockInviter also blocks the inviter from the
+	// recipient's identifier. ErrGone when it is not pending.
+	End(ctx context.Context, id string, status Status, event string, blockInviter bool) (Invite, error)
+	// Unsubscribe records that the identifier wants no invitations.
+	Unsubscribe(ctx context.Context, id resolver.Identifier) error
+	// IssueTicket stores a sign-up ticket hash for the invite.
+	IssueTicket(ctx context.Context, inv Invite, hash string, expires time.Time) error
+	// Link binds id to acct, accepts the ticket's invite (ticketHash may be
+	// empty) and turns the other pending invites to id into message
+	// requests, with their events, in one transaction.
+	Link(ctx context.Context, acct directory.Account, id resolver.Identifier, ticketHash string) (Linked, error)
+}
+
+// Linked is the outcome of linking an identifier to an account.
+type Linked struct {
+	Account    directory.Account
+	Identifier resolver.Identifier
+	// Accepted holds the ticket's invite, now accepted.
+	Accepted []Invite
+	// Requests holds the other pending invites to the identifier, now
+	// message requests the account must accept explicitly.
+	Requests []Invite
 }

@@ -216,7 +216,7 @@ func (s *Service) suppressed(ctx context.Context, id resolver.Identifier, req re
 	if owner.Found && !owner.Admits(req) {
 		return true, nil
 	}
-	unsub, err := s.cfg.Store.Unsubscribed(ctx, id)
+	unsub, err := s.cfg.Store.Refuses(ctx, id, req.ID)
 	if err != nil || unsub {
 		return true, err
 	}

@@ -178,9 +178,6 @@ UPDATE invites SET resends = ?, last_sent_at = ?, delivery = ?, updated_at = ? W
 -- name: unsubscribe
 INSERT INTO unsubscribes (kind, value, created_at) VALUES (?, ?, ?) ON CONFLICT (kind, value) DO NOTHING;
 
--- name: unsubscribed
-SELECT COUNT(*) FROM unsubscribes WHERE kind = ? AND value = ?;
-
 -- name: claim-outbox.sqlite
 UPDATE outbox SET state = 'sending', attempts = attempts + 1, locked_until = ?, updated_at = ?
 WHERE id IN (SELECT id FROM outbox
@@ -217,3 +214,48 @@ SELECT seq, id, type, data, created_at FROM events WHERE seq > ? ORDER BY seq LI
 
 -- name: event-seq
 SELECT seq FROM events WHERE id = ?;
+
+-- name: invite-by-token
+SELECT i.id, i.inviter_id, i.tenant_id, i.recipient_kind, i.recipient_value, i.channel, i.chat_id, i.chat_kind,
+       i.chat_title, i.locale, i.status, i.delivery, i.suppressed, i.resends, i.accepted_by, i.last_sent_at,
+       i.created_at, i.expires_at
+FROM invite_tokens t JOIN invites i ON i.id = t.invite_id
+WHERE t.hash = ?;
+
+-- name: end-invite
+UPDATE invites SET status = ?, updated_at = ? WHERE id = ? AND status = 'pending';
+
+-- name: block-identifier
+INSERT INTO identifier_blocks (kind, value, blocked_id, created_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (kind, value, blocked_id) DO NOTHING;
+
+-- name: refuses
+SELECT (SELECT COUNT(*) FROM unsubscribes WHERE kind = ? AND value = ?)
+     + (SELECT COUNT(*) FROM identifier_blocks WHERE kind = ? AND value = ? AND blocked_id = ?);
+
+-- name: insert-ticket
+INSERT INTO tickets (hash, invite_id, kind, value, expires_at) VALUES (?, ?, ?, ?, ?);
+
+-- name: next-position
+SELECT COALESCE(MAX(position) + 1, 0) FROM identifiers WHERE account_id = ?;
+
+-- name: get-ticket
+SELECT invite_id, kind, value, expires_at, used_at FROM tickets WHERE hash = ?;
+
+-- name: use-ticket
+UPDATE tickets SET used_at = ? WHERE hash = ?;
+
+-- name: accept-invite
+UPDATE invites SET status = 'accepted', accepted_by = ?, updated_at = ? WHERE id = ? AND status = 'pending';
+
+-- name: pending-to
+SELECT id FROM invites WHERE recipient_kind = ? AND recipient_value = ? AND status = 'pending' AND expires_at > ?
+ORDER BY id;
+
+-- name: insert-request
+INSERT INTO requests (id, invite_id, sender_id, recipient_id, chat_id, status, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)
+ON CONFLICT (invite_id) DO NOTHING;
+
+-- name: requests-for-invites
+SELECT invite_id FROM requests WHERE recipient_id = ?;

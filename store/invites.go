@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/beckon-chat/beckon/fault"
 	"github.com/beckon-chat/beckon/invite"
@@ -192,13 +193,63 @@ func (d *DB) Resend(ctx context.Context, inv invite.Invite, tokenHash string, ms
 	return out, err
 }
 
-// Unsubscribed reports whether the identifier asked for no invitations.
-func (d *DB) Unsubscribed(ctx context.Context, id resolver.Identifier) (bool, error) {
+// Refuses reports whether the identifier asked for no invitations, or
+// blocked the inviter from the invite page.
+func (d *DB) Refuses(ctx context.Context, id resolver.Identifier, inviterID string) (bool, error) {
 	var n int
-	if err := d.get(ctx, &n, "unsubscribed", string(id.Kind), id.Value); err != nil {
-		return false, fmt.Errorf("unsubscribed: %w", err)
+	if err := d.get(ctx, &n, "refuses", string(id.Kind), id.Value, string(id.Kind), id.Value, inviterID); err != nil {
+		return false, fmt.Errorf("refuses: %w", err)
 	}
 	return n > 0, nil
+}
+
+// InviteByToken returns the invite a token opens, or invite.ErrGone.
+func (d *DB) InviteByToken(ctx context.Context, hash string) (invite.Invite, error) {
+	var r inviteRow
+	if err := d.get(ctx, &r, "invite-by-token", hash); errors.Is(err, sql.ErrNoRows) {
+		return invite.Invite{}, invite.ErrGone
+	} else if err != nil {
+		return invite.Invite{}, fmt.Errorf("invite by token: %w", err)
+	}
+	return r.invite(), nil
+}
+
+// End ends a pending invite with status, forgets its tokens and emits
+// event. With blockInviter, the recipient's identifier also blocks the
+// inviter from now on.
+func (d *DB) End(ctx context.Context, id string, status invite.Status, event string, blockInviter bool) (invite.Invite, error) {
+	var out invite.Invite
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		now := d.timeArg(d.now())
+		res, err := tx.ExecContext(ctx, d.query("end-invite"), string(status), now, id)
+		if err != nil {
+			return fmt.Errorf("end invite: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return invite.ErrGone
+		}
+		if _, err := tx.ExecContext(ctx, d.query("delete-tokens"), id); err != nil {
+			return err
+		}
+		if out, err = d.inviteIn(ctx, tx, id); err != nil {
+			return err
+		}
+		if blockInviter {
+			if _, err := tx.ExecContext(ctx, d.query("block-identifier"), string(out.Recipient.Kind), out.Recipient.Value, out.InviterID, now); err != nil {
+				return fmt.Errorf("block: %w", err)
+			}
+		}
+		return d.emit(ctx, tx, event, map[string]any{"invite": out})
+	})
+	return out, err
+}
+
+// IssueTicket stores a sign-up ticket for the invite's identifier.
+func (d *DB) IssueTicket(ctx context.Context, inv invite.Invite, hash string, expires time.Time) error {
+	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, d.query("insert-ticket"), hash, inv.ID, string(inv.Recipient.Kind), inv.Recipient.Value, d.timeArg(expires))
+		return err
+	})
 }
 
 // Unsubscribe records that the identifier wants no invitations.

@@ -35,6 +35,8 @@ type config struct {
 	Workers      int
 	Lease        time.Duration
 	TwilioSID    string
+	SignupURL    string
+	DevSignup    bool
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -103,6 +105,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	c.Lease = lease
 	c.TwilioSID = get("TWILIO_ACCOUNT_SID", "")
+	c.SignupURL = get("BECKON_SIGNUP_URL", "")
+	c.DevSignup = c.SignupURL == ""
+	if c.DevSignup {
+		c.SignupURL = c.PublicURL + "/signup"
+	}
 	c.Limits = api.Limits{
 		PerKey:       parseLimit("BECKON_LIMIT_PER_KEY", "200/s"),
 		PerRequester: parseLimit("BECKON_LIMIT_RESOLVE_PER_REQUESTER", "600/h"),

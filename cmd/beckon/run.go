@@ -153,7 +153,10 @@ func serve(ctx context.Context, cfg config, args []string, log *slog.Logger, std
 		return err
 	}
 	dispatcher := notify.NewDispatcher(notify.DispatcherConfig{Outbox: db, Senders: senders, Workers: cfg.Workers, Lease: cfg.Lease, Log: log})
-	srv = api.New(api.Config{
+	srv, err = api.New(api.Config{
+		PublicURL:      cfg.PublicURL,
+		SignupURL:      cfg.SignupURL,
+		DevSignup:      cfg.DevSignup,
 		Directory:      directory.NewService(db),
 		Resolver:       res,
 		Invites:        invites,
@@ -165,6 +168,9 @@ func serve(ctx context.Context, cfg config, args []string, log *slog.Logger, std
 		Checks:         checks,
 		Log:            log,
 	})
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -1,0 +1,259 @@
+package api
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/beckon-chat/beckon/directory"
+	"github.com/beckon-chat/beckon/fault"
+	"github.com/beckon-chat/beckon/invite"
+	"github.com/beckon-chat/beckon/templates"
+)
+
+const csrfCookie = "beckon_csrf"
+
+var errCSRF = fault.New(fault.Forbidden, "invalid_csrf", "", "the form expired: open the invitation link again")
+
+func randomString() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// pageHeaders are the headers of every recipient page: no referrer (the URL
+// holds the token), a strict CSP with a per-response style nonce, no
+// framing, no caching.
+func (s *Server) pageHeaders(w http.ResponseWriter, nonce string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; img-src 'none'; form-action 'self' "+
+		s.pages.signupOrigin+"; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cache-Control", "no-store")
+}
+
+// renderPage writes page name with status, a fresh nonce and CSRF cookie.
+func (s *Server) renderPage(w http.ResponseWriter, r *http.Request, status int, name string, d templates.PageData) {
+	d.Nonce = randomString()
+	if d.CSRF == "" {
+		d.CSRF = randomString()
+		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: d.CSRF, Path: "/", HttpOnly: true,
+			Secure: s.pages.secure, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
+	}
+	body, err := s.pages.set.Render(name, d)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "render page", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	s.pageHeaders(w, d.Nonce)
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// writePageError answers a page request that failed, with the status of
+// the one mapping in errors.go and a page that reveals nothing.
+func (s *Server) writePageError(w http.ResponseWriter, r *http.Request, lang string, err error) {
+	status := http.StatusInternalServerError
+	if f := fault.As(err); f != nil {
+		if st, ok := statusOf[f.Kind]; ok {
+			status = st
+		}
+	} else {
+		s.log.ErrorContext(r.Context(), "internal error", "route", routeOf(r), "err", err)
+	}
+	t := templates.Wording(lang)
+	heading, text := t.GoneTitle, t.Gone
+	if status != http.StatusGone {
+		heading, text = http.StatusText(status), "something went wrong on our side"
+		if f := fault.As(err); f != nil {
+			text = f.Message
+		}
+	}
+	s.renderPage(w, r, status, "message", templates.PageData{Lang: lang, Heading: heading, Text: text})
+}
+
+// pageAllowed applies the per-IP limit to a page, answering with a page.
+func (s *Server) pageAllowed(w http.ResponseWriter, r *http.Request, lang string) bool {
+	res, err := s.limiter.AllowN(r.Context(), "ip:"+clientIP(r), s.limits.PerIP, 1)
+	if err != nil || res.OK() {
+		return true
+	}
+	s.metrics.rateLimited.WithLabelValues("ip").Inc()
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, ceilSeconds(res.RetryAfter))))
+	s.writePageError(w, r, lang, errRateLimited)
+	return false
+}
+
+func langOf(r *http.Request, locale string) string {
+	return templates.PageLanguage(locale, r.Header.Get("Accept-Language"))
+}
+
+func (s *Server) handleLanding() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lang := langOf(r, "")
+		if !s.pageAllowed(w, r, lang) {
+			return
+		}
+		token := r.PathValue("token")
+		l, err := s.invites.Land(r.Context(), token)
+		if err != nil {
+			s.writePageError(w, r, lang, err)
+			return
+		}
+		lang = langOf(r, l.Invite.Locale)
+		s.renderPage(w, r, http.StatusOK, "landing", templates.PageData{Lang: lang, Token: token,
+			InviterName: l.InviterName, InviterEmail: l.InviterEmail, ChatTitle: l.ChatTitle,
+			ExpiresAt: l.Invite.ExpiresAt.Format("2006-01-02")})
+	})
+}
+
+// checkCSRF compares the form's token with the cookie set with the page.
+func checkCSRF(r *http.Request) error {
+	c, err := r.Cookie(csrfCookie)
+	form := r.PostFormValue("csrf")
+	if err != nil || form == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) != 1 {
+		return errCSRF
+	}
+	return nil
+}
+
+// pageAction runs a recipient action: per-IP limit, a small form body,
+// CSRF, then do, which returns the confirmation wording.
+func (s *Server) pageAction(csrf bool, do func(r *http.Request, token string) (heading, text func(templates.Text) string, err error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lang := langOf(r, "")
+		if !s.pageAllowed(w, r, lang) {
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+		if err := r.ParseForm(); err != nil {
+			s.writePageError(w, r, lang, fault.Invalidf("invalid_form", "", "the form could not be read"))
+			return
+		}
+		if csrf {
+			if err := checkCSRF(r); err != nil {
+				s.writePageError(w, r, lang, err)
+				return
+			}
+		}
+		heading, text, err := do(r, r.PathValue("token"))
+		if err != nil {
+			s.writePageError(w, r, lang, err)
+			return
+		}
+		if heading == nil {
+			return // do answered itself
+		}
+		t := templates.Wording(lang)
+		s.renderPage(w, r, http.StatusOK, "message", templates.PageData{Lang: lang, Heading: heading(t), Text: text(t)})
+	})
+}
+
+func (s *Server) handleAccept() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.pageAction(true, func(r *http.Request, token string) (func(templates.Text) string, func(templates.Text) string, error) {
+			ticket, inv, err := s.invites.Accept(r.Context(), token)
+			if err != nil {
+				return nil, nil, err
+			}
+			u := *s.pages.signupURL
+			q := u.Query()
+			q.Set("invite_ticket", ticket)
+			q.Set("login_hint", inv.Recipient.Value)
+			u.RawQuery = q.Encode()
+			w.Header().Set("Referrer-Policy", "no-referrer")
+			http.Redirect(w, r, u.String(), http.StatusSeeOther)
+			return nil, nil, nil
+		}).ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) handleDecline() http.Handler {
+	return s.pageAction(true, func(r *http.Request, token string) (func(templates.Text) string, func(templates.Text) string, error) {
+		_, err := s.invites.Decline(r.Context(), token)
+		return func(t templates.Text) string { return t.DeclinedTitle }, func(t templates.Text) string { return t.Declined }, err
+	})
+}
+
+func (s *Server) handleBlock() http.Handler {
+	return s.pageAction(true, func(r *http.Request, token string) (func(templates.Text) string, func(templates.Text) string, error) {
+		_, err := s.invites.BlockInviter(r.Context(), token)
+		return func(t templates.Text) string { return t.BlockedTitle }, func(t templates.Text) string { return t.Blocked }, err
+	})
+}
+
+// handleUnsubscribe takes the page's form (with CSRF) and the RFC 8058
+// one-click POST of mail clients (body List-Unsubscribe=One-Click, no
+// cookie): stopping invitations is harmless to allow to anyone holding
+// the token.
+func (s *Server) handleUnsubscribe() http.Handler {
+	return s.pageAction(false, func(r *http.Request, token string) (func(templates.Text) string, func(templates.Text) string, error) {
+		if r.PostFormValue("List-Unsubscribe") != "One-Click" {
+			if err := checkCSRF(r); err != nil {
+				return nil, nil, err
+			}
+		}
+		err := s.invites.Unsubscribe(r.Context(), token)
+		return func(t templates.Text) string { return t.StoppedTitle }, func(t templates.Text) string { return t.Stopped }, err
+	})
+}
+
+// handleSignupPage is the development sign-up page, served when
+// BECKON_SIGNUP_URL is not set, so that the whole loop can be clicked
+// through locally.
+func (s *Server) handleSignupPage() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lang := langOf(r, "")
+		if !s.pageAllowed(w, r, lang) {
+			return
+		}
+		s.renderPage(w, r, http.StatusOK, "signup", templates.PageData{Lang: lang,
+			Ticket: r.URL.Query().Get("invite_ticket"), LoginHint: r.URL.Query().Get("login_hint")})
+	})
+}
+
+// handleSignupSubmit creates a personal account for the development
+// sign-up page and links it with the ticket, as an identity provider would.
+func (s *Server) handleSignupSubmit() http.Handler {
+	return s.pageAction(true, func(r *http.Request, _ string) (func(templates.Text) string, func(templates.Text) string, error) {
+		name := strings.TrimSpace(r.PostFormValue("display_name"))
+		if name == "" {
+			return nil, nil, fault.Invalidf("missing_field", "display_name", "give your name")
+		}
+		_, err := s.invites.Link(r.Context(), invite.LinkInput{
+			Account:    directory.AccountInput{ID: "dev_" + randomString()[:16], DisplayName: name, Discoverable: true},
+			Identifier: r.PostFormValue("login_hint"), Ticket: r.PostFormValue("invite_ticket"),
+		})
+		return func(t templates.Text) string { return t.WelcomeTitle }, func(t templates.Text) string { return t.Welcome }, err
+	})
+}
+
+// pageConfig is what the pages need besides the invite service.
+type pageConfig struct {
+	set          *templates.Pages
+	signupURL    *url.URL
+	signupOrigin string
+	secure       bool
+}
+
+func newPageConfig(publicURL, signupURL string) (pageConfig, error) {
+	set, err := templates.NewPages()
+	if err != nil {
+		return pageConfig{}, err
+	}
+	u, err := url.Parse(signupURL)
+	if err != nil || u.Host == "" {
+		return pageConfig{}, errors.New("BECKON_SIGNUP_URL must be an absolute URL")
+	}
+	return pageConfig{set: set, signupURL: u, signupOrigin: u.Scheme + "://" + u.Host,
+		secure: strings.HasPrefix(publicURL, "https://")}, nil
+}

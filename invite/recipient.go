@@ -1,0 +1,144 @@
+package invite
+
+import (
+	"context"
+	"time"
+
+	"github.com/beckon-chat/beckon/directory"
+	"github.com/beckon-chat/beckon/fault"
+	"github.com/beckon-chat/beckon/resolver"
+	"github.com/beckon-chat/beckon/templates"
+)
+
+// ErrGone answers any token that does not open a pending invite: unknown,
+// expired, revoked or used all look the same.
+var ErrGone = fault.New(fault.Gone, "invite_gone", "", "this invitation link is no longer valid")
+
+// TicketTTL is how long a sign-up ticket is valid.
+const TicketTTL = 15 * time.Minute
+
+// Landing is what the recipient's page shows: only the inviter's
+// sanitised name and email, never anything else about them.
+type Landing struct {
+	Invite       Invite
+	InviterName  string
+	InviterEmail string
+	ChatTitle    string
+}
+
+// open returns the pending, unexpired invite a token opens, or ErrGone.
+func (s *Service) open(ctx context.Context, token string) (Invite, error) {
+	if len(token) != 43 {
+		return Invite{}, ErrGone
+	}
+	inv, err := s.cfg.Store.InviteByToken(ctx, HashToken(token))
+	if err != nil {
+		return inv, err
+	}
+	if inv.Status != Pending || !s.cfg.Now().Before(inv.ExpiresAt) {
+		return inv, ErrGone
+	}
+	return inv, nil
+}
+
+// Land reads what the page shows for a token. It changes nothing: mail
+// scanners fetch links.
+func (s *Service) Land(ctx context.Context, token string) (Landing, error) {
+	inv, err := s.open(ctx, token)
+	if err != nil {
+		return Landing{}, err
+	}
+	inviter, err := s.cfg.Accounts.Account(ctx, inv.InviterID)
+	if err != nil {
+		return Landing{}, ErrGone // the inviter was erased
+	}
+	l := Landing{Invite: inv, InviterName: templates.Sanitize(inviter.DisplayName), InviterEmail: inviter.FirstEmail()}
+	if inv.Chat.Kind == Group {
+		l.ChatTitle = templates.Sanitize(inv.Chat.Title)
+	}
+	return l, nil
+}
+
+// Accept issues a single-use sign-up ticket, valid for TicketTTL, bound to
+// the invite and its identifier. The invite stays pending until the
+// recipient's account is linked with the ticket.
+func (s *Service) Accept(ctx context.Context, token string) (ticket string, inv Invite, err error) {
+	if inv, err = s.open(ctx, token); err != nil {
+		return "", inv, err
+	}
+	t, err := NewToken()
+	if err != nil {
+		return "", inv, err
+	}
+	if err := s.cfg.Store.IssueTicket(ctx, inv, t.Hash, s.cfg.Now().Add(TicketTTL)); err != nil {
+		return "", inv, err
+	}
+	return t.Secret, inv, nil
+}
+
+// Decline declines the invite; its links stop working.
+func (s *Service) Decline(ctx context.Context, token string) (Invite, error) {
+	inv, err := s.open(ctx, token)
+	if err != nil {
+		return inv, err
+	}
+	return s.cfg.Store.End(ctx, inv.ID, Declined, "invite.declined", false)
+}
+
+// BlockInviter declines the invite and keeps the inviter from inviting the
+// recipient's address again (they are not told).
+func (s *Service) BlockInviter(ctx context.Context, token string) (Invite, error) {
+	inv, err := s.open(ctx, token)
+	if err != nil {
+		return inv, err
+	}
+	return s.cfg.Store.End(ctx, inv.ID, Declined, "invite.declined", true)
+}
+
+// Unsubscribe stops all invitations to the address of the invite, from
+// anyone. It needs a token that still opens the invite (pending or not,
+// until its tokens are forgotten).
+func (s *Service) Unsubscribe(ctx context.Context, token string) error {
+	if len(token) != 43 {
+		return ErrGone
+	}
+	inv, err := s.cfg.Store.InviteByToken(ctx, HashToken(token))
+	if err != nil {
+		return err
+	}
+	return s.cfg.Store.Unsubscribe(ctx, inv.Recipient)
+}
+
+// LinkInput is what the identity provider tells Beckon after a sign-up or
+// sign-in: the account, the identifier it verified, and the ticket from
+// the accept redirect, if any.
+type LinkInput struct {
+	Account    directory.AccountInput
+	Identifier string
+	Ticket     string
+}
+
+// Link binds a verified identifier to an account. With a ticket, the
+// ticket's invite is accepted (the chat backend adds the account to the
+// chat on invite.accepted); every other pending invite to the identifier
+// becomes a message request. Errors: identifier faults, identifier_taken,
+// invalid_ticket, tenant_not_found.
+func (s *Service) Link(ctx context.Context, in LinkInput) (Linked, error) {
+	region := in.Account.Region
+	acct, err := in.Account.Prepare("")
+	if err != nil {
+		return Linked{}, err
+	}
+	id, err := resolver.Normalize(in.Identifier, region)
+	if err != nil {
+		return Linked{}, err
+	}
+	hash := ""
+	if in.Ticket != "" {
+		if len(in.Ticket) != 43 {
+			return Linked{}, fault.New(fault.Unprocessable, "invalid_ticket", "invite_ticket", "the invite ticket is unknown, used, expired or for another identifier")
+		}
+		hash = HashToken(in.Ticket)
+	}
+	return s.cfg.Store.Link(ctx, acct, id, hash)
+}

@@ -1,0 +1,139 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/beckon-chat/beckon/directory"
+	"github.com/beckon-chat/beckon/fault"
+	"github.com/beckon-chat/beckon/invite"
+	"github.com/beckon-chat/beckon/resolver"
+	"github.com/jmoiron/sqlx"
+)
+
+var errInvalidTicket = fault.New(fault.Unprocessable, "invalid_ticket", "invite_ticket", "the invite ticket is unknown, used, expired or for another identifier")
+
+type ticketRow struct {
+	InviteID  string `db:"invite_id"`
+	Kind      string `db:"kind"`
+	Value     string `db:"value"`
+	ExpiresAt dbTime `db:"expires_at"`
+	UsedAt    dbTime `db:"used_at"`
+}
+
+// Link binds id to the account (creating or updating the account row),
+// accepts the ticket's invite, turns the other pending invites to id into
+// message requests, and emits the events, in one transaction. Calling it
+// again changes nothing and answers the same.
+func (d *DB) Link(ctx context.Context, acct directory.Account, id resolver.Identifier, ticketHash string) (invite.Linked, error) {
+	var out invite.Linked
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		nowT := d.now()
+		now := d.timeArg(nowT)
+		if _, err := tx.ExecContext(ctx, d.query("put-account"), acct.ID, nullString(acct.TenantID), acct.DisplayName,
+			acct.Discoverable, acct.Region, now, now); err != nil {
+			return conflict(err, "put account", nil, errTenantMissing)
+		}
+		var owner string
+		err := tx.GetContext(ctx, &owner, d.query("identifier-owner"), string(id.Kind), id.Value)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			var pos int
+			if err := tx.GetContext(ctx, &pos, d.query("next-position"), acct.ID); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, d.query("insert-identifier"), string(id.Kind), id.Value, acct.ID, pos); err != nil {
+				return conflict(err, "bind identifier", fault.New(fault.Conflict, "identifier_taken", "identifier", "the identifier belongs to another account"), nil)
+			}
+			if err := d.emit(ctx, tx, "account.linked", map[string]any{"account_id": acct.ID, "identifier": id}); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		case owner != acct.ID:
+			return fault.New(fault.Conflict, "identifier_taken", "identifier", "the identifier belongs to another account")
+		}
+
+		accepted := ""
+		if ticketHash != "" {
+			var t ticketRow
+			if err := tx.GetContext(ctx, &t, d.query("get-ticket"), ticketHash); err != nil {
+				if errors.Is(err, sql.ErrNoRows) {
+					return errInvalidTicket
+				}
+				return err
+			}
+			if t.Kind != string(id.Kind) || t.Value != id.Value {
+				return errInvalidTicket
+			}
+			inv, err := d.inviteIn(ctx, tx, t.InviteID)
+			if err != nil {
+				return err
+			}
+			switch {
+			case !t.UsedAt.IsZero() && inv.AcceptedBy == acct.ID:
+				// the same link again
+			case !t.UsedAt.IsZero() || !nowT.Before(t.ExpiresAt.Time):
+				return errInvalidTicket
+			default:
+				if _, err := tx.ExecContext(ctx, d.query("use-ticket"), now, ticketHash); err != nil {
+					return err
+				}
+				res, err := tx.ExecContext(ctx, d.query("accept-invite"), acct.ID, now, inv.ID)
+				if err != nil {
+					return err
+				}
+				if n, _ := res.RowsAffected(); n == 0 {
+					return errInvalidTicket // revoked, declined or expired meanwhile
+				}
+				if _, err := tx.ExecContext(ctx, d.query("delete-tokens"), inv.ID); err != nil {
+					return err
+				}
+				if inv, err = d.inviteIn(ctx, tx, inv.ID); err != nil {
+					return err
+				}
+				if err := d.emit(ctx, tx, "invite.accepted", map[string]any{"invite": inv, "account_id": acct.ID, "chat": inv.Chat}); err != nil {
+					return err
+				}
+			}
+			accepted = inv.ID
+			out.Accepted = append(out.Accepted, inv)
+		}
+
+		var pending []string
+		if err := tx.SelectContext(ctx, &pending, d.query("pending-to"), string(id.Kind), id.Value, now); err != nil {
+			return err
+		}
+		for _, invID := range pending {
+			if invID == accepted {
+				continue
+			}
+			inv, err := d.inviteIn(ctx, tx, invID)
+			if err != nil {
+				return err
+			}
+			b := make([]byte, 10)
+			_, _ = rand.Read(b)
+			reqID := "req_" + hex.EncodeToString(b)
+			res, err := tx.ExecContext(ctx, d.query("insert-request"), reqID, inv.ID, inv.InviterID, acct.ID, inv.Chat.ID, now, now)
+			if err != nil {
+				return fmt.Errorf("request: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				if err := d.emit(ctx, tx, "request.created", map[string]any{"request_id": reqID, "invite": inv,
+					"sender": inv.InviterID, "recipient": acct.ID, "chat": inv.Chat}); err != nil {
+					return err
+				}
+			}
+			out.Requests = append(out.Requests, inv)
+		}
+		out.Account, err = d.account(ctx, tx, acct.ID)
+		out.Identifier = id
+		return err
+	})
+	return out, err
+}
