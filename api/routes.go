@@ -40,6 +40,7 @@ func (s *Server) routes() {
 	m.handle("POST /v1/invites/{invite_id}/resend", s.authed(s.handleInviteResend(), inv))
 
 	m.handle("POST /v1/links", s.authed(s.handleLink(), auth.ScopeLink))
+	m.handle("GET /v1/events", s.authed(s.handleEvents(), auth.ScopeLink, admin))
 
 	// The recipient's pages: no API key, the token is the credential.
 	m.handle("GET /i/{token}", s.handleLanding())

@@ -11,6 +11,7 @@ import (
 
 	"github.com/beckon-chat/beckon/auth"
 	"github.com/beckon-chat/beckon/directory"
+	"github.com/beckon-chat/beckon/event"
 	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/ratelimit"
 	"github.com/beckon-chat/beckon/resolver"
@@ -40,6 +41,7 @@ type Config struct {
 	Resolver  *resolver.Service
 	Keys      *auth.Service
 	Invites   *invite.Service
+	Events    event.Store
 	// Wake, if not nil, is called when a message was queued.
 	Wake    func()
 	Limiter ratelimit.Limiter
@@ -61,6 +63,7 @@ type Server struct {
 	resolver       *resolver.Service
 	keys           *auth.Service
 	invites        *invite.Service
+	events         event.Store
 	wake           func()
 	limiter        ratelimit.Limiter
 	limits         Limits
@@ -81,7 +84,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		dir: cfg.Directory, resolver: cfg.Resolver, keys: cfg.Keys, invites: cfg.Invites, wake: cfg.Wake,
+		dir: cfg.Directory, resolver: cfg.Resolver, keys: cfg.Keys, invites: cfg.Invites, events: cfg.Events, wake: cfg.Wake,
 		limiter: cfg.Limiter, limits: cfg.Limits,
 		maxImportBytes: cfg.MaxImportBytes, checks: cfg.Checks, log: cfg.Log, metrics: newMetrics(),
 		mux: http.NewServeMux(), pages: pages, devSignup: cfg.DevSignup,

@@ -212,6 +212,15 @@ UPDATE invites SET delivery = ?, updated_at = ? WHERE id = ? AND suppressed = ?;
 -- name: list-events
 SELECT seq, id, type, data, created_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?;
 
+-- name: webhook-lease
+-- Take or extend the delivery lease; RETURNING says whether we hold it.
+UPDATE webhook_state SET locked_by = ?, locked_until = ?
+WHERE id = 1 AND (locked_by = ? OR locked_until < ?)
+RETURNING last_seq;
+
+-- name: webhook-advance
+UPDATE webhook_state SET last_seq = ? WHERE id = 1 AND locked_by = ?;
+
 -- name: event-seq
 SELECT seq FROM events WHERE id = ?;
 

@@ -37,6 +37,9 @@ type config struct {
 	TwilioSID    string
 	SignupURL    string
 	DevSignup    bool
+
+	WebhookURL    string
+	WebhookSecret string
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -107,6 +110,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.TwilioSID = get("TWILIO_ACCOUNT_SID", "")
 	c.SignupURL = get("BECKON_SIGNUP_URL", "")
 	c.DevSignup = c.SignupURL == ""
+	c.WebhookURL = get("BECKON_WEBHOOK_URL", "")
+	c.WebhookSecret = get("BECKON_WEBHOOK_SECRET", "")
+	if c.WebhookURL != "" && len(c.WebhookSecret) < 16 {
+		errs = append(errs, "BECKON_WEBHOOK_SECRET must be at least 16 characters when BECKON_WEBHOOK_URL is set")
+	}
 	if c.DevSignup {
 		c.SignupURL = c.PublicURL + "/signup"
 	}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/beckon-chat/beckon/resolver"
 	"github.com/beckon-chat/beckon/store"
 	"github.com/beckon-chat/beckon/templates"
+	"github.com/beckon-chat/beckon/webhook"
 )
 
 const usage = `usage: beckon <command> [flags]
@@ -160,6 +162,7 @@ func serve(ctx context.Context, cfg config, args []string, log *slog.Logger, std
 		Directory:      directory.NewService(db),
 		Resolver:       res,
 		Invites:        invites,
+		Events:         db,
 		Wake:           dispatcher.Wake,
 		Keys:           auth.NewService(db, time.Now, cfg.KeyCacheTTL),
 		Limiter:        limiter,
@@ -185,9 +188,18 @@ func serve(ctx context.Context, cfg config, args []string, log *slog.Logger, std
 	workDone := make(chan struct{})
 	go func() {
 		defer close(workDone)
-		if *workers {
-			dispatcher.Run(workCtx)
+		if !*workers {
+			return
 		}
+		var wg sync.WaitGroup
+		if cfg.WebhookURL != "" {
+			hook := &webhook.Dispatcher{Store: db, URL: cfg.WebhookURL, Secret: cfg.WebhookSecret,
+				Client: &http.Client{Timeout: 15 * time.Second}, Log: log, Idle: 200 * time.Millisecond}
+			wg.Add(1)
+			go func() { defer wg.Done(); hook.Run(workCtx) }()
+		}
+		dispatcher.Run(workCtx)
+		wg.Wait()
 	}()
 	defer func() { stopWork(); <-workDone }()
 	select {
