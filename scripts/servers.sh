@@ -1,5 +1,5 @@
-# Shared by scripts/test and scripts/bench: installs PostgreSQL and Redis from
-# Debian packages when they are missing and starts private instances on
+# Shared by scripts/test and scripts/bench: installs PostgreSQL, Redis and
+# Chromium from Debian packages when they are missing and starts private instances on
 # unused ports, checking that each answer comes from our own instance.
 # Sets pg_url and redis_url; stops everything on exit.
 # shellcheck shell=bash
@@ -22,6 +22,8 @@ if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
   pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 fi
 command -v redis-server >/dev/null || { log "installing Redis"; apt_install redis-server; }
+command -v chromium >/dev/null || { log "installing Chromium (a few minutes)"; apt_install chromium; }
+export BECKON_TEST_CHROMIUM="$(command -v chromium)"
 command -v go >/dev/null || die "Go is not on PATH"
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

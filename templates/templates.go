@@ -166,23 +166,36 @@ var (
 	spaces   = regexp.MustCompile(`\s+`)
 )
 
-// Sanitize makes a display name or chat title safe to put in a message:
-// markup, anything that looks like a link, an address or a domain, and
-// control and formatting characters (such as bidi overrides) are removed,
-// white space is folded, and the result is cut to MaxNameRunes.
+// Sanitize makes a display name or chat title safe to put in a message
+// (email, SMS): markup, anything that looks like a link, an address or a
+// domain, and control and formatting characters (such as bidi overrides)
+// are removed, white space is folded, and the result is cut to
+// MaxNameRunes.
 func Sanitize(s string) string {
+	s = markup.ReplaceAllString(stripControls(s), " ")
+	s = strings.NewReplacer("<", " ", ">", " ").Replace(s)
+	s = linkLike.ReplaceAllString(s, " ")
+	return fold(s)
+}
+
+// Clean prepares a name for the recipient's page, where html/template
+// escapes it and it shows as plain text: control and formatting characters
+// are removed, white space folded, and the result cut to MaxNameRunes.
+func Clean(s string) string { return fold(stripControls(s)) }
+
+func stripControls(s string) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "")
 	}
-	s = strings.Map(func(r rune) rune {
+	return strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
 			return ' '
 		}
 		return r
 	}, s)
-	s = markup.ReplaceAllString(s, " ")
-	s = strings.NewReplacer("<", " ", ">", " ").Replace(s)
-	s = linkLike.ReplaceAllString(s, " ")
+}
+
+func fold(s string) string {
 	s = strings.TrimSpace(spaces.ReplaceAllString(s, " "))
 	if utf8.RuneCountInString(s) > MaxNameRunes {
 		s = strings.TrimSpace(string([]rune(s)[:MaxNameRunes]))

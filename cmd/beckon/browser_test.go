@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/beckon-chat/beckon/internal/testenv"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// TestPageInChromium clicks through the recipient's page in a real
+// headless Chromium: accept, the development sign-up, and the chat joined;
+// a hostile inviter name shown as text with no script run; the French page.
+func TestPageInChromium(t *testing.T) {
+	browser := testenv.Chromium(t)
+	mailer := testenv.StartSMTP(t)
+	env := inviteEnv(t, testenv.SQLite(t), mailer.Addr)
+	env["BECKON_PUBLIC_URL"] = "http://" + env["BECKON_ADDR"]
+	key := createKey(t, env, "directory,invite")
+	base, _ := startServer(t, env)
+	c := client{t: t, base: base, key: key}
+	seedInviter(t, c)
+	if code, m := c.do("PUT", "/v1/accounts/mallory", `{"display_name":"<img src=x onerror=alert(1)>","identifiers":["mallory@example.com"]}`); code != 200 {
+		t.Fatalf("%d %v", code, m)
+	}
+
+	linkFor := func(inviter, to, locale string) (string, string) {
+		t.Helper()
+		before := len(mailer.Mails())
+		code, m := c.do("POST", "/v1/invites", fmt.Sprintf(`{"inviter":%q,"identifier":%q,"locale":%q,"chat":{"id":"chat_9","kind":"group","title":"Quote 2026"}}`, inviter, to, locale))
+		if code != 201 {
+			t.Fatalf("invite: %d %v", code, m)
+		}
+		eventually(t, "the email", func() bool { return len(mailer.Mails()) > before })
+		return pageLinkRE.FindString(mailer.Mails()[before].Raw), m["id"].(string)
+	}
+
+	var dialogs atomic.Int32
+	go func() {
+		for _, err := range chromedp.Events(browser, page.JavascriptDialogOpening) {
+			if err != nil {
+				return
+			}
+			dialogs.Add(1)
+			_, _ = chromedp.Call(browser, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+		}
+	}()
+	timed := func() (context.Context, context.CancelFunc) { return context.WithTimeout(browser, 30*time.Second) }
+	text := func(ctx context.Context, id string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID(id)))
+		if err != nil {
+			t.Fatalf("text of #%s: %v", id, err)
+		}
+		return s
+	}
+	do := func(ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("AcceptFlow", func(t *testing.T) {
+		ctx, cancel := timed()
+		defer cancel()
+		link, id := linkFor("alice", "rita@example.net", "en")
+		do(ctx, chromedp.Navigate(link))
+		if name, badge := text(ctx, "inviter-name"), text(ctx, "external"); name != "Alice <b>Martin</b>" || badge != "External" { // markup shows as text
+			t.Fatalf("name %q, badge %q", name, badge)
+		}
+		do(ctx,
+			chromedp.Click(chromedp.ID("accept")),
+			chromedp.WaitVisible(chromedp.ID("display-name")),
+			chromedp.SendKeys(chromedp.ID("display-name"), "Rita"),
+			chromedp.Click(chromedp.ID("signup")),
+			chromedp.WaitVisible(chromedp.ID("message")),
+		)
+		if welcome := text(ctx, "message"); !strings.Contains(welcome, "joined the chat") {
+			t.Fatalf("welcome %q", welcome)
+		}
+		eventually(t, "the invite accepted", func() bool {
+			_, m := c.do("GET", "/v1/invites/"+id, "")
+			return m["status"] == "accepted"
+		})
+	})
+	t.Run("HostileNameIsText", func(t *testing.T) {
+		ctx, cancel := timed()
+		defer cancel()
+		link, _ := linkFor("mallory", "victim@example.net", "en")
+		do(ctx, chromedp.Navigate(link), chromedp.Sleep(300*time.Millisecond))
+		images, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.images.length`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name := text(ctx, "inviter-name"); name != "<img src=x onerror=alert(1)>" || images != 0 || dialogs.Load() != 0 {
+			t.Fatalf("name %q, %d images, %d dialogs", name, images, dialogs.Load())
+		}
+	})
+	t.Run("French", func(t *testing.T) {
+		ctx, cancel := timed()
+		defer cancel()
+		link, _ := linkFor("alice", "rene@example.net", "fr")
+		do(ctx, chromedp.Navigate(link))
+		lang, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.lang`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if accept, badge := text(ctx, "accept"), text(ctx, "external"); lang != "fr" || accept != "Accepter et s'inscrire" || badge != "Externe" {
+			t.Fatalf("lang %q, accept %q, badge %q", lang, accept, badge)
+		}
+	})
+}
