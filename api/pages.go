@@ -239,6 +239,7 @@ func (s *Server) handleSignupSubmit() http.Handler {
 
 // pageConfig is what the pages need besides the invite service.
 type pageConfig struct {
+	publicURL    string
 	set          *templates.Pages
 	signupURL    *url.URL
 	signupOrigin string
@@ -254,6 +255,6 @@ func newPageConfig(publicURL, signupURL string) (pageConfig, error) {
 	if err != nil || u.Host == "" {
 		return pageConfig{}, errors.New("BECKON_SIGNUP_URL must be an absolute URL")
 	}
-	return pageConfig{set: set, signupURL: u, signupOrigin: u.Scheme + "://" + u.Host,
+	return pageConfig{publicURL: strings.TrimRight(publicURL, "/"), set: set, signupURL: u, signupOrigin: u.Scheme + "://" + u.Host,
 		secure: strings.HasPrefix(publicURL, "https://")}, nil
 }

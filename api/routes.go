@@ -48,6 +48,8 @@ func (s *Server) routes() {
 	m.handle("POST /i/{token}/decline", s.handleDecline())
 	m.handle("POST /i/{token}/block", s.handleBlock())
 	m.handle("POST /i/{token}/unsubscribe", s.handleUnsubscribe())
+	m.handle("POST /webhooks/twilio/status", s.handleTwilioStatus())
+	m.handle("POST /webhooks/twilio/inbound", s.handleTwilioInbound())
 	if s.devSignup {
 		m.handle("GET /signup", s.handleSignupPage())
 		m.handle("POST /signup", s.handleSignupSubmit())

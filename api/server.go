@@ -51,6 +51,8 @@ type Config struct {
 	PublicURL string
 	SignupURL string
 	DevSignup bool
+	// TwilioAuthToken checks Twilio's callbacks; empty: they answer 404.
+	TwilioAuthToken string
 	// MaxImportBytes caps the streamed body of the import endpoint.
 	MaxImportBytes int64
 	Checks         []Check
@@ -75,6 +77,7 @@ type Server struct {
 	patterns       []string
 	pages          pageConfig
 	devSignup      bool
+	twilioToken    string
 }
 
 // New returns a Server; call Handler to serve it.
@@ -87,7 +90,7 @@ func New(cfg Config) (*Server, error) {
 		dir: cfg.Directory, resolver: cfg.Resolver, keys: cfg.Keys, invites: cfg.Invites, events: cfg.Events, wake: cfg.Wake,
 		limiter: cfg.Limiter, limits: cfg.Limits,
 		maxImportBytes: cfg.MaxImportBytes, checks: cfg.Checks, log: cfg.Log, metrics: newMetrics(),
-		mux: http.NewServeMux(), pages: pages, devSignup: cfg.DevSignup,
+		mux: http.NewServeMux(), pages: pages, devSignup: cfg.DevSignup, twilioToken: cfg.TwilioAuthToken,
 	}
 	if s.wake == nil {
 		s.wake = func() {}

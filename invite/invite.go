@@ -192,6 +192,8 @@ type Store interface {
 	Unsubscribe(ctx context.Context, id resolver.Identifier) error
 	// IssueTicket stores a sign-up ticket hash for the invite.
 	IssueTicket(ctx context.Context, inv Invite, hash string, expires time.Time) error
+	// ReportDelivery records a provider's delivery report.
+	ReportDelivery(ctx context.Context, providerID string, delivery Delivery) error
 	// Link binds id to acct, accepts the ticket's invite (ticketHash may be
 	// empty) and turns the other pending invites to id into message
 	// requests, with their events, in one transaction.

@@ -268,3 +268,10 @@ ON CONFLICT (invite_id) DO NOTHING;
 
 -- name: requests-for-invites
 SELECT invite_id FROM requests WHERE recipient_id = ?;
+
+-- name: invite-by-provider
+SELECT invite_id FROM outbox WHERE provider_id = ? AND provider_id <> '';
+
+-- name: report-delivery
+-- A provider's delivery report; only moves forward from sent.
+UPDATE invites SET delivery = ?, updated_at = ? WHERE id = ? AND delivery IN ('queued', 'sent');

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -97,5 +99,37 @@ func (d *DB) Retry(ctx context.Context, m notify.Message, at time.Time, reason s
 			return nil
 		}
 		return d.attempt(ctx, tx, m, "transient", reason)
+	})
+}
+
+// ReportDelivery records a provider's delivery report for the message it
+// knows as providerID, and emits invite.delivered or
+// invite.delivery_failed. An unknown id or a report that changes nothing is
+// not an error (reports repeat).
+func (d *DB) ReportDelivery(ctx context.Context, providerID string, delivery invite.Delivery) error {
+	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		var inviteID string
+		if err := tx.GetContext(ctx, &inviteID, d.query("invite-by-provider"), providerID); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			return err
+		}
+		res, err := tx.ExecContext(ctx, d.query("report-delivery"), string(delivery), d.timeArg(d.now()), inviteID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		inv, err := d.inviteIn(ctx, tx, inviteID)
+		if err != nil {
+			return err
+		}
+		typ := "invite.delivered"
+		if delivery == invite.Failed {
+			typ = "invite.delivery_failed"
+		}
+		return d.emit(ctx, tx, typ, map[string]any{"invite": inv})
 	})
 }

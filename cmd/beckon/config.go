@@ -9,6 +9,7 @@ import (
 
 	"github.com/beckon-chat/beckon/api"
 	"github.com/beckon-chat/beckon/invite"
+	"github.com/beckon-chat/beckon/notify/twilio"
 	"github.com/beckon-chat/beckon/ratelimit"
 )
 
@@ -34,7 +35,7 @@ type config struct {
 	DevOutbox    string
 	Workers      int
 	Lease        time.Duration
-	TwilioSID    string
+	Twilio       twilio.Config
 	SignupURL    string
 	DevSignup    bool
 
@@ -107,7 +108,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		errs = append(errs, "BECKON_DELIVERY_LEASE must be a duration of at least 1s, such as 2m")
 	}
 	c.Lease = lease
-	c.TwilioSID = get("TWILIO_ACCOUNT_SID", "")
+	c.Twilio = twilio.Config{
+		AccountSID: get("TWILIO_ACCOUNT_SID", ""), AuthToken: get("TWILIO_AUTH_TOKEN", ""),
+		From: get("TWILIO_FROM", ""), MessagingServiceSID: get("TWILIO_MESSAGING_SERVICE_SID", ""),
+		APIURL: get("BECKON_TWILIO_API_URL", ""), StatusCallback: c.PublicURL + "/webhooks/twilio/status",
+	}
 	c.SignupURL = get("BECKON_SIGNUP_URL", "")
 	c.DevSignup = c.SignupURL == ""
 	c.WebhookURL = get("BECKON_WEBHOOK_URL", "")

@@ -19,6 +19,7 @@ import (
 	"github.com/beckon-chat/beckon/directory"
 	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/notify"
+	"github.com/beckon-chat/beckon/notify/twilio"
 	"github.com/beckon-chat/beckon/ratelimit"
 	"github.com/beckon-chat/beckon/resolver"
 	"github.com/beckon-chat/beckon/store"
@@ -156,20 +157,21 @@ func serve(ctx context.Context, cfg config, args []string, log *slog.Logger, std
 	}
 	dispatcher := notify.NewDispatcher(notify.DispatcherConfig{Outbox: db, Senders: senders, Workers: cfg.Workers, Lease: cfg.Lease, Log: log})
 	srv, err = api.New(api.Config{
-		PublicURL:      cfg.PublicURL,
-		SignupURL:      cfg.SignupURL,
-		DevSignup:      cfg.DevSignup,
-		Directory:      directory.NewService(db),
-		Resolver:       res,
-		Invites:        invites,
-		Events:         db,
-		Wake:           dispatcher.Wake,
-		Keys:           auth.NewService(db, time.Now, cfg.KeyCacheTTL),
-		Limiter:        limiter,
-		Limits:         cfg.Limits,
-		MaxImportBytes: cfg.MaxImportBytes,
-		Checks:         checks,
-		Log:            log,
+		PublicURL:       cfg.PublicURL,
+		SignupURL:       cfg.SignupURL,
+		DevSignup:       cfg.DevSignup,
+		TwilioAuthToken: cfg.Twilio.AuthToken,
+		Directory:       directory.NewService(db),
+		Resolver:        res,
+		Invites:         invites,
+		Events:          db,
+		Wake:            dispatcher.Wake,
+		Keys:            auth.NewService(db, time.Now, cfg.KeyCacheTTL),
+		Limiter:         limiter,
+		Limits:          cfg.Limits,
+		MaxImportBytes:  cfg.MaxImportBytes,
+		Checks:          checks,
+		Log:             log,
 	})
 	if err != nil {
 		return err
@@ -228,16 +230,25 @@ func newSenders(cfg config, log *slog.Logger) (func(string) (notify.Sender, erro
 		}
 		smtp = &c
 	}
-	if cfg.TwilioSID != "" {
-		return nil, errors.New("TWILIO_ACCOUNT_SID is set, but SMS delivery through Twilio is not built yet: unset it to use the development sink")
+	var sms notify.Sender
+	if cfg.Twilio.AccountSID != "" {
+		s, err := twilio.New(cfg.Twilio)
+		if err != nil {
+			return nil, err
+		}
+		sms = s
+	} else {
+		log.Warn("no Twilio credentials: SMS goes to the development sink", "folder", cfg.DevOutbox)
 	}
 	if smtp == nil {
 		log.Warn("no BECKON_SMTP_URL: email goes to the development sink", "folder", cfg.DevOutbox)
 	}
-	log.Warn("no Twilio credentials: SMS goes to the development sink", "folder", cfg.DevOutbox)
 	return func(channel string) (notify.Sender, error) {
-		if channel == invite.ChannelEmail && smtp != nil {
+		switch {
+		case channel == invite.ChannelEmail && smtp != nil:
 			return notify.NewSMTP(*smtp), nil
+		case channel == invite.ChannelSMS && sms != nil:
+			return sms, nil
 		}
 		return dev, nil
 	}, nil

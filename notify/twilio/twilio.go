@@ -1,0 +1,132 @@
+// Package twilio sends SMS through Twilio's API with twilio-go, and checks
+// the X-Twilio-Signature of Twilio's callbacks.
+package twilio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/beckon-chat/beckon/notify"
+	twilio "github.com/twilio/twilio-go"
+	"github.com/twilio/twilio-go/client"
+	openapi "github.com/twilio/twilio-go/rest/api/v2010"
+)
+
+// Config says how to reach Twilio.
+type Config struct {
+	AccountSID          string
+	AuthToken           string
+	From                string
+	MessagingServiceSID string
+	// APIURL replaces https://api.twilio.com (tests, proxies); empty: Twilio.
+	APIURL string
+	// StatusCallback is where Twilio reports delivery.
+	StatusCallback string
+}
+
+// Sender sends SMS.
+type Sender struct {
+	cfg  Config
+	rest *twilio.RestClient
+}
+
+var _ notify.Sender = (*Sender)(nil)
+
+// rewrite sends Twilio's requests to another base URL.
+type rewrite struct {
+	base *url.URL
+	next http.RoundTripper
+}
+
+func (rw rewrite) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.URL.Scheme, r.URL.Host = rw.base.Scheme, rw.base.Host
+	r.URL.Path = strings.TrimRight(rw.base.Path, "/") + r.URL.Path
+	r.Host = rw.base.Host
+	return rw.next.RoundTrip(r)
+}
+
+// New returns an SMS sender.
+func New(cfg Config) (*Sender, error) {
+	if cfg.AccountSID == "" || cfg.AuthToken == "" {
+		return nil, errors.New("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are both needed")
+	}
+	if (cfg.From == "") == (cfg.MessagingServiceSID == "") {
+		return nil, errors.New("set one of TWILIO_FROM and TWILIO_MESSAGING_SERVICE_SID")
+	}
+	hc := &http.Client{Timeout: 15 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if cfg.APIURL != "" {
+		u, err := url.Parse(cfg.APIURL)
+		if err != nil || u.Host == "" {
+			return nil, errors.New("BECKON_TWILIO_API_URL must be an absolute URL")
+		}
+		hc.Transport = rewrite{base: u, next: http.DefaultTransport}
+	}
+	c := &client.Client{Credentials: client.NewCredentials(cfg.AccountSID, cfg.AuthToken), HTTPClient: hc}
+	c.SetAccountSid(cfg.AccountSID)
+	return &Sender{cfg: cfg, rest: twilio.NewRestClientWithParams(twilio.ClientParams{Client: c})}, nil
+}
+
+// Send implements notify.Sender. Twilio's 429 and 5xx answers and network
+// failures are transient; other 4xx answers (an invalid or unsubscribed
+// number, 21211, 21610, 21614, …) are permanent.
+func (s *Sender) Send(_ context.Context, msgs []notify.Message) []notify.Outcome {
+	out := make([]notify.Outcome, len(msgs))
+	for i, m := range msgs {
+		p := &openapi.CreateMessageParams{}
+		p.SetTo(m.To)
+		p.SetBody(m.Text)
+		if s.cfg.MessagingServiceSID != "" {
+			p.SetMessagingServiceSid(s.cfg.MessagingServiceSID)
+		} else {
+			p.SetFrom(s.cfg.From)
+		}
+		if s.cfg.StatusCallback != "" {
+			p.SetStatusCallback(s.cfg.StatusCallback)
+		}
+		resp, err := s.rest.Api.CreateMessage(p)
+		if err != nil {
+			out[i].Err = classify(err)
+			continue
+		}
+		if resp.Sid != nil {
+			out[i].ProviderID = *resp.Sid
+		}
+	}
+	return out
+}
+
+func classify(err error) error {
+	var te *client.TwilioRestError
+	if errors.As(err, &te) {
+		if te.Status == http.StatusTooManyRequests || te.Status >= 500 {
+			return fmt.Errorf("twilio %d (%d): %s", te.Status, te.Code, te.Message)
+		}
+		return notify.Permanentf("twilio %d (%d): %s", te.Status, te.Code, te.Message)
+	}
+	return fmt.Errorf("twilio: %w", err)
+}
+
+// Close implements notify.Sender.
+func (s *Sender) Close() error { return nil }
+
+// Valid reports whether a callback to publicURL with these form values
+// carries a valid X-Twilio-Signature.
+func Valid(authToken, publicURL string, form url.Values, signature string) bool {
+	if signature == "" {
+		return false
+	}
+	params := make(map[string]string, len(form))
+	for k, v := range form {
+		if len(v) > 0 {
+			params[k] = v[0]
+		}
+	}
+	v := client.NewRequestValidator(authToken)
+	return v.Validate(publicURL, params, signature)
+}

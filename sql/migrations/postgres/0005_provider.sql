@@ -1,0 +1,1 @@
+CREATE INDEX outbox_provider ON outbox (provider_id);
