@@ -192,6 +192,14 @@ type Store interface {
 	Unsubscribe(ctx context.Context, id resolver.Identifier) error
 	// IssueTicket stores a sign-up ticket hash for the invite.
 	IssueTicket(ctx context.Context, inv Invite, hash string, expires time.Time) error
+	// ExpireDue expires up to limit overdue invites, with their events.
+	ExpireDue(ctx context.Context, limit int) (int, error)
+	// DueReminders lists email invites to remind: pending, not suppressed,
+	// not reminded, expiring within `within`.
+	DueReminders(ctx context.Context, within time.Duration, limit int) ([]Invite, error)
+	// QueueReminder stores a reminder's token and message, at most once an
+	// invite.
+	QueueReminder(ctx context.Context, inv Invite, tokenHash string, msg *Message) error
 	// ReportDelivery records a provider's delivery report.
 	ReportDelivery(ctx context.Context, providerID string, delivery Delivery) error
 	// Link binds id to acct, accepts the ticket's invite (ticketHash may be

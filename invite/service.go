@@ -350,3 +350,36 @@ func (f Finder) Pending(ctx context.Context, inviterID string, id resolver.Ident
 	}
 	return inv, nil
 }
+
+// RemindBefore is how long before expiry the one reminder email goes out.
+const RemindBefore = 72 * time.Hour
+
+// Sweep expires overdue invites and queues the reminders that are due. Run
+// it periodically; several nodes may run it at once.
+func (s *Service) Sweep(ctx context.Context) (expired, reminded int, err error) {
+	for {
+		n, err := s.cfg.Store.ExpireDue(ctx, 100)
+		expired += n
+		if err != nil || n < 100 {
+			if err != nil {
+				return expired, reminded, err
+			}
+			break
+		}
+	}
+	due, err := s.cfg.Store.DueReminders(ctx, RemindBefore, 100)
+	if err != nil {
+		return expired, reminded, err
+	}
+	for _, inv := range due {
+		tok, msg, err := s.message(ctx, inv, "reminder", resolver.Requester{})
+		if err != nil {
+			return expired, reminded, err
+		}
+		if err := s.cfg.Store.QueueReminder(ctx, inv, tok.Hash, msg); err != nil {
+			return expired, reminded, err
+		}
+		reminded++
+	}
+	return expired, reminded, nil
+}

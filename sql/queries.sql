@@ -275,3 +275,17 @@ SELECT invite_id FROM outbox WHERE provider_id = ? AND provider_id <> '';
 -- name: report-delivery
 -- A provider's delivery report; only moves forward from sent.
 UPDATE invites SET delivery = ?, updated_at = ? WHERE id = ? AND delivery IN ('queued', 'sent');
+
+-- name: due-expiry
+SELECT id FROM invites WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?;
+
+-- name: expire-invite
+UPDATE invites SET status = 'expired', updated_at = ? WHERE id = ? AND status = 'pending';
+
+-- name: due-reminders
+SELECT id FROM invites
+WHERE status = 'pending' AND NOT reminded AND NOT suppressed AND channel = 'email' AND expires_at <= ? AND expires_at > ?
+ORDER BY expires_at LIMIT ?;
+
+-- name: mark-reminded
+UPDATE invites SET reminded = TRUE, updated_at = ? WHERE id = ? AND status = 'pending' AND NOT reminded;

@@ -259,3 +259,71 @@ func (d *DB) Unsubscribe(ctx context.Context, id resolver.Identifier) error {
 		return err
 	})
 }
+
+// ExpireDue marks up to limit overdue pending invites expired, forgets
+// their tokens and emits invite.expired; it returns how many.
+func (d *DB) ExpireDue(ctx context.Context, limit int) (int, error) {
+	n := 0
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		now := d.timeArg(d.now())
+		var ids []string
+		if err := tx.SelectContext(ctx, &ids, d.query("due-expiry"), now, limit); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if _, err := tx.ExecContext(ctx, d.query("expire-invite"), now, id); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, d.query("delete-tokens"), id); err != nil {
+				return err
+			}
+			inv, err := d.inviteIn(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			if err := d.emit(ctx, tx, "invite.expired", map[string]any{"invite": inv}); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// DueReminders returns up to limit pending email invites, not suppressed
+// and not yet reminded, that expire within `within`.
+func (d *DB) DueReminders(ctx context.Context, within time.Duration, limit int) ([]invite.Invite, error) {
+	now := d.now()
+	var ids []string
+	if err := d.db.SelectContext(ctx, &ids, d.query("due-reminders"), d.timeArg(now.Add(within)), d.timeArg(now), limit); err != nil {
+		return nil, fmt.Errorf("due reminders: %w", err)
+	}
+	out := make([]invite.Invite, 0, len(ids))
+	for _, id := range ids {
+		inv, err := d.Invite(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, inv)
+	}
+	return out, nil
+}
+
+// QueueReminder stores the reminder's token and message, once.
+func (d *DB) QueueReminder(ctx context.Context, inv invite.Invite, tokenHash string, msg *invite.Message) error {
+	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		now := d.timeArg(d.now())
+		res, err := tx.ExecContext(ctx, d.query("mark-reminded"), now, inv.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // another node reminded it, or it ended
+		}
+		if _, err := tx.ExecContext(ctx, d.query("insert-token"), tokenHash, inv.ID, now); err != nil {
+			return err
+		}
+		return d.queueMessage(ctx, tx, msg)
+	})
+}

@@ -200,6 +200,8 @@ func serve(ctx context.Context, cfg config, args []string, log *slog.Logger, std
 			wg.Add(1)
 			go func() { defer wg.Done(); hook.Run(workCtx) }()
 		}
+		wg.Add(1)
+		go func() { defer wg.Done(); sweep(workCtx, invites, dispatcher, log) }()
 		dispatcher.Run(workCtx)
 		wg.Wait()
 	}()
@@ -216,6 +218,25 @@ func serve(ctx context.Context, cfg config, args []string, log *slog.Logger, std
 		return err
 	}
 	return nil
+}
+
+// sweep expires invites and queues reminders every 30 seconds.
+func sweep(ctx context.Context, invites *invite.Service, d *notify.Dispatcher, log *slog.Logger) {
+	for {
+		expired, reminded, err := invites.Sweep(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Error("invite sweep failed", "err", err)
+		}
+		if expired+reminded > 0 {
+			log.Info("invite sweep", "expired", expired, "reminders", reminded)
+			d.Wake()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(30 * time.Second):
+		}
+	}
 }
 
 // newSenders picks a sender per channel: SMTP when BECKON_SMTP_URL is set,

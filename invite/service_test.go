@@ -1,0 +1,90 @@
+package invite_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/beckon-chat/beckon/directory"
+	"github.com/beckon-chat/beckon/internal/testenv"
+	"github.com/beckon-chat/beckon/invite"
+	"github.com/beckon-chat/beckon/ratelimit"
+	"github.com/beckon-chat/beckon/resolver"
+	"github.com/beckon-chat/beckon/store"
+	"github.com/beckon-chat/beckon/templates"
+)
+
+// TestSweep: one reminder three days before expiry, then expiry with its
+// event, after which the link no longer opens anything.
+func TestSweep(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, e testenv.Engine) {
+		ctx := context.Background()
+		now := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+		clock := func() time.Time { return now }
+		db, err := store.Open(ctx, e.URL, store.Options{Now: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := directory.NewService(db).PutAccount(ctx, directory.AccountInput{ID: "alice", DisplayName: "Alice", Identifiers: []string{"alice@example.com"}}); err != nil {
+			t.Fatal(err)
+		}
+		tmpl, _ := templates.Defaults()
+		lim := ratelimit.Limit{Rate: 100, Burst: 100, Period: time.Minute}
+		svc := invite.NewService(invite.Config{Store: db, Accounts: db, Resolver: resolver.NewService(db, invite.Finder{Store: db}),
+			Templates: tmpl, Limiter: ratelimit.NewMemory(clock), Limits: invite.Limits{PerInviterMinute: lim, PerTenantDay: lim, PerRecipientDay: lim, SMSPerCountry: lim},
+			PublicURL: "https://beckon.test", TTL: 14 * 24 * time.Hour, Now: clock})
+		created, err := svc.Create(ctx, invite.CreateInput{InviterID: "alice", Identifier: "bob@example.org", Chat: invite.Chat{ID: "c", Kind: invite.OneOnOne}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, _ := db.Claim(ctx, 10, time.Minute)
+		if err := db.Sent(ctx, first[0], "test"); err != nil {
+			t.Fatal(err)
+		}
+		token := strings.TrimPrefix(regexpLink(first[0].Text), "https://beckon.test/i/")
+
+		now = now.Add(10 * 24 * time.Hour) // four days left: nothing yet
+		if x, r, err := svc.Sweep(ctx); err != nil || x != 0 || r != 0 {
+			t.Fatalf("day 10: %d %d %v", x, r, err)
+		}
+		now = now.Add(25 * time.Hour) // under three days left
+		if x, r, err := svc.Sweep(ctx); err != nil || x != 0 || r != 1 {
+			t.Fatalf("day 11: %d %d %v", x, r, err)
+		}
+		if _, r, _ := svc.Sweep(ctx); r != 0 {
+			t.Fatal("a second reminder")
+		}
+		msgs, _ := db.Claim(ctx, 10, time.Minute)
+		if len(msgs) != 1 || msgs[0].Kind != "reminder" || !strings.HasPrefix(msgs[0].Subject, "Reminder") {
+			t.Fatalf("reminder: %+v", msgs)
+		}
+		if _, err := svc.Land(ctx, token); err != nil {
+			t.Fatalf("the first link stops working after a reminder: %v", err)
+		}
+		now = created.Invite.ExpiresAt.Add(time.Second)
+		if x, _, err := svc.Sweep(ctx); err != nil || x != 1 {
+			t.Fatalf("expiry: %d %v", x, err)
+		}
+		inv, _ := svc.Get(ctx, created.Invite.ID)
+		if inv.Status != invite.Expired {
+			t.Fatalf("status %s", inv.Status)
+		}
+		if _, err := svc.Land(ctx, token); err != invite.ErrGone {
+			t.Fatalf("expired link: %v", err)
+		}
+		events, _ := db.EventsAfter(ctx, 0, 100)
+		if last := events[len(events)-1]; last.Type != "invite.expired" {
+			t.Fatalf("last event %s", last.Type)
+		}
+	})
+}
+
+func regexpLink(text string) string {
+	i := strings.Index(text, "https://beckon.test/i/")
+	return text[i : i+len("https://beckon.test/i/")+43]
+}
