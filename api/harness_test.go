@@ -50,8 +50,8 @@ var generous = api.Limits{
 
 // inviteLimits are loose but real: tests of the limits set their own.
 var inviteLimits = invite.Limits{
-	PerInviterMinute: ratelimit.Limit{Rate: 1000, Burst: 1000, Period: time.Minute},
-	PerTenantDay:     ratelimit.Limit{Rate: 1000, Burst: 1000, Period: 24 * time.Hour},
+	PerInviterMinute: ratelimit.Limit{Rate: 1_000_000, Burst: 1_000_000, Period: time.Minute},
+	PerTenantDay:     ratelimit.Limit{Rate: 1_000_000, Burst: 1_000_000, Period: 24 * time.Hour},
 	PerRecipientDay:  ratelimit.Limit{Rate: 3, Burst: 3, Period: 24 * time.Hour},
 	SMSPerCountry:    ratelimit.Limit{Rate: 1000, Burst: 1000, Period: time.Hour},
 }

@@ -1,9 +1,12 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,10 +29,12 @@ func (h *harness) drain() []notify.Message {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	var done []notify.Attempt
 	for _, m := range msgs {
-		if err := h.db.Sent(context.Background(), m, "test"); err != nil {
-			h.t.Fatal(err)
-		}
+		done = append(done, notify.Attempt{Message: m, State: notify.StateSent, ProviderID: "test"})
+	}
+	if err := h.db.Record(context.Background(), done); err != nil {
+		h.t.Fatal(err)
 	}
 	return msgs
 }
@@ -211,5 +216,28 @@ func TestInviteLimits(t *testing.T) {
 	want(t, r, 429, "rate_limited")
 	if r.Header.Get("Retry-After") == "" {
 		t.Fatal("no Retry-After")
+	}
+}
+
+// BenchmarkInviteCreate is one POST /v1/invites through the whole handler
+// on a SQLite file, each to a new address.
+func BenchmarkInviteCreate(b *testing.B) {
+	h := newHarness(b, testenv.SQLite(b), generous)
+	h.seed()
+	if r := h.do("PUT", "/v1/tenants/contoso", map[string]any{"name": "Contoso", "region": "FR", "policy": map[string]any{"invites_per_user_per_day": 100000}}); r.Status != 200 {
+		b.Fatal(string(r.Body))
+	}
+	i := 0
+	for b.Loop() {
+		i++
+		body := []byte(`{"inviter":"alice","identifier":"guest` + strconv.Itoa(i) + `@example.org","chat":{"id":"c","kind":"one_on_one"}}`)
+		req := httptest.NewRequest("POST", "/v1/invites", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+h.key)
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.handler.ServeHTTP(rec, req)
+		if rec.Code != 201 {
+			b.Fatalf("%d %s", rec.Code, rec.Body)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 // Command bench measures Beckon under load on this machine.
 //
 //	go run ./bench -engine sqlite            # or -engine postgres -pg-url postgres://...
+//	go run ./bench invites -engine sqlite    # invitations: API and delivery
 //
 // It builds and starts the real beckon binary on a fresh database, seeds it
 // through the import endpoint (timing the import), drives POST /v1/resolve
@@ -22,9 +23,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == "bare" {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "bare":
 		err = runBare(ctx, os.Args[2:])
-	} else {
+	case len(os.Args) > 1 && os.Args[1] == "invites":
+		err = runInvites(ctx, os.Args[2:], os.Stdout)
+	default:
 		err = runBench(ctx, os.Args[1:], os.Stdout)
 	}
 	if err != nil {

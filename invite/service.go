@@ -135,8 +135,12 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Created, error) {
 	if !req.Policy.ChannelAllowed(id) {
 		return Created{}, ErrChannelNotAllowed
 	}
-	if existing, err := s.cfg.Store.PendingInvite(ctx, in.InviterID, id, in.Chat.ID); err != nil || existing != nil {
-		return Created{Invite: existing, Existing: existing != nil}, err
+	// Resolve already looked for the inviter's pending invites to this
+	// identifier (any chat); only when it found one can one be for this chat.
+	if res.Result.Match == resolver.MatchPendingInvite {
+		if existing, err := s.cfg.Store.PendingInvite(ctx, in.InviterID, id, in.Chat.ID); err != nil || existing != nil {
+			return Created{Invite: existing, Existing: existing != nil}, err
+		}
 	}
 	if err := s.charge(ctx, req, id); err != nil {
 		return Created{}, err
@@ -228,20 +232,25 @@ func (s *Service) suppressed(ctx context.Context, id resolver.Identifier, req re
 }
 
 // message makes a new token and, unless the invite is suppressed, renders
-// the message that carries it.
+// the message that carries it. The inviter's name and email come from req
+// when it has them, else from the directory.
 func (s *Service) message(ctx context.Context, inv Invite, kind string, req resolver.Requester) (Token, *Message, error) {
 	tok, err := NewToken()
 	if err != nil || inv.Suppressed {
 		return tok, nil, err
 	}
-	inviter, err := s.cfg.Accounts.Account(ctx, inv.InviterID)
-	if err != nil {
-		return tok, nil, err
+	name, email := req.DisplayName, req.Email
+	if req.ID != inv.InviterID {
+		inviter, err := s.cfg.Accounts.Account(ctx, inv.InviterID)
+		if err != nil {
+			return tok, nil, err
+		}
+		name, email = inviter.DisplayName, inviter.FirstEmail()
 	}
 	link := s.cfg.PublicURL + "/i/" + tok.Secret
 	data := templates.Data{
-		InviterName:     templates.Sanitize(inviter.DisplayName),
-		InviterEmail:    inviter.FirstEmail(),
+		InviterName:     templates.Sanitize(name),
+		InviterEmail:    email,
 		ChatTitle:       "",
 		External:        true, // the recipient has no account, so no tenant in common
 		Link:            link,
@@ -254,14 +263,14 @@ func (s *Service) message(ctx context.Context, inv Invite, kind string, req reso
 	if inv.Chat.Kind == Group {
 		data.ChatTitle = templates.Sanitize(inv.Chat.Title)
 	}
-	name := templates.InviteEmail
+	tmpl := templates.InviteEmail
 	switch {
 	case inv.Channel == ChannelSMS:
-		name = templates.InviteSMS
+		tmpl = templates.InviteSMS
 	case kind == "reminder":
-		name = templates.ReminderEmail
+		tmpl = templates.ReminderEmail
 	}
-	r, _, err := s.cfg.Templates.Render(name, inv.Locale, data)
+	r, _, err := s.cfg.Templates.Render(tmpl, inv.Locale, data)
 	if err != nil {
 		return tok, nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/beckon-chat/beckon/directory"
 	"github.com/beckon-chat/beckon/internal/testenv"
 	"github.com/beckon-chat/beckon/invite"
+	"github.com/beckon-chat/beckon/notify"
 	"github.com/beckon-chat/beckon/ratelimit"
 	"github.com/beckon-chat/beckon/resolver"
 	"github.com/beckon-chat/beckon/store"
@@ -43,7 +44,7 @@ func TestSweep(t *testing.T) {
 			t.Fatal(err)
 		}
 		first, _ := db.Claim(ctx, 10, time.Minute)
-		if err := db.Sent(ctx, first[0], "test"); err != nil {
+		if err := db.Record(ctx, []notify.Attempt{{Message: first[0], State: notify.StateSent}}); err != nil {
 			t.Fatal(err)
 		}
 		token := strings.TrimPrefix(regexpLink(first[0].Text), "https://beckon.test/i/")

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"regexp"
@@ -125,43 +126,43 @@ func (d *Dispatcher) round(ctx context.Context, senders map[string]Sender) (int,
 	}
 	// Record outcomes even if the server is shutting down meanwhile.
 	rec := context.WithoutCancel(ctx)
+	var attempts []Attempt
 	for channel, batch := range byChannel {
 		s, ok := senders[channel]
 		if !ok {
 			if s, err = d.cfg.Senders(channel); err != nil {
 				for _, m := range batch {
-					d.record(rec, m, Outcome{Err: err})
+					attempts = append(attempts, d.attempt(m, Outcome{Err: err}))
 				}
 				continue
 			}
 			senders[channel] = s
 		}
 		for i, out := range s.Send(ctx, batch) {
-			d.record(rec, batch[i], out)
+			attempts = append(attempts, d.attempt(batch[i], out))
 		}
+	}
+	if err := d.cfg.Outbox.Record(rec, attempts); err != nil {
+		// The leases run out and the messages are sent again: at least once.
+		return len(msgs), fmt.Errorf("record attempts: %w", err)
 	}
 	return len(msgs), nil
 }
 
-func (d *Dispatcher) record(ctx context.Context, m Message, out Outcome) {
-	var err error
-	if out.Err != nil {
-		out.Err = scrubbed{out.Err}
+// attempt decides what an outcome means: sent, retried with backoff, or
+// failed for good (permanent, or out of attempts).
+func (d *Dispatcher) attempt(m Message, out Outcome) Attempt {
+	if out.Err == nil {
+		return Attempt{Message: m, State: StateSent, ProviderID: out.ProviderID}
 	}
-	switch {
-	case out.Err == nil:
-		err = d.cfg.Outbox.Sent(ctx, m, out.ProviderID)
-	case IsPermanent(out.Err) || m.Attempt >= MaxAttempts:
-		d.cfg.Log.Warn("delivery failed for good", "outbox_id", m.ID, "channel", m.Channel, "attempt", m.Attempt, "err", out.Err)
-		err = d.cfg.Outbox.Failed(ctx, m, out.Err.Error())
-	default:
-		wait := Backoff(m.Attempt)
-		d.cfg.Log.Info("delivery will be retried", "outbox_id", m.ID, "channel", m.Channel, "attempt", m.Attempt, "in", wait.Round(time.Second).String(), "err", out.Err)
-		err = d.cfg.Outbox.Retry(ctx, m, time.Now().Add(wait), out.Err.Error())
+	err := scrubbed{out.Err}
+	if IsPermanent(out.Err) || m.Attempt >= MaxAttempts {
+		d.cfg.Log.Warn("delivery failed for good", "outbox_id", m.ID, "channel", m.Channel, "attempt", m.Attempt, "err", err)
+		return Attempt{Message: m, State: StateFailed, Reason: err.Error()}
 	}
-	if err != nil {
-		d.cfg.Log.Error("record delivery outcome", "outbox_id", m.ID, "err", err)
-	}
+	wait := Backoff(m.Attempt)
+	d.cfg.Log.Info("delivery will be retried", "outbox_id", m.ID, "channel", m.Channel, "attempt", m.Attempt, "in", wait.Round(time.Second).String(), "err", err)
+	return Attempt{Message: m, State: StateRetry, Reason: err.Error(), RetryAt: time.Now().Add(wait)}
 }
 
 var addressLike = regexp.MustCompile(`[^\s<>"'(),;:]+@[^\s<>"'(),;:]+|\+?\d[\d .-]{6,}\d`)

@@ -41,17 +41,32 @@ type Sender interface {
 	Close() error
 }
 
+// States of a recorded attempt.
+const (
+	StateSent   = "sent"
+	StateRetry  = "retry"
+	StateFailed = "failed"
+)
+
+// Attempt is the outcome of one delivery attempt, to record.
+type Attempt struct {
+	Message    Message
+	State      string
+	ProviderID string
+	Reason     string
+	// RetryAt is when to try again, for StateRetry.
+	RetryAt time.Time
+}
+
 // Outbox is where messages wait. Each method is one transaction.
 type Outbox interface {
 	// Claim leases up to n due messages (pending and due, or sending with
 	// an expired lease: a worker died) until lease from now.
 	Claim(ctx context.Context, n int, lease time.Duration) ([]Message, error)
-	// Sent records success; the message body is wiped.
-	Sent(ctx context.Context, m Message, providerID string) error
-	// Retry records a transient failure and when to try again.
-	Retry(ctx context.Context, m Message, at time.Time, reason string) error
-	// Failed records a permanent failure; the message body is wiped.
-	Failed(ctx context.Context, m Message, reason string) error
+	// Record records attempts: a sent or failed message's body is wiped
+	// and its invite's delivery updated, with the event; a retried one
+	// waits until RetryAt.
+	Record(ctx context.Context, attempts []Attempt) error
 }
 
 // permanent marks an error that retrying cannot fix.

@@ -29,6 +29,10 @@ type Policy interface {
 type Requester struct {
 	ID       string
 	TenantID string
+	// DisplayName and Email (the first) are for messages sent on the
+	// requester's behalf; resolve itself does not use them.
+	DisplayName string
+	Email       string
 	// Region is the requester's region, else its tenant's, else "".
 	Region string
 	// TenantDomains are the domains of the requester's tenant.

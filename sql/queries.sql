@@ -83,7 +83,9 @@ SELECT account_id, blocked_id, created_at FROM blocks
 WHERE account_id = ? AND blocked_id > ? ORDER BY blocked_id LIMIT ?;
 
 -- name: requester
-SELECT a.id, a.tenant_id, a.region, a.outbound_personal, a.inbound_personal,
+SELECT a.id, a.tenant_id, a.display_name, a.region, a.outbound_personal, a.inbound_personal,
+       (SELECT e.value FROM identifiers e WHERE e.account_id = a.id AND e.kind = 'email'
+        ORDER BY e.position LIMIT 1) AS first_email,
        t.region AS tenant_region, t.domains AS tenant_domains, t.policy AS tenant_policy
 FROM accounts a LEFT JOIN tenants t ON t.id = a.tenant_id
 WHERE a.id = ?;
@@ -108,7 +110,9 @@ WHERE (i.kind = 'email' AND i.value IN (?)) OR (i.kind = 'phone' AND i.value IN 
 -- The requester and the owners it asks about, in one round trip: the
 -- owners query above is put in place of OWNERS when the queries load.
 -- One row per owner found, or one row with NULL owner columns.
-SELECT a.id, a.tenant_id, a.region, a.outbound_personal, a.inbound_personal,
+SELECT a.id, a.tenant_id, a.display_name, a.region, a.outbound_personal, a.inbound_personal,
+       (SELECT e.value FROM identifiers e WHERE e.account_id = a.id AND e.kind = 'email'
+        ORDER BY e.position LIMIT 1) AS first_email,
        t.region AS tenant_region, t.domains AS tenant_domains, t.policy AS tenant_policy,
        o.kind AS o_kind, o.value AS o_value, o.id AS o_id, o.tenant_id AS o_tenant_id,
        o.display_name AS o_display_name, o.discoverable AS o_discoverable,
@@ -154,10 +158,14 @@ SELECT id, inviter_id, tenant_id, recipient_kind, recipient_value, channel, chat
 FROM invites WHERE id = ?;
 
 -- name: pending-invite
-SELECT id FROM invites
+-- Ordered by created_at, not id: ordering by id makes SQLite walk the
+-- inviter's whole history instead of the pending-invite index.
+SELECT id, inviter_id, tenant_id, recipient_kind, recipient_value, channel, chat_id, chat_kind, chat_title,
+       locale, status, delivery, suppressed, resends, accepted_by, last_sent_at, created_at, expires_at
+FROM invites
 WHERE inviter_id = ? AND recipient_kind = ? AND recipient_value = ? AND status = 'pending'
   AND (chat_id = ? OR ? = '') AND expires_at > ?
-ORDER BY id DESC LIMIT 1;
+ORDER BY created_at DESC LIMIT 1;
 
 -- name: list-invites
 SELECT id, inviter_id, tenant_id, recipient_kind, recipient_value, channel, chat_id, chat_kind, chat_title,

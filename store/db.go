@@ -46,6 +46,12 @@ type DB struct {
 	mu    sync.RWMutex
 	stmts map[string]*sqlx.Stmt
 
+	// writeMu serialises this process's SQLite write transactions, so
+	// that they queue in Go instead of colliding on SQLite's lock and
+	// sleeping in its busy handler. Other processes still meet the
+	// busy_timeout.
+	writeMu sync.Mutex
+
 	decoded decodedJSON
 }
 
@@ -265,8 +271,12 @@ func (d *DB) applyMigration(ctx context.Context, name, body string) (bool, error
 	return done, err
 }
 
-// tx runs fn in a transaction, committing when it returns nil.
+// tx runs fn in a (write) transaction, committing when it returns nil.
 func (d *DB) tx(ctx context.Context, fn func(*sqlx.Tx) error) error {
+	if d.dialect == SQLite {
+		d.writeMu.Lock()
+		defer d.writeMu.Unlock()
+	}
 	tx, err := d.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

@@ -120,16 +120,16 @@ func (d *DB) inviteIn(ctx context.Context, q sqlx.QueryerContext, id string) (in
 // PendingInvite returns the inviter's unexpired pending invite to id for
 // chatID ("" for any chat), or nil.
 func (d *DB) PendingInvite(ctx context.Context, inviterID string, id resolver.Identifier, chatID string) (*invite.Invite, error) {
-	var invID string
-	err := d.get(ctx, &invID, "pending-invite", inviterID, string(id.Kind), id.Value, chatID, chatID, d.timeArg(d.now()))
+	var r inviteRow
+	err := d.get(ctx, &r, "pending-invite", inviterID, string(id.Kind), id.Value, chatID, chatID, d.timeArg(d.now()))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pending invite: %w", err)
 	}
-	inv, err := d.Invite(ctx, invID)
-	return &inv, err
+	inv := r.invite()
+	return &inv, nil
 }
 
 // Invites lists invites newest first.

@@ -47,59 +47,56 @@ func (d *DB) Claim(ctx context.Context, n int, lease time.Duration) ([]notify.Me
 	return out, nil
 }
 
-func (d *DB) attempt(ctx context.Context, tx *sqlx.Tx, m notify.Message, outcome, reason string) error {
-	_, err := tx.ExecContext(ctx, d.query("insert-attempt"), m.ID, m.Attempt, d.timeArg(d.now()), outcome, reason)
-	return err
-}
-
-// finish records a final outcome, updates the invite's delivery and emits
-// the event, in one transaction.
-func (d *DB) finish(ctx context.Context, m notify.Message, state, providerID, reason string, delivery invite.Delivery, event string) error {
+// Record records a batch of attempts in one transaction.
+func (d *DB) Record(ctx context.Context, attempts []notify.Attempt) error {
+	if len(attempts) == 0 {
+		return nil
+	}
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
-		now := d.timeArg(d.now())
-		res, err := tx.ExecContext(ctx, d.query("outbox-done"), state, providerID, reason, now, m.ID)
-		if err != nil {
-			return fmt.Errorf("outbox %s: %w", state, err)
+		for _, a := range attempts {
+			if err := d.record(ctx, tx, a); err != nil {
+				return err
+			}
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil // another worker took it over after our lease ran out
-		}
-		if err := d.attempt(ctx, tx, m, state, reason); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, d.query("set-delivery"), string(delivery), now, m.InviteID, false); err != nil {
-			return err
-		}
-		inv, err := d.inviteIn(ctx, tx, m.InviteID)
-		if err != nil {
-			return err
-		}
-		return d.emit(ctx, tx, event, map[string]any{"invite": inv})
+		return nil
 	})
 }
 
-// Sent records a delivered message.
-func (d *DB) Sent(ctx context.Context, m notify.Message, providerID string) error {
-	return d.finish(ctx, m, "sent", providerID, "", invite.Sent, "invite.sent")
-}
-
-// Failed records a permanent failure.
-func (d *DB) Failed(ctx context.Context, m notify.Message, reason string) error {
-	return d.finish(ctx, m, "failed", "", reason, invite.Failed, "invite.delivery_failed")
-}
-
-// Retry records a transient failure.
-func (d *DB) Retry(ctx context.Context, m notify.Message, at time.Time, reason string) error {
-	return d.tx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, d.query("outbox-retry"), d.timeArg(at), reason, d.timeArg(d.now()), m.ID)
-		if err != nil {
-			return fmt.Errorf("outbox retry: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
-		}
-		return d.attempt(ctx, tx, m, "transient", reason)
-	})
+func (d *DB) record(ctx context.Context, tx *sqlx.Tx, a notify.Attempt) error {
+	now := d.timeArg(d.now())
+	m := a.Message
+	var res sql.Result
+	var err error
+	if a.State == notify.StateRetry {
+		res, err = tx.ExecContext(ctx, d.query("outbox-retry"), d.timeArg(a.RetryAt), a.Reason, now, m.ID)
+	} else {
+		res, err = tx.ExecContext(ctx, d.query("outbox-done"), a.State, a.ProviderID, a.Reason, now, m.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("outbox %s: %w", a.State, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil // another worker took it over after our lease ran out
+	}
+	outcome := map[string]string{notify.StateSent: "sent", notify.StateFailed: "permanent", notify.StateRetry: "transient"}[a.State]
+	if _, err := tx.ExecContext(ctx, d.query("insert-attempt"), m.ID, m.Attempt, now, outcome, a.Reason); err != nil {
+		return err
+	}
+	if a.State == notify.StateRetry || m.Kind == "reminder" {
+		return nil // a reminder does not change the invite's delivery
+	}
+	delivery, event := invite.Sent, "invite.sent"
+	if a.State == notify.StateFailed {
+		delivery, event = invite.Failed, "invite.delivery_failed"
+	}
+	if _, err := tx.ExecContext(ctx, d.query("set-delivery"), string(delivery), now, m.InviteID, false); err != nil {
+		return err
+	}
+	inv, err := d.inviteIn(ctx, tx, m.InviteID)
+	if err != nil {
+		return err
+	}
+	return d.emit(ctx, tx, event, map[string]any{"invite": inv})
 }
 
 // ReportDelivery records a provider's delivery report for the message it

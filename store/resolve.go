@@ -16,6 +16,8 @@ var _ resolver.Store = (*DB)(nil)
 type requesterRow struct {
 	ID               string         `db:"id"`
 	TenantID         sql.NullString `db:"tenant_id"`
+	DisplayName      string         `db:"display_name"`
+	FirstEmail       sql.NullString `db:"first_email"`
 	Region           string         `db:"region"`
 	OutboundPersonal sql.NullBool   `db:"outbound_personal"`
 	InboundPersonal  sql.NullBool   `db:"inbound_personal"`
@@ -51,7 +53,8 @@ func (d *DB) requesterOf(r requesterRow) (resolver.Requester, error) {
 		tenant = &directory.Tenant{ID: r.TenantID.String, Region: r.TenantRegion.String, Policy: p, Domains: domains}
 	}
 	pol := acct.EffectivePolicy(tenant)
-	req := resolver.Requester{ID: r.ID, TenantID: acct.TenantID, Region: r.Region, OutboundPersonal: pol.OutboundPersonal, Policy: pol}
+	req := resolver.Requester{ID: r.ID, TenantID: acct.TenantID, DisplayName: r.DisplayName, Email: r.FirstEmail.String,
+		Region: r.Region, OutboundPersonal: pol.OutboundPersonal, Policy: pol}
 	if tenant != nil {
 		req.TenantDomains = tenant.Domains
 		if req.Region == "" {
