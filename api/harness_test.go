@@ -91,7 +91,7 @@ func newHarness(t testing.TB, e testenv.Engine, limits api.Limits) *harness {
 		Limits: inviteLimits, PublicURL: "https://beckon.test", TTL: 336 * time.Hour})
 	srv, err := api.New(api.Config{
 		PublicURL: "https://beckon.test", SignupURL: "https://beckon.test/signup", DevSignup: true,
-		Directory: directory.NewService(db), Resolver: res, Keys: keys, Invites: invites, Events: db,
+		Directory: directory.NewService(db), Resolver: res, Keys: keys, Invites: invites, Events: db, Idempotency: db,
 		Limiter: limiter, Limits: limits, MaxImportBytes: 4096,
 		Checks: []api.Check{{Name: "database", Probe: func(ctx context.Context) (string, error) { return "ok", db.Ping(ctx) }}},
 		Log:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -3,6 +3,8 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"encoding/json"
 	"net/http/httptest"
 	"regexp"
@@ -240,4 +242,44 @@ func BenchmarkInviteCreate(b *testing.B) {
 			b.Fatalf("%d %s", rec.Code, rec.Body)
 		}
 	}
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	h := newHarness(t, testenv.SQLite(t), generous)
+	h.seed()
+	post := func(key, idem string, v any) response {
+		t.Helper()
+		req, _ := http.NewRequest("POST", h.url+"/v1/invites", bytes.NewReader(jsonBody(t, v)))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		if idem != "" {
+			req.Header.Set("Idempotency-Key", idem)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	}
+	body := inviteBody("alice", "idem@example.org")
+	first := post(h.key, "order-42", body)
+	want(t, first, 201, "")
+	if n := len(h.drain()); n != 1 {
+		t.Fatalf("%d messages", n)
+	}
+	again := post(h.key, "order-42", body)
+	if again.Status != 201 || string(again.Body) != string(first.Body) || again.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replay: %d %s", again.Status, again.Body)
+	}
+	if n := len(h.drain()); n != 0 {
+		t.Fatal("a replay sent the invitation again")
+	}
+	want(t, post(h.key, "order-42", inviteBody("alice", "other@example.org")), 422, "idempotency_key_reused")
+	want(t, post(h.key, strings.Repeat("k", 256), body), 400, "invalid_idempotency_key")
+	want(t, post(h.key, "bad\u00a0key", body), 400, "invalid_idempotency_key") // a non-ASCII space
+	// Keys are per API key: another key's "order-42" is its own (and here
+	// meets the pending invite: 200).
+	want(t, post(h.keys["invite"], "order-42", body), 200, "")
 }

@@ -33,11 +33,11 @@ func (s *Server) routes() {
 	m.handle("POST /v1/resolve/batch", s.authed(s.handleResolveBatch(), auth.ScopeResolve))
 
 	inv := auth.ScopeInvite
-	m.handle("POST /v1/invites", s.authed(s.handleInviteCreate(), inv))
+	m.handle("POST /v1/invites", s.authed(s.idempotent(s.handleInviteCreate()), inv))
 	m.handle("GET /v1/invites", s.authed(s.handleInviteList(), inv))
 	m.handle("GET /v1/invites/{invite_id}", s.authed(s.handleInviteGet(), inv))
 	m.handle("DELETE /v1/invites/{invite_id}", s.authed(s.handleInviteRevoke(), inv))
-	m.handle("POST /v1/invites/{invite_id}/resend", s.authed(s.handleInviteResend(), inv))
+	m.handle("POST /v1/invites/{invite_id}/resend", s.authed(s.idempotent(s.handleInviteResend()), inv))
 
 	m.handle("POST /v1/links", s.authed(s.handleLink(), auth.ScopeLink))
 	m.handle("GET /v1/events", s.authed(s.handleEvents(), auth.ScopeLink, admin))

@@ -42,6 +42,8 @@ type Config struct {
 	Keys      *auth.Service
 	Invites   *invite.Service
 	Events    event.Store
+	// Idempotency keeps responses for Idempotency-Key; nil: not honoured.
+	Idempotency IdempotencyStore
 	// Wake, if not nil, is called when a message was queued.
 	Wake    func()
 	Limiter ratelimit.Limiter
@@ -66,6 +68,7 @@ type Server struct {
 	keys           *auth.Service
 	invites        *invite.Service
 	events         event.Store
+	idem           IdempotencyStore
 	wake           func()
 	limiter        ratelimit.Limiter
 	limits         Limits
@@ -87,7 +90,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		dir: cfg.Directory, resolver: cfg.Resolver, keys: cfg.Keys, invites: cfg.Invites, events: cfg.Events, wake: cfg.Wake,
+		dir: cfg.Directory, resolver: cfg.Resolver, keys: cfg.Keys, invites: cfg.Invites, events: cfg.Events, idem: cfg.Idempotency, wake: cfg.Wake,
 		limiter: cfg.Limiter, limits: cfg.Limits,
 		maxImportBytes: cfg.MaxImportBytes, checks: cfg.Checks, log: cfg.Log, metrics: newMetrics(),
 		mux: http.NewServeMux(), pages: pages, devSignup: cfg.DevSignup, twilioToken: cfg.TwilioAuthToken,

@@ -297,3 +297,19 @@ ORDER BY expires_at LIMIT ?;
 
 -- name: mark-reminded
 UPDATE invites SET reminded = TRUE, updated_at = ? WHERE id = ? AND status = 'pending' AND NOT reminded;
+
+-- name: idem-claim
+INSERT INTO idempotency_keys (key_id, idem_key, request_hash, created_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (key_id, idem_key) DO NOTHING;
+
+-- name: idem-get
+SELECT request_hash, status, body, created_at FROM idempotency_keys WHERE key_id = ? AND idem_key = ?;
+
+-- name: idem-reset
+UPDATE idempotency_keys SET request_hash = ?, status = 0, body = '', created_at = ? WHERE key_id = ? AND idem_key = ?;
+
+-- name: idem-save
+UPDATE idempotency_keys SET status = ?, body = ? WHERE key_id = ? AND idem_key = ?;
+
+-- name: idem-forget
+DELETE FROM idempotency_keys WHERE key_id = ? AND idem_key = ?;

@@ -1,0 +1,69 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Saved is a kept response; Status 0 means the first request is running.
+type Saved struct {
+	Hash   string
+	Status int
+	Body   string
+}
+
+// IdempotencyClaim claims (keyID, idemKey) for a request with hash. It
+// returns nil when the caller should run the request, or what is kept:
+// the first response, or Status 0 while it runs. A claim older than ttl is
+// taken over.
+func (d *DB) IdempotencyClaim(ctx context.Context, keyID, idemKey, hash string, ttl time.Duration) (*Saved, error) {
+	var saved *Saved
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		now := d.now()
+		res, err := tx.ExecContext(ctx, d.query("idem-claim"), keyID, idemKey, hash, d.timeArg(now))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return nil
+		}
+		var row struct {
+			Hash      string `db:"request_hash"`
+			Status    int    `db:"status"`
+			Body      string `db:"body"`
+			CreatedAt dbTime `db:"created_at"`
+		}
+		if err := tx.GetContext(ctx, &row, d.query("idem-get"), keyID, idemKey); err != nil {
+			return err
+		}
+		if now.Sub(row.CreatedAt.Time) > ttl {
+			_, err := tx.ExecContext(ctx, d.query("idem-reset"), hash, d.timeArg(now), keyID, idemKey)
+			return err
+		}
+		saved = &Saved{Hash: row.Hash, Status: row.Status, Body: row.Body}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("idempotency claim: %w", err)
+	}
+	return saved, nil
+}
+
+// IdempotencySave keeps the response of a claimed request.
+func (d *DB) IdempotencySave(ctx context.Context, keyID, idemKey string, status int, body string) error {
+	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, d.query("idem-save"), status, body, keyID, idemKey)
+		return err
+	})
+}
+
+// IdempotencyForget drops a claim, so that the request may be retried.
+func (d *DB) IdempotencyForget(ctx context.Context, keyID, idemKey string) error {
+	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, d.query("idem-forget"), keyID, idemKey)
+		return err
+	})
+}
