@@ -14,15 +14,15 @@ import (
 
 // Retry policy.
 const (
-	// MaxAttempts is how many times a message is tried before it fails.
-	MaxAttempts = 12
+	// MaxAttempts is how many times a message is tried before it fails:
+	// with Backoff, the retries span about a day (5 s doubling to a 4 h cap).
+	MaxAttempts = 18
 	baseBackoff = 5 * time.Second
 	maxBackoff  = 4 * time.Hour
 )
 
 // Backoff returns how long to wait after the attempt-th failure:
-// exponential from 5 s, capped at 4 h, with ±20% jitter. Twelve attempts
-// span about a day.
+// exponential from 5 s, capped at 4 h, with ±20% jitter.
 func Backoff(attempt int) time.Duration {
 	d := baseBackoff << min(attempt-1, 20)
 	if d > maxBackoff || d <= 0 {

@@ -1,5 +1,5 @@
 # Shared by scripts/test and scripts/bench: installs PostgreSQL, Redis and
-# Chromium from Debian packages when they are missing and starts private instances on
+# Chromium from Debian packages when they are missing, and Prism from npm, and starts private instances on
 # unused ports, checking that each answer comes from our own instance.
 # Sets pg_url and redis_url; stops everything on exit.
 # shellcheck shell=bash
@@ -24,6 +24,7 @@ fi
 command -v redis-server >/dev/null || { log "installing Redis"; apt_install redis-server; }
 command -v chromium >/dev/null || { log "installing Chromium (a few minutes)"; apt_install chromium; }
 export BECKON_TEST_CHROMIUM="$(command -v chromium)"
+command -v npm >/dev/null || { log "installing Node.js and npm"; apt_install nodejs npm; }
 command -v go >/dev/null || die "Go is not on PATH"
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -42,6 +43,7 @@ cleanup() {
   local rc=$?
   if [ -f "$state/pg/postmaster.pid" ]; then pg_user_run "'$pg_bin/pg_ctl' -D '$state/pg' -m fast -w stop" >/dev/null 2>&1 || true; fi
   if [ -f "$state/redis.pid" ]; then kill "$(cat "$state/redis.pid")" 2>/dev/null || true; fi
+  if [ -f "$state/prism.pid" ]; then kill "$(cat "$state/prism.pid")" 2>/dev/null || true; fi
   rm -rf "$state"
   exit "$rc"
 }
@@ -66,3 +68,27 @@ got_dir=$(redis-cli -p "$redis_port" CONFIG GET dir | tail -n 1) || die "Redis o
 [ "$got_dir" = "$state" ] || die "port $redis_port answers from $got_dir, not our instance"
 
 redis_url="redis://127.0.0.1:$redis_port/0"
+
+# Prism serving Twilio's own OpenAPI document (from @twilio/cli-core): a mock
+# that rejects requests Twilio would reject. Installed once into a cache.
+prism_dir="${XDG_CACHE_HOME:-$HOME/.cache}/beckon-test/prism"
+if [ ! -x "$prism_dir/node_modules/.bin/prism" ] || [ ! -f "$prism_dir/twilio_api_v2010.json" ]; then
+  log "installing Prism and Twilio's OpenAPI document (npm)"
+  mkdir -p "$prism_dir"
+  (cd "$prism_dir" && npm install --no-audit --no-fund --loglevel=error @stoplight/prism-cli@5.16.0 >/dev/null \
+     && npm pack --silent @twilio/cli-core@9.0.0 >/dev/null \
+     && tar xzf twilio-cli-core-9.0.0.tgz package/src/services/twilio-api/twilio_api_v2010.json \
+     && mv package/src/services/twilio-api/twilio_api_v2010.json . && rm -rf package twilio-cli-core-9.0.0.tgz) \
+    || die "could not install Prism"
+fi
+prism_port=$(free_port 4010)
+log "starting Prism (Twilio API mock) on 127.0.0.1:$prism_port"
+"$prism_dir/node_modules/.bin/prism" mock -h 127.0.0.1 -p "$prism_port" "$prism_dir/twilio_api_v2010.json" >"$state/prism.log" 2>&1 &
+echo $! >"$state/prism.pid"
+for _ in $(seq 120); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$prism_port") 2>/dev/null && break
+  kill -0 "$(cat "$state/prism.pid")" 2>/dev/null || { cat "$state/prism.log" >&2; die "Prism did not start"; }
+  sleep 0.5
+done
+(exec 3<>"/dev/tcp/127.0.0.1/$prism_port") 2>/dev/null || die "Prism does not answer on port $prism_port"
+prism_url="http://127.0.0.1:$prism_port"

@@ -89,3 +89,9 @@ func Redis(t testing.TB) string {
 	t.Helper()
 	return need(t, "BECKON_TEST_REDIS_URL", "Redis")
 }
+
+// Prism returns the URL of Prism serving Twilio's OpenAPI document.
+func Prism(t testing.TB) string {
+	t.Helper()
+	return need(t, "BECKON_TEST_PRISM_URL", "Prism (Twilio API mock)")
+}

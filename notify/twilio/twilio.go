@@ -78,6 +78,10 @@ func New(cfg Config) (*Sender, error) {
 func (s *Sender) Send(_ context.Context, msgs []notify.Message) []notify.Outcome {
 	out := make([]notify.Outcome, len(msgs))
 	for i, m := range msgs {
+		if m.To == "" || m.Text == "" {
+			out[i].Err = notify.Permanentf("an SMS needs a recipient and a text")
+			continue
+		}
 		p := &openapi.CreateMessageParams{}
 		p.SetTo(m.To)
 		p.SetBody(m.Text)
