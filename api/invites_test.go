@@ -3,9 +3,9 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
-	"encoding/json"
 	"net/http/httptest"
 	"regexp"
 	"strconv"

@@ -188,6 +188,15 @@ func TestRecipientPage(t *testing.T) {
 		if m := decodeResult(t, h.do("POST", "/v1/resolve", resolveBody("alice", "rita@example.net"))); m["match"] != "account" {
 			t.Fatalf("after link: %v", m)
 		}
+		// Erasing Rita erases her address from the invite she accepted.
+		acceptedID := res.Accepted[0]["id"].(string)
+		if r := h.do("DELETE", "/v1/accounts/rita", nil); r.Status != 204 {
+			t.Fatalf("delete: %d", r.Status)
+		}
+		r = h.do("GET", "/v1/invites/"+acceptedID, nil)
+		if strings.Contains(string(r.Body), "rita@example.net") || !strings.Contains(string(r.Body), `"accepted_by":null`) {
+			t.Fatalf("after erasure: %s", r.Body)
+		}
 	})
 	t.Run("BlockAndUnsubscribe", func(t *testing.T) {
 		tok := invited(t, h, "alice", "sam@example.net", "en")

@@ -68,6 +68,10 @@ UPDATE accounts SET outbound_personal = ?, inbound_personal = ?, updated_at = ? 
 -- name: delete-account
 DELETE FROM accounts WHERE id = ?;
 
+-- name: erase-received
+-- Invites the account accepted keep their history but not its address.
+UPDATE invites SET recipient_value = 'erased:' || id, accepted_by = NULL WHERE accepted_by = ?;
+
 -- name: put-block
 INSERT INTO blocks (account_id, blocked_id, created_at) VALUES (?, ?, ?)
 ON CONFLICT (account_id, blocked_id) DO NOTHING;

@@ -383,9 +383,9 @@ func (d *DB) insertRows(ctx context.Context, tx *sqlx.Tx, name string, rows [][]
 	return nil
 }
 
-// update runs one UPDATE or DELETE that must touch the account, then
-// returns the account as it is after it (the zero Account after a delete).
-func (d *DB) update(ctx context.Context, id string, reread bool, query string, args ...any) (directory.Account, error) {
+// update runs one UPDATE that must touch the account, then returns the
+// account as it is after it.
+func (d *DB) update(ctx context.Context, id string, query string, args ...any) (directory.Account, error) {
 	var out directory.Account
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, query, args...)
@@ -397,9 +397,7 @@ func (d *DB) update(ctx context.Context, id string, reread bool, query string, a
 		} else if n == 0 {
 			return directory.ErrAccountNotFound
 		}
-		if reread {
-			out, err = d.account(ctx, tx, id)
-		}
+		out, err = d.account(ctx, tx, id)
 		return err
 	})
 	return out, err
@@ -407,18 +405,31 @@ func (d *DB) update(ctx context.Context, id string, reread bool, query string, a
 
 // SetDiscoverable sets the account's discoverability.
 func (d *DB) SetDiscoverable(ctx context.Context, id string, discoverable bool) (directory.Account, error) {
-	return d.update(ctx, id, true, d.query("set-discoverable"), discoverable, d.timeArg(d.now()), id)
+	return d.update(ctx, id, d.query("set-discoverable"), discoverable, d.timeArg(d.now()), id)
 }
 
 // SetOverrides sets the account's per-user policy overrides.
 func (d *DB) SetOverrides(ctx context.Context, id string, o directory.Overrides) (directory.Account, error) {
-	return d.update(ctx, id, true, d.query("set-overrides"), o.OutboundPersonal, o.InboundPersonal, d.timeArg(d.now()), id)
+	return d.update(ctx, id, d.query("set-overrides"), o.OutboundPersonal, o.InboundPersonal, d.timeArg(d.now()), id)
 }
 
-// DeleteAccount deletes the account; its identifiers and blocks go with it.
+// DeleteAccount deletes the account; its identifiers, blocks, the invites
+// it sent (with their messages and tokens) and its message requests go
+// with it, and the invites it accepted lose its address.
 func (d *DB) DeleteAccount(ctx context.Context, id string) error {
-	_, err := d.update(ctx, id, false, d.query("delete-account"), id)
-	return err
+	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, d.query("erase-received"), id); err != nil {
+			return fmt.Errorf("erase invites: %w", err)
+		}
+		res, err := tx.ExecContext(ctx, d.query("delete-account"), id)
+		if err != nil {
+			return fmt.Errorf("delete account: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return directory.ErrAccountNotFound
+		}
+		return nil
+	})
 }
 
 type blockRow struct {
