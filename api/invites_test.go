@@ -169,6 +169,13 @@ func TestInvites(t *testing.T) {
 	t.Run("GetListRevokeResend", func(t *testing.T) {
 		want(t, do("GET", "/v1/invites/"+id, nil), 200, "")
 		want(t, do("GET", "/v1/invites/inv_nope", nil), 404, "invite_not_found")
+		want(t, do("GET", "/v1/invites/a%20b", nil), 404, "invite_not_found")
+		want(t, do("DELETE", "/v1/invites/inv_nope", nil), 404, "invite_not_found")
+		want(t, do("POST", "/v1/invites/inv_nope/resend", nil), 404, "invite_not_found")
+		want(t, do("GET", "/v1/invites?limit=0", nil), 400, "invalid_parameter")
+		want(t, do("GET", "/v1/events?limit=500", nil), 400, "invalid_parameter")
+		want(t, do("GET", "/v1/events?after=evt_missing", nil), 400, "invalid_cursor")
+		want(t, h.call("GET", "/v1/events", h.keys["invite"], "", nil), 403, "insufficient_scope")
 		r := do("GET", "/v1/invites?inviter=alice&status=pending&limit=2", nil)
 		var page struct {
 			Items      []map[string]any

@@ -16,44 +16,99 @@ import (
 	"github.com/beckon-chat/beckon/templates"
 )
 
+// setup returns a service on a fresh database with a clock the test moves,
+// and an inviter "alice".
+func setup(t *testing.T, e testenv.Engine) (*invite.Service, *store.DB, *time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	db, err := store.Open(ctx, e.URL, store.Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := directory.NewService(db).PutAccount(ctx, directory.AccountInput{ID: "alice", DisplayName: "Alice", Identifiers: []string{"alice@example.com"}}); err != nil {
+		t.Fatal(err)
+	}
+	tmpl, _ := templates.Defaults()
+	lim := ratelimit.Limit{Rate: 100, Burst: 100, Period: time.Minute}
+	svc := invite.NewService(invite.Config{Store: db, Accounts: db, Resolver: resolver.NewService(db, invite.Finder{Store: db}),
+		Templates: tmpl, Limiter: ratelimit.NewMemory(clock), Limits: invite.Limits{PerInviterMinute: lim, PerTenantDay: lim, PerRecipientDay: lim, SMSPerCountry: lim},
+		PublicURL: "https://beckon.test", TTL: 14 * 24 * time.Hour, Now: clock})
+	return svc, db, &now
+}
+
+// firstToken claims the queued message, marks it sent and returns its token.
+func firstToken(t *testing.T, db *store.DB) string {
+	t.Helper()
+	ctx := context.Background()
+	msgs, _ := db.Claim(ctx, 10, time.Minute)
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+	if err := db.Record(ctx, []notify.Attempt{{Message: msgs[0], State: notify.StateSent}}); err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimPrefix(regexpLink(msgs[0].Text), "https://beckon.test/i/")
+}
+
+func TestTicket(t *testing.T) {
+	svc, db, now := setup(t, testenv.SQLite(t))
+	ctx := context.Background()
+	if _, err := svc.Create(ctx, invite.CreateInput{InviterID: "alice", Identifier: "bob@example.org", Chat: invite.Chat{ID: "c", Kind: invite.OneOnOne}}); err != nil {
+		t.Fatal(err)
+	}
+	token := firstToken(t, db)
+	link := func(ticket, id string) error {
+		_, err := svc.Link(ctx, invite.LinkInput{Account: directory.AccountInput{ID: id, DisplayName: "Bob", Discoverable: true},
+			Identifier: "bob@example.org", Ticket: ticket})
+		return err
+	}
+	late, _, err := svc.Accept(ctx, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	*now = now.Add(invite.TicketTTL + time.Second)
+	if err := link(late, "bob"); err == nil || !strings.Contains(err.Error(), "invalid_ticket") {
+		t.Fatalf("an expired ticket: %v", err)
+	}
+	fresh, _, err := svc.Accept(ctx, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := link(fresh, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := link(fresh, "bob"); err != nil {
+		t.Fatalf("the same link again must answer the same: %v", err)
+	}
+	if _, err := svc.Link(ctx, invite.LinkInput{Account: directory.AccountInput{ID: "eve", DisplayName: "Eve"},
+		Identifier: "eve@example.org", Ticket: fresh}); err == nil || !strings.Contains(err.Error(), "invalid_ticket") {
+		t.Fatalf("a ticket for another identifier: %v", err)
+	}
+}
+
 // TestSweep: one reminder three days before expiry, then expiry with its
 // event, after which the link no longer opens anything.
 func TestSweep(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, e testenv.Engine) {
 		ctx := context.Background()
-		now := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
-		clock := func() time.Time { return now }
-		db, err := store.Open(ctx, e.URL, store.Options{Now: clock})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		if _, err := db.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := directory.NewService(db).PutAccount(ctx, directory.AccountInput{ID: "alice", DisplayName: "Alice", Identifiers: []string{"alice@example.com"}}); err != nil {
-			t.Fatal(err)
-		}
-		tmpl, _ := templates.Defaults()
-		lim := ratelimit.Limit{Rate: 100, Burst: 100, Period: time.Minute}
-		svc := invite.NewService(invite.Config{Store: db, Accounts: db, Resolver: resolver.NewService(db, invite.Finder{Store: db}),
-			Templates: tmpl, Limiter: ratelimit.NewMemory(clock), Limits: invite.Limits{PerInviterMinute: lim, PerTenantDay: lim, PerRecipientDay: lim, SMSPerCountry: lim},
-			PublicURL: "https://beckon.test", TTL: 14 * 24 * time.Hour, Now: clock})
+		svc, db, nowp := setup(t, e)
 		created, err := svc.Create(ctx, invite.CreateInput{InviterID: "alice", Identifier: "bob@example.org", Chat: invite.Chat{ID: "c", Kind: invite.OneOnOne}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		first, _ := db.Claim(ctx, 10, time.Minute)
-		if err := db.Record(ctx, []notify.Attempt{{Message: first[0], State: notify.StateSent}}); err != nil {
-			t.Fatal(err)
-		}
-		token := strings.TrimPrefix(regexpLink(first[0].Text), "https://beckon.test/i/")
+		token := firstToken(t, db)
 
-		now = now.Add(10 * 24 * time.Hour) // four days left: nothing yet
+		*nowp = nowp.Add(10 * 24 * time.Hour) // four days left: nothing yet
 		if x, r, err := svc.Sweep(ctx); err != nil || x != 0 || r != 0 {
 			t.Fatalf("day 10: %d %d %v", x, r, err)
 		}
-		now = now.Add(25 * time.Hour) // under three days left
+		*nowp = nowp.Add(25 * time.Hour) // under three days left
 		if x, r, err := svc.Sweep(ctx); err != nil || x != 0 || r != 1 {
 			t.Fatalf("day 11: %d %d %v", x, r, err)
 		}
@@ -67,7 +122,7 @@ func TestSweep(t *testing.T) {
 		if _, err := svc.Land(ctx, token); err != nil {
 			t.Fatalf("the first link stops working after a reminder: %v", err)
 		}
-		now = created.Invite.ExpiresAt.Add(time.Second)
+		*nowp = created.Invite.ExpiresAt.Add(time.Second)
 		if x, _, err := svc.Sweep(ctx); err != nil || x != 1 {
 			t.Fatalf("expiry: %d %v", x, err)
 		}
