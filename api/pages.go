@@ -127,8 +127,9 @@ func checkCSRF(r *http.Request) error {
 }
 
 // pageAction runs a recipient action: per-IP limit, a small form body,
-// CSRF, then do, which returns the confirmation wording.
-func (s *Server) pageAction(csrf bool, do func(r *http.Request, token string) (heading, text func(templates.Text) string, err error)) http.Handler {
+// CSRF, then do, which returns the confirmation wording, or nil wording
+// when it answered itself (a redirect).
+func (s *Server) pageAction(csrf bool, do func(w http.ResponseWriter, r *http.Request, token string) (heading, text func(templates.Text) string, err error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		lang := langOf(r, "")
 		if !s.pageAllowed(w, r, lang) {
@@ -145,7 +146,7 @@ func (s *Server) pageAction(csrf bool, do func(r *http.Request, token string) (h
 				return
 			}
 		}
-		heading, text, err := do(r, r.PathValue("token"))
+		heading, text, err := do(w, r, r.PathValue("token"))
 		if err != nil {
 			s.writePageError(w, r, lang, err)
 			return
@@ -159,33 +160,31 @@ func (s *Server) pageAction(csrf bool, do func(r *http.Request, token string) (h
 }
 
 func (s *Server) handleAccept() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.pageAction(true, func(r *http.Request, token string) (func(templates.Text) string, func(templates.Text) string, error) {
-			ticket, inv, err := s.invites.Accept(r.Context(), token)
-			if err != nil {
-				return nil, nil, err
-			}
-			u := *s.pages.signupURL
-			q := u.Query()
-			q.Set("invite_ticket", ticket)
-			q.Set("login_hint", inv.Recipient.Value)
-			u.RawQuery = q.Encode()
-			w.Header().Set("Referrer-Policy", "no-referrer")
-			http.Redirect(w, r, u.String(), http.StatusSeeOther)
-			return nil, nil, nil
-		}).ServeHTTP(w, r)
+	return s.pageAction(true, func(w http.ResponseWriter, r *http.Request, token string) (func(templates.Text) string, func(templates.Text) string, error) {
+		ticket, inv, err := s.invites.Accept(r.Context(), token)
+		if err != nil {
+			return nil, nil, err
+		}
+		u := *s.pages.signupURL
+		q := u.Query()
+		q.Set("invite_ticket", ticket)
+		q.Set("login_hint", inv.Recipient.Value)
+		u.RawQuery = q.Encode()
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		http.Redirect(w, r, u.String(), http.StatusSeeOther)
+		return nil, nil, nil
 	})
 }
 
 func (s *Server) handleDecline() http.Handler {
-	return s.pageAction(true, func(r *http.Request, token string) (func(templates.Text) string, func(templates.Text) string, error) {
+	return s.pageAction(true, func(_ http.ResponseWriter, r *http.Request, token string) (func(templates.Text) string, func(templates.Text) string, error) {
 		_, err := s.invites.Decline(r.Context(), token)
 		return func(t templates.Text) string { return t.DeclinedTitle }, func(t templates.Text) string { return t.Declined }, err
 	})
 }
 
 func (s *Server) handleBlock() http.Handler {
-	return s.pageAction(true, func(r *http.Request, token string) (func(templates.Text) string, func(templates.Text) string, error) {
+	return s.pageAction(true, func(_ http.ResponseWriter, r *http.Request, token string) (func(templates.Text) string, func(templates.Text) string, error) {
 		_, err := s.invites.BlockInviter(r.Context(), token)
 		return func(t templates.Text) string { return t.BlockedTitle }, func(t templates.Text) string { return t.Blocked }, err
 	})
@@ -196,7 +195,7 @@ func (s *Server) handleBlock() http.Handler {
 // cookie): stopping invitations is harmless to allow to anyone holding
 // the token.
 func (s *Server) handleUnsubscribe() http.Handler {
-	return s.pageAction(false, func(r *http.Request, token string) (func(templates.Text) string, func(templates.Text) string, error) {
+	return s.pageAction(false, func(_ http.ResponseWriter, r *http.Request, token string) (func(templates.Text) string, func(templates.Text) string, error) {
 		if r.PostFormValue("List-Unsubscribe") != "One-Click" {
 			if err := checkCSRF(r); err != nil {
 				return nil, nil, err
@@ -224,7 +223,7 @@ func (s *Server) handleSignupPage() http.Handler {
 // handleSignupSubmit creates a personal account for the development
 // sign-up page and links it with the ticket, as an identity provider would.
 func (s *Server) handleSignupSubmit() http.Handler {
-	return s.pageAction(true, func(r *http.Request, _ string) (func(templates.Text) string, func(templates.Text) string, error) {
+	return s.pageAction(true, func(_ http.ResponseWriter, r *http.Request, _ string) (func(templates.Text) string, func(templates.Text) string, error) {
 		name := strings.TrimSpace(r.PostFormValue("display_name"))
 		if name == "" {
 			return nil, nil, fault.Invalidf("missing_field", "display_name", "give your name")

@@ -2,6 +2,7 @@ package invite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -67,6 +68,9 @@ var (
 	ErrNotFound          = fault.New(fault.NotFound, "invite_not_found", "", "no invite with that id")
 	ErrNotPending        = fault.New(fault.Conflict, "invite_not_pending", "", "the invite is no longer pending")
 	ErrChannelNotAllowed = fault.New(fault.Unprocessable, "channel_not_allowed", "identifier", "invitations cannot be sent to this identifier under your organisation's policy")
+	// ErrDuplicatePending is the store's answer when the inviter already
+	// has a pending invite to the identifier for the chat (a race).
+	ErrDuplicatePending = fault.New(fault.Conflict, "invite_exists", "", "a pending invite already exists")
 )
 
 // CreateInput is a request to invite someone.
@@ -163,7 +167,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Created, error) {
 	if err != nil {
 		return Created{}, err
 	}
-	if err := s.cfg.Store.CreateInvite(ctx, inv, tok.Hash, msg); fault.CodeOf(err) == "invite_exists" {
+	if err := s.cfg.Store.CreateInvite(ctx, inv, tok.Hash, msg); errors.Is(err, ErrDuplicatePending) {
 		// A concurrent request created it first: answer as if we came second.
 		existing, err := s.cfg.Store.PendingInvite(ctx, in.InviterID, id, in.Chat.ID)
 		return Created{Invite: existing, Existing: existing != nil}, err

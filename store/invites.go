@@ -10,17 +10,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/beckon-chat/beckon/fault"
 	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/resolver"
 	"github.com/jmoiron/sqlx"
 )
 
 var _ invite.Store = (*DB)(nil)
-
-// ErrDuplicatePending is returned by CreateInvite when the inviter already
-// has a pending invite to the identifier for the chat.
-var ErrDuplicatePending = fault.New(fault.Conflict, "invite_exists", "", "a pending invite already exists")
 
 type inviteRow struct {
 	ID             string         `db:"id"`
@@ -90,7 +85,7 @@ func (d *DB) CreateInvite(ctx context.Context, inv invite.Invite, tokenHash stri
 			inv.Locale, string(inv.Status), string(inv.Delivery), inv.Suppressed, inv.Resends,
 			d.timeArg(inv.LastSentAt), d.timeArg(inv.CreatedAt), d.timeArg(inv.ExpiresAt), d.timeArg(inv.CreatedAt))
 		if err != nil {
-			return conflict(err, "insert invite", ErrDuplicatePending, nil)
+			return conflict(err, "insert invite", invite.ErrDuplicatePending, nil)
 		}
 		if _, err := tx.ExecContext(ctx, d.query("insert-token"), tokenHash, inv.ID, d.timeArg(inv.CreatedAt)); err != nil {
 			return fmt.Errorf("insert token: %w", err)
