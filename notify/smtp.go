@@ -2,9 +2,12 @@ package notify
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strconv"
 	"time"
 
@@ -20,6 +23,9 @@ type SMTPConfig struct {
 	Password string
 	From     string
 	Timeout  time.Duration
+	// CAFile, if set, is a PEM file of the CAs that sign the server's
+	// certificate (an internal relay); otherwise the system's roots.
+	CAFile string
 }
 
 // ParseSMTPURL reads smtp://user:pass@host:port?tls=none|starttls|tls.
@@ -67,6 +73,20 @@ func NewSMTP(cfg SMTPConfig) *SMTP { return &SMTP{cfg: cfg} }
 
 func (s *SMTP) connect(ctx context.Context) error {
 	opts := []mail.Option{mail.WithPort(s.cfg.Port), mail.WithTimeout(s.cfg.Timeout)}
+	if s.cfg.TLS != "none" {
+		tc := &tls.Config{ServerName: s.cfg.Host, MinVersion: tls.VersionTLS12}
+		if s.cfg.CAFile != "" {
+			pem, err := os.ReadFile(s.cfg.CAFile)
+			if err != nil {
+				return fmt.Errorf("smtp CA file: %w", err)
+			}
+			tc.RootCAs = x509.NewCertPool()
+			if !tc.RootCAs.AppendCertsFromPEM(pem) {
+				return Permanentf("smtp CA file %s holds no PEM certificate", s.cfg.CAFile)
+			}
+		}
+		opts = append(opts, mail.WithTLSConfig(tc))
+	}
 	switch s.cfg.TLS {
 	case "none":
 		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))

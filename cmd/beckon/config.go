@@ -31,6 +31,7 @@ type config struct {
 	InviteTTL    time.Duration
 	InviteLimits invite.Limits
 	SMTPURL      string
+	SMTPCAFile   string
 	MailFrom     string
 	DevOutbox    string
 	Workers      int
@@ -100,6 +101,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		SMSPerCountry:    parseLimit("BECKON_INVITE_LIMIT_SMS_PER_COUNTRY", "500/h"),
 	}
 	c.SMTPURL = get("BECKON_SMTP_URL", "")
+	c.SMTPCAFile = get("BECKON_SMTP_CA_FILE", "")
 	c.MailFrom = get("BECKON_MAIL_FROM", "Beckon <no-reply@localhost>")
 	c.DevOutbox = get("BECKON_DEV_OUTBOX", "./outbox")
 	c.Workers = int(parseInt("BECKON_WORKERS", "2"))

@@ -249,6 +249,7 @@ func newSenders(cfg config, log *slog.Logger) (func(string) (notify.Sender, erro
 		if err != nil {
 			return nil, err
 		}
+		c.CAFile = cfg.SMTPCAFile
 		smtp = &c
 	}
 	var sms notify.Sender

@@ -1,13 +1,25 @@
 package testenv
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
+	"math/big"
 	"net"
 	"net/mail"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
@@ -26,6 +38,13 @@ type Mail struct {
 type SMTPServer struct {
 	t    testing.TB
 	Addr string
+	// User and Pass, when set, are required (AUTH PLAIN) before MAIL.
+	User, Pass string
+	// TLS is set by StartSMTPS: "starttls" or "tls".
+	TLS       string
+	tlsConfig *tls.Config
+	// CAFile is the PEM of the CA that signed the server's certificate.
+	CAFile string
 
 	mu       sync.Mutex
 	srv      *smtp.Server
@@ -34,22 +53,62 @@ type SMTPServer struct {
 	Reject   map[string]*smtp.SMTPError
 }
 
-// StartSMTP starts a server on a free port; it stops with the test.
-func StartSMTP(t testing.TB) *SMTPServer {
+// StartSMTP starts a plain server on a free port; it stops with the test.
+func StartSMTP(t testing.TB) *SMTPServer { return startSMTP(t, &SMTPServer{}) }
+
+// StartSMTPS starts a server with TLS ("starttls" or "tls") under a new CA
+// whose PEM is in CAFile, that requires AUTH PLAIN with user and pass.
+func StartSMTPS(t testing.TB, mode, user, pass string) *SMTPServer {
+	cfg, caFile := testTLS(t)
+	return startSMTP(t, &SMTPServer{TLS: mode, tlsConfig: cfg, CAFile: caFile, User: user, Pass: pass})
+}
+
+func startSMTP(t testing.TB, s *SMTPServer) *SMTPServer {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &SMTPServer{t: t, Addr: ln.Addr().String(), Reject: map[string]*smtp.SMTPError{}}
+	s.t, s.Addr, s.Reject = t, ln.Addr().String(), map[string]*smtp.SMTPError{}
 	s.serve(ln)
 	t.Cleanup(s.Stop)
 	return s
 }
 
+// testTLS makes a CA and a certificate for 127.0.0.1 signed by it.
+func testTLS(t testing.TB) (*tls.Config, string) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Beckon test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{leafDER}, PrivateKey: key}}}, caFile
+}
+
 func (s *SMTPServer) serve(ln net.Listener) {
 	srv := smtp.NewServer(s)
 	srv.Domain = "localhost"
-	srv.AllowInsecureAuth = true
+	srv.AllowInsecureAuth = s.TLS == ""
+	srv.TLSConfig = s.tlsConfig
+	if s.TLS == "tls" {
+		ln = tls.NewListener(ln, s.tlsConfig)
+	}
 	s.mu.Lock()
 	s.srv = srv
 	s.mu.Unlock()
@@ -99,15 +158,38 @@ func (s *SMTPServer) NewSession(*smtp.Conn) (smtp.Session, error) {
 }
 
 type smtpSession struct {
-	srv  *SMTPServer
-	from string
-	to   []string
+	srv    *SMTPServer
+	authed bool
+	from   string
+	to     []string
+}
+
+// AuthMechanisms implements smtp.AuthSession.
+func (x *smtpSession) AuthMechanisms() []string {
+	if x.srv.User == "" {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+// Auth implements smtp.AuthSession.
+func (x *smtpSession) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, pass string) error {
+		if user != x.srv.User || pass != x.srv.Pass {
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "bad credentials"}
+		}
+		x.authed = true
+		return nil
+	}), nil
 }
 
 func (x *smtpSession) Reset()        { x.from, x.to = "", nil }
 func (x *smtpSession) Logout() error { return nil }
 
 func (x *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
+	if x.srv.User != "" && !x.authed {
+		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "authentication required"}
+	}
 	x.from = from
 	return nil
 }
