@@ -7,6 +7,8 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -118,14 +120,36 @@ func (s *Server) unrouted(w http.ResponseWriter, r *http.Request, mux *http.Serv
 	s.writeError(w, r, errNotFound)
 }
 
-// clientIP is the address of the peer.
-func clientIP(r *http.Request) string {
+// ClientIP returns the client's address: the TCP peer, unless the peer is
+// one of the trusted proxies; then the rightmost X-Forwarded-For address
+// that is not a trusted proxy (the left part of the header is whatever the
+// client wrote, and cannot be believed).
+func ClientIP(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	isTrusted := func(s string) bool {
+		a, err := netip.ParseAddr(strings.TrimSpace(s))
+		return err == nil && slices.ContainsFunc(trusted, func(p netip.Prefix) bool { return p.Contains(a.Unmap()) })
+	}
+	if !isTrusted(host) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if _, err := netip.ParseAddr(hop); err != nil {
+			break // garbage: stop believing the header here
+		}
+		if !isTrusted(hop) {
+			return hop
+		}
 	}
 	return host
 }
+
+func (s *Server) clientIP(r *http.Request) string { return ClientIP(r, s.trustedProxies) }
 
 // allow charges n events to key under limit, sets the RateLimit-* headers
 // and, when refused, answers 429 and returns false.
@@ -160,7 +184,7 @@ func ceilSeconds(d time.Duration) int {
 
 // allowIP applies the per-IP limit of unauthenticated traffic.
 func (s *Server) allowIP(w http.ResponseWriter, r *http.Request) bool {
-	return s.allow(w, r, "ip", clientIP(r), s.limits.PerIP, 1)
+	return s.allow(w, r, "ip", s.clientIP(r), s.limits.PerIP, 1)
 }
 
 // authed requires an API key with one of scopes, and applies the per-key

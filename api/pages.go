@@ -83,7 +83,7 @@ func (s *Server) writePageError(w http.ResponseWriter, r *http.Request, lang str
 
 // pageAllowed applies the per-IP limit to a page, answering with a page.
 func (s *Server) pageAllowed(w http.ResponseWriter, r *http.Request, lang string) bool {
-	res, err := s.limiter.AllowN(r.Context(), "ip:"+clientIP(r), s.limits.PerIP, 1)
+	res, err := s.limiter.AllowN(r.Context(), "ip:"+s.clientIP(r), s.limits.PerIP, 1)
 	if err != nil || res.OK() {
 		return true
 	}

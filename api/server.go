@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/beckon-chat/beckon/auth"
@@ -55,6 +56,8 @@ type Config struct {
 	DevSignup bool
 	// TwilioAuthToken checks Twilio's callbacks; empty: they answer 404.
 	TwilioAuthToken string
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
 	// MaxImportBytes caps the streamed body of the import endpoint.
 	MaxImportBytes int64
 	Checks         []Check
@@ -81,6 +84,7 @@ type Server struct {
 	pages          pageConfig
 	devSignup      bool
 	twilioToken    string
+	trustedProxies []netip.Prefix
 }
 
 // New returns a Server; call Handler to serve it.
@@ -94,6 +98,7 @@ func New(cfg Config) (*Server, error) {
 		limiter: cfg.Limiter, limits: cfg.Limits,
 		maxImportBytes: cfg.MaxImportBytes, checks: cfg.Checks, log: cfg.Log, metrics: newMetrics(),
 		mux: http.NewServeMux(), pages: pages, devSignup: cfg.DevSignup, twilioToken: cfg.TwilioAuthToken,
+		trustedProxies: cfg.TrustedProxies,
 	}
 	if s.wake == nil {
 		s.wake = func() {}

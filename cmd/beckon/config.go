@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -42,6 +43,8 @@ type config struct {
 
 	WebhookURL    string
 	WebhookSecret string
+
+	TrustedProxies []netip.Prefix
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -132,6 +135,17 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, "BECKON_LOG_FORMAT must be json or text")
+	}
+	for _, p := range strings.Split(get("BECKON_TRUSTED_PROXIES", ""), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("BECKON_TRUSTED_PROXIES: %q is not a CIDR such as 10.0.0.0/8", p))
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, prefix)
 	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))

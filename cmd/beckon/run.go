@@ -161,6 +161,7 @@ func serve(ctx context.Context, cfg config, args []string, log *slog.Logger, std
 		SignupURL:       cfg.SignupURL,
 		DevSignup:       cfg.DevSignup,
 		TwilioAuthToken: cfg.Twilio.AuthToken,
+		TrustedProxies:  cfg.TrustedProxies,
 		Directory:       directory.NewService(db),
 		Resolver:        res,
 		Invites:         invites,

@@ -247,6 +247,7 @@ func TestConfigErrors(t *testing.T) {
 		"BECKON_DATABASE_URL":     "mysql://x",
 		"BECKON_IMPORT_MAX_BYTES": "-5",
 		"BECKON_KEY_CACHE_TTL":    "soon",
+		"BECKON_TRUSTED_PROXIES":  "10.0.0.0/8,lb",
 	} {
 		env := map[string]string{key: value, "BECKON_ADDR": freeAddr(t)}
 		if key != "BECKON_DATABASE_URL" {
