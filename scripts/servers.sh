@@ -71,11 +71,11 @@ redis_url="redis://127.0.0.1:$redis_port/0"
 
 # Prism serving Twilio's own OpenAPI document (from @twilio/cli-core): a mock
 # that rejects requests Twilio would reject. Installed once into a cache.
-prism_dir="${XDG_CACHE_HOME:-$HOME/.cache}/beckon-test/prism"
+prism_dir="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/beckon-test/prism"
 if [ ! -x "$prism_dir/node_modules/.bin/prism" ] || [ ! -f "$prism_dir/twilio_api_v2010.json" ]; then
   log "installing Prism and Twilio's OpenAPI document (npm)"
   mkdir -p "$prism_dir"
-  (cd "$prism_dir" && npm install --no-audit --no-fund --loglevel=error @stoplight/prism-cli@5.16.0 >/dev/null \
+  (cd "$prism_dir" && export npm_config_cache="$prism_dir/.npm" && npm install --no-audit --no-fund --loglevel=error @stoplight/prism-cli@5.16.0 >/dev/null \
      && npm pack --silent @twilio/cli-core@9.0.0 >/dev/null \
      && tar xzf twilio-cli-core-9.0.0.tgz package/src/services/twilio-api/twilio_api_v2010.json \
      && mv package/src/services/twilio-api/twilio_api_v2010.json . && rm -rf package twilio-cli-core-9.0.0.tgz) \
