@@ -4,6 +4,9 @@
 # Sets pg_url and redis_url; stops everything on exit.
 # shellcheck shell=bash
 
+# Go and npm need a home; a bare CI environment may not say which.
+if [ -z "${HOME:-}" ]; then HOME=$(getent passwd "$(id -u)" | cut -d: -f6); export HOME; fi
+
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'scripts/test: %s\n' "$*" >&2; exit 1; }
 
