@@ -14,6 +14,7 @@ type metrics struct {
 	rateLimited *prometheus.CounterVec
 	fallback    prometheus.Gauge
 	imported    prometheus.Counter
+	deliveries  *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -38,8 +39,11 @@ func newMetrics() *metrics {
 		imported: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "beckon_accounts_imported_total", Help: "Accounts written by the import endpoint.",
 		}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "beckon_deliveries_total", Help: "Delivery attempts by channel and outcome (sent, retry, failed).",
+		}, []string{"channel", "outcome"}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.resolved, m.rateLimited, m.fallback, m.imported,
+	m.registry.MustRegister(m.requests, m.duration, m.resolved, m.rateLimited, m.fallback, m.imported, m.deliveries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

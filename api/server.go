@@ -117,6 +117,11 @@ func (s *Server) SetRateLimitFallback(on bool) {
 	s.metrics.fallback.Set(v)
 }
 
+// ObserveDelivery counts a delivery attempt in the metrics.
+func (s *Server) ObserveDelivery(channel, outcome string) {
+	s.metrics.deliveries.WithLabelValues(channel, outcome).Inc()
+}
+
 // Handler returns the server's root handler.
 func (s *Server) Handler() http.Handler { return s.observe(s.mux) }
 

@@ -44,6 +44,8 @@ type DispatcherConfig struct {
 	// Idle is how long a worker waits when the outbox is empty.
 	Idle time.Duration
 	Log  *slog.Logger
+	// Observe, if not nil, is told of every attempt (for metrics).
+	Observe func(Attempt)
 }
 
 // Dispatcher runs workers that deliver the outbox.
@@ -140,6 +142,11 @@ func (d *Dispatcher) round(ctx context.Context, senders map[string]Sender) (int,
 		}
 		for i, out := range s.Send(ctx, batch) {
 			attempts = append(attempts, d.attempt(batch[i], out))
+		}
+	}
+	if d.cfg.Observe != nil {
+		for _, a := range attempts {
+			d.cfg.Observe(a)
 		}
 	}
 	if err := d.cfg.Outbox.Record(rec, attempts); err != nil {

@@ -103,6 +103,9 @@ func TestInviteByEmail(t *testing.T) {
 			t.Fatalf("no link in %s", m.Raw)
 		}
 		eventually(t, "delivery sent", func() bool { return delivery(c, id) == "sent" })
+		if _, body := get(t, base+"/metrics"); !strings.Contains(body, `beckon_deliveries_total{channel="email",outcome="sent"} 1`) {
+			t.Fatal("metrics lack the delivery")
+		}
 		if strings.Contains(logs.String(), strings.TrimPrefix(link, "https://beckon.test/i/")) || strings.Contains(logs.String(), "bob@example.org") {
 			t.Fatal("the log holds the token or the address")
 		}
@@ -121,6 +124,9 @@ func TestEmailFaults(t *testing.T) {
 	t.Run("PermanentFailsOnce", func(t *testing.T) {
 		id := sendInvite(t, c, "bounce@example.org")
 		eventually(t, "delivery failed", func() bool { return delivery(c, id) == "failed" })
+		if _, body := get(t, base+"/metrics"); !strings.Contains(body, `beckon_deliveries_total{channel="email",outcome="failed"} 1`) {
+			t.Fatal("metrics lack the failed delivery")
+		}
 		if strings.Contains(logs.String(), "bounce@example.org") {
 			t.Fatal("the address reached the log")
 		}

@@ -155,7 +155,8 @@ func serve(ctx context.Context, cfg config, args []string, log *slog.Logger, std
 	if err != nil {
 		return err
 	}
-	dispatcher := notify.NewDispatcher(notify.DispatcherConfig{Outbox: db, Senders: senders, Workers: cfg.Workers, Lease: cfg.Lease, Log: log})
+	dispatcher := notify.NewDispatcher(notify.DispatcherConfig{Outbox: db, Senders: senders, Workers: cfg.Workers, Lease: cfg.Lease, Log: log,
+		Observe: func(a notify.Attempt) { srv.ObserveDelivery(a.Message.Channel, a.State) }})
 	srv, err = api.New(api.Config{
 		PublicURL:       cfg.PublicURL,
 		SignupURL:       cfg.SignupURL,
