@@ -37,18 +37,14 @@ func (s *Server) chargeRequester(w http.ResponseWriter, r *http.Request, id stri
 // countResolve counts an outcome and, at debug level, logs it with the
 // identifier redacted.
 func (s *Server) countResolve(r *http.Request, requester string, res resolver.Result, err error) {
-	m := string(res.Match)
+	label, outcome := string(res.Match), string(res.Match)
 	if err != nil {
-		m = fault.CodeOf(err)
+		label, outcome = "error", fault.CodeOf(err)
 	}
-	if err == nil {
-		s.metrics.resolved.WithLabelValues(m).Inc()
-	} else {
-		s.metrics.resolved.WithLabelValues("error").Inc()
-	}
+	s.metrics.resolved.WithLabelValues(label).Inc()
 	if s.log.Enabled(r.Context(), slog.LevelDebug) {
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "resolve", slog.String("requester", requester),
-			slog.String("identifier", resolver.Redact(res.Identifier.Value)), slog.String("outcome", m))
+			slog.String("identifier", resolver.Redact(res.Identifier.Value)), slog.String("outcome", outcome))
 	}
 }
 

@@ -29,9 +29,6 @@ SELECT kind, value FROM identifiers WHERE account_id = ? ORDER BY position;
 -- name: identifier-owner
 SELECT account_id FROM identifiers WHERE kind = ? AND value = ?;
 
--- name: delete-identifiers
-DELETE FROM identifiers WHERE account_id = ?;
-
 -- name: insert-identifier
 INSERT INTO identifiers (kind, value, account_id, position) VALUES (?, ?, ?, ?);
 

@@ -135,76 +135,21 @@ func (d *DB) account(ctx context.Context, q sqlx.QueryerContext, id string) (dir
 	return a, nil
 }
 
-// accountWriter writes accounts inside one transaction with prepared
-// statements, so that an import batch parses each statement once.
-type accountWriter struct {
-	owner, upsert, clear, insert *sqlx.Stmt
-	now                          any
-}
-
-func (d *DB) newAccountWriter(ctx context.Context, tx *sqlx.Tx) (*accountWriter, error) {
-	w := &accountWriter{now: d.timeArg(d.now())}
-	for _, p := range []struct {
-		stmt **sqlx.Stmt
-		name string
-	}{{&w.owner, "identifier-owner"}, {&w.upsert, "put-account"}, {&w.clear, "delete-identifiers"}, {&w.insert, "insert-identifier"}} {
-		s, err := tx.PreparexContext(ctx, d.query(p.name))
-		if err != nil {
-			return nil, fmt.Errorf("prepare %s: %w", p.name, err)
-		}
-		*p.stmt = s
-	}
-	return w, nil
-}
-
-// check returns identifier_taken, naming the field, when another account
-// owns one of a's identifiers. It writes nothing.
-func (w *accountWriter) check(ctx context.Context, a directory.Account) error {
-	for i, id := range a.Identifiers {
-		var owner string
-		err := w.owner.GetContext(ctx, &owner, string(id.Kind), id.Value)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("identifier owner: %w", err)
-		}
-		if owner != a.ID {
-			return fault.New(fault.Conflict, "identifier_taken", fmt.Sprintf("identifiers[%d]", i), "the identifier belongs to another account")
-		}
-	}
-	return nil
-}
-
-func (w *accountWriter) write(ctx context.Context, a directory.Account) error {
-	_, err := w.upsert.ExecContext(ctx, a.ID, nullString(a.TenantID), a.DisplayName, a.Discoverable, a.Region, w.now, w.now)
-	if err != nil {
-		return conflict(err, "put account", nil, errTenantMissing)
-	}
-	if _, err := w.clear.ExecContext(ctx, a.ID); err != nil {
-		return fmt.Errorf("clear identifiers: %w", err)
-	}
-	for i, id := range a.Identifiers {
-		if _, err := w.insert.ExecContext(ctx, string(id.Kind), id.Value, a.ID, i); err != nil {
-			return conflict(err, "insert identifier", errIdentifierTaken, nil)
-		}
-	}
-	return nil
-}
-
-// PutAccount creates or replaces an account and its identifiers.
+// PutAccount creates or replaces an account and its identifiers: an
+// import batch of one, so that both check ownership and write the same way.
 func (d *DB) PutAccount(ctx context.Context, a directory.Account) (directory.Account, error) {
 	var out directory.Account
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
-		w, err := d.newAccountWriter(ctx, tx)
+		batch := []directory.Account{a}
+		owners, held, err := d.importState(ctx, tx, batch)
 		if err != nil {
 			return err
 		}
-		if err := w.check(ctx, a); err != nil {
+		if err := claim(a, owners, held); err != nil {
 			return err
 		}
-		if err := w.write(ctx, a); err != nil {
-			return err
+		if err := d.writeAccounts(ctx, tx, batch); err != nil {
+			return conflict(err, "put account", errIdentifierTaken, errTenantMissing)
 		}
 		out, err = d.account(ctx, tx, a.ID)
 		return err
