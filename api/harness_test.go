@@ -14,14 +14,12 @@ import (
 
 	"github.com/beckon-chat/beckon/api"
 	"github.com/beckon-chat/beckon/auth"
-	"github.com/beckon-chat/beckon/directory"
 	"github.com/beckon-chat/beckon/docs"
+	"github.com/beckon-chat/beckon/internal/app"
 	"github.com/beckon-chat/beckon/internal/testenv"
 	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/ratelimit"
-	"github.com/beckon-chat/beckon/resolver"
 	"github.com/beckon-chat/beckon/store"
-	"github.com/beckon-chat/beckon/templates"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
@@ -33,6 +31,7 @@ import (
 type harness struct {
 	t       testing.TB
 	db      *store.DB
+	app     *app.App
 	handler http.Handler
 	srv     *api.Server
 	url     string
@@ -71,34 +70,19 @@ func loadDoc(t testing.TB) *openapi3.T {
 func newHarness(t testing.TB, e testenv.Engine, limits api.Limits) *harness {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, e.URL, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	logs := &bytes.Buffer{}
-	keys := auth.NewService(db, time.Now, 10*time.Second)
-	tmpl, err := templates.Defaults()
+	// The same constructor as the binary: nothing is wired only here.
+	node, err := app.New(ctx, app.Config{
+		DatabaseURL: e.URL, AutoMigrate: true, Limits: limits, InviteLimits: inviteLimits, MaxImportBytes: 4096,
+		KeyCacheTTL: 10 * time.Second, PublicURL: "https://beckon.test", SignupURL: "https://beckon.test/signup", DevSignup: true,
+		InviteTTL: 336 * time.Hour, DevOutbox: t.TempDir(),
+	}, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}
-	limiter := ratelimit.NewMemory(nil)
-	res := resolver.NewService(db, invite.Finder{Store: db})
-	invites := invite.NewService(invite.Config{Store: db, Accounts: db, Resolver: res, Templates: tmpl, Limiter: limiter,
-		Limits: inviteLimits, PublicURL: "https://beckon.test", TTL: 336 * time.Hour})
-	srv, err := api.New(api.Config{
-		PublicURL: "https://beckon.test", SignupURL: "https://beckon.test/signup", DevSignup: true,
-		Directory: directory.NewService(db), Resolver: res, Keys: keys, Invites: invites, Events: db, Idempotency: db,
-		Limiter: limiter, Limits: limits, MaxImportBytes: 4096,
-		Checks: []api.Check{{Name: "database", Probe: func(ctx context.Context) (string, error) { return "ok", db.Ping(ctx) }}},
-		Log:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { node.Close() })
+	db, srv := node.DB, node.Server
+	keys := auth.NewService(db, time.Now, 0)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	doc := loadDoc(t)
@@ -107,7 +91,7 @@ func newHarness(t testing.TB, e testenv.Engine, limits api.Limits) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, db: db, handler: srv.Handler(), srv: srv, url: ts.URL, router: router, logs: logs, keys: map[auth.Scope]string{}}
+	h := &harness{t: t, db: db, app: node, handler: srv.Handler(), srv: srv, url: ts.URL, router: router, logs: logs, keys: map[auth.Scope]string{}}
 	_, h.key, err = keys.Create(ctx, "all", auth.AllScopes())
 	if err != nil {
 		t.Fatal(err)

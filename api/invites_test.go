@@ -5,13 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/beckon-chat/beckon/api"
 	"github.com/beckon-chat/beckon/internal/testenv"
@@ -24,22 +24,28 @@ func inviteBody(inviter, identifier string) map[string]any {
 		"chat": map[string]any{"id": "chat_77", "kind": "group", "title": "Quote 2026"}, "locale": "fr"}
 }
 
-// drain claims every queued message.
+// drain delivers every queued message through the node's consent gate, as
+// the dispatcher does, and returns those that really went out.
 func (h *harness) drain() []notify.Message {
 	h.t.Helper()
-	msgs, err := h.db.Claim(context.Background(), 1000, time.Minute)
-	if err != nil {
+	capture := &captureSender{}
+	d := notify.NewDispatcher(notify.DispatcherConfig{Outbox: h.db, Gate: h.app.Invites, Batch: 1000,
+		Senders: func(string) (notify.Sender, error) { return capture, nil }, Log: slog.New(slog.DiscardHandler)})
+	if _, err := d.RunOnce(context.Background()); err != nil {
 		h.t.Fatal(err)
 	}
-	var done []notify.Attempt
-	for _, m := range msgs {
-		done = append(done, notify.Attempt{Message: m, State: notify.StateSent, ProviderID: "test"})
-	}
-	if err := h.db.Record(context.Background(), done); err != nil {
-		h.t.Fatal(err)
-	}
-	return msgs
+	return capture.sent
 }
+
+// captureSender is the network edge: it keeps what it is given.
+type captureSender struct{ sent []notify.Message }
+
+func (c *captureSender) Send(_ context.Context, msgs []notify.Message) []notify.Outcome {
+	c.sent = append(c.sent, msgs...)
+	return make([]notify.Outcome, len(msgs))
+}
+
+func (c *captureSender) Close() error { return nil }
 
 var tokenRE = regexp.MustCompile(`/i/([A-Za-z0-9_-]{43})`)
 

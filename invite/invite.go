@@ -61,8 +61,9 @@ type Chat struct {
 	Title string `json:"title,omitempty"`
 }
 
-// Invite is an invitation. Suppressed invites look exactly like others to
-// the inviter, but nothing is sent.
+// Invite is an invitation. Suppressed is true while none of its messages
+// really went out (they were held back when sent); the inviter never sees
+// it: a held message shows exactly as a sent one.
 type Invite struct {
 	ID         string
 	InviterID  string
@@ -95,14 +96,11 @@ type inviteJSON struct {
 	AcceptedBy *string             `json:"accepted_by"`
 }
 
-// MarshalJSON writes the invite object of the API contract. A suppressed
-// invite shows as queued, whatever happened, so that nothing leaks.
+// MarshalJSON writes the invite object of the API contract (never the
+// Suppressed flag).
 func (i Invite) MarshalJSON() ([]byte, error) {
 	out := inviteJSON{ID: i.ID, Status: i.Status, Delivery: i.Delivery, Channel: i.Channel, Inviter: i.InviterID,
 		Recipient: i.Recipient, Chat: i.Chat, Locale: i.Locale, CreatedAt: i.CreatedAt.UTC(), ExpiresAt: i.ExpiresAt.UTC()}
-	if i.Suppressed {
-		out.Delivery = Queued
-	}
 	if i.AcceptedBy != "" {
 		out.AcceptedBy = &i.AcceptedBy
 	}
@@ -165,8 +163,8 @@ type Filter struct {
 
 // Store keeps invites. Every method is one transaction.
 type Store interface {
-	// CreateInvite stores inv with its token hash and, unless inv is
-	// suppressed, its message, and the invite.created event.
+	// CreateInvite stores inv with its token hash, its message and the
+	// invite.created event.
 	CreateInvite(ctx context.Context, inv Invite, tokenHash string, msg *Message) error
 	// Invite returns an invite, or a fault NotFound invite_not_found.
 	Invite(ctx context.Context, id string) (Invite, error)
@@ -177,7 +175,7 @@ type Store interface {
 	// Revoke ends a pending invite, forgets its tokens and emits
 	// invite.revoked; Conflict invite_not_pending otherwise.
 	Revoke(ctx context.Context, id string) (Invite, error)
-	// Resend stores a new token and, unless suppressed, a new message.
+	// Resend stores a new token and a new message.
 	Resend(ctx context.Context, inv Invite, tokenHash string, msg *Message) (Invite, error)
 	// Refuses reports whether the identifier asked for no invitations or
 	// blocked the inviter.
@@ -194,11 +192,11 @@ type Store interface {
 	IssueTicket(ctx context.Context, inv Invite, hash string, expires time.Time) error
 	// ExpireDue expires up to limit overdue invites, with their events.
 	ExpireDue(ctx context.Context, limit int) (int, error)
-	// DueReminders lists email invites to remind: pending, not suppressed,
-	// not reminded, expiring within `within`.
+	// DueReminders lists email invites to remind: pending, not reminded,
+	// expiring within `within`.
 	DueReminders(ctx context.Context, within time.Duration, limit int) ([]Invite, error)
-	// QueueReminder stores a reminder's token and message, at most once an
-	// invite.
+	// QueueReminder marks the invite reminded and stores a reminder's
+	// token and message (none when msg is nil), at most once an invite.
 	QueueReminder(ctx context.Context, inv Invite, tokenHash string, msg *Message) error
 	// ReportDelivery records a provider's delivery report.
 	ReportDelivery(ctx context.Context, providerID string, delivery Delivery) error

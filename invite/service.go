@@ -114,10 +114,11 @@ func validateInput(in *CreateInput) error {
 
 // Create invites the identifier to the chat. When a discoverable account
 // the inviter may reach owns it, nothing is sent and the account is
-// returned. An owner who opted out gets the invitation like anyone; an
+// returned. Otherwise the invite, its rendered message and its outbox row
+// are stored, whoever the recipient is: whether the message may go (an
 // owner who blocked the inviter or refuses them, an address that asked for
-// no invitations, and one over its daily cap get nothing — and in every one
-// of these cases the inviter sees the same new pending, queued invite.
+// no invitations, one over its daily cap) is decided when it is sent (see
+// Admit), and to the inviter every case looks the same, now and later.
 //
 // Errors: account_not_found (field inviter), identifier faults,
 // policy_denied, channel_not_allowed, rate_limited, store errors.
@@ -146,16 +147,12 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Created, error) {
 			return Created{Invite: existing, Existing: existing != nil}, err
 		}
 	}
-	if err := s.charge(ctx, req, id); err != nil {
-		return Created{}, err
-	}
-	suppressed, err := s.suppressed(ctx, id, req, res.Owner)
-	if err != nil {
+	if err := s.charge(ctx, req, id, true); err != nil {
 		return Created{}, err
 	}
 	now := s.cfg.Now().UTC()
 	inv := Invite{InviterID: in.InviterID, TenantID: req.TenantID, Recipient: id, Chat: in.Chat, Locale: in.Locale,
-		Status: Pending, Delivery: Queued, Suppressed: suppressed, CreatedAt: now, ExpiresAt: now.Add(s.cfg.TTL), LastSentAt: now}
+		Status: Pending, Delivery: Queued, CreatedAt: now, ExpiresAt: now.Add(s.cfg.TTL), LastSentAt: now}
 	inv.Channel = ChannelEmail
 	if id.Kind == resolver.Phone {
 		inv.Channel = ChannelSMS
@@ -177,9 +174,11 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Created, error) {
 	return Created{Invite: &inv}, nil
 }
 
-// charge applies the abuse limits that refuse: per inviter (minute and
-// day) and per tenant (day).
-func (s *Service) charge(ctx context.Context, req resolver.Requester, id resolver.Identifier) error {
+// charge applies the abuse limits that refuse: per inviter (a minute, when
+// perMinute, and a day), per tenant (a day) and SMS per country (an hour).
+// Every message an inviter causes is charged: first sends, resends and
+// reminders.
+func (s *Service) charge(ctx context.Context, req resolver.Requester, id resolver.Identifier, perMinute bool) error {
 	quota := policyOf(req).InvitesPerUserPerDay
 	if quota == 0 {
 		return fault.New(fault.Forbidden, "policy_denied", "", "your organisation does not allow invitations")
@@ -189,9 +188,9 @@ func (s *Service) charge(ctx context.Context, req resolver.Requester, id resolve
 		key   string
 		limit ratelimit.Limit
 	}
-	checks := []check{
-		{"invite-inviter-minute:" + req.ID, s.cfg.Limits.PerInviterMinute},
-		{"invite-inviter-day:" + req.ID, perDay},
+	checks := []check{{"invite-inviter-day:" + req.ID, perDay}}
+	if perMinute {
+		checks = append(checks, check{"invite-inviter-minute:" + req.ID, s.cfg.Limits.PerInviterMinute})
 	}
 	if req.TenantID != "" {
 		checks = append(checks, check{"invite-tenant-day:" + req.TenantID, s.cfg.Limits.PerTenantDay})
@@ -219,28 +218,13 @@ func policyOf(req resolver.Requester) directory.Policy {
 	return directory.DefaultPolicy()
 }
 
-// suppressed decides, silently, that nothing is to be sent.
-func (s *Service) suppressed(ctx context.Context, id resolver.Identifier, req resolver.Requester, owner resolver.Owner) (bool, error) {
-	if owner.Found && !owner.Admits(req) {
-		return true, nil
-	}
-	unsub, err := s.cfg.Store.Refuses(ctx, id, req.ID)
-	if err != nil || unsub {
-		return true, err
-	}
-	r, err := s.cfg.Limiter.AllowN(ctx, "invite-recipient-day:"+string(id.Kind)+":"+id.Value, s.cfg.Limits.PerRecipientDay, 1)
-	if err != nil {
-		return false, fmt.Errorf("invite limit: %w", err)
-	}
-	return !r.OK(), nil
-}
-
-// message makes a new token and, unless the invite is suppressed, renders
-// the message that carries it. The inviter's name and email come from req
-// when it has them, else from the directory.
+// message makes a new token and renders the message that carries it,
+// whoever the recipient is (the same work for every outcome). The
+// inviter's name and email come from req when it has them, else from the
+// directory.
 func (s *Service) message(ctx context.Context, inv Invite, kind string, req resolver.Requester) (Token, *Message, error) {
 	tok, err := NewToken()
-	if err != nil || inv.Suppressed {
+	if err != nil {
 		return tok, nil, err
 	}
 	name, email := req.DisplayName, req.Email
@@ -323,7 +307,9 @@ func (s *Service) Revoke(ctx context.Context, id string) (Invite, error) {
 }
 
 // Resend sends a pending invite again with a new link (the older links keep
-// working): at most MaxResends times, at least ResendEvery apart.
+// working): at most MaxResends times, at least ResendEvery apart, charged
+// to the inviter's and tenant's limits like a new invite. Whether it goes
+// out is decided when it is sent, as for a first send.
 func (s *Service) Resend(ctx context.Context, id string) (Invite, error) {
 	inv, err := s.Get(ctx, id)
 	if err != nil {
@@ -339,16 +325,34 @@ func (s *Service) Resend(ctx context.Context, id string) (Invite, error) {
 	if wait := inv.LastSentAt.Add(ResendEvery).Sub(now); wait > 0 {
 		return inv, &fault.Error{Kind: fault.RateLimited, Code: "rate_limited", RetryAfter: wait, Message: "an invite is sent again at most once an hour"}
 	}
-	tok, msg, err := s.message(ctx, inv, "invite", resolver.Requester{})
+	req, err := s.inviter(ctx, inv)
+	if err != nil {
+		return inv, err
+	}
+	if err := s.charge(ctx, req, inv.Recipient, true); err != nil {
+		return inv, err
+	}
+	tok, msg, err := s.message(ctx, inv, "invite", req)
 	if err != nil {
 		return inv, err
 	}
 	inv.Resends++
 	inv.LastSentAt = now
-	if !inv.Suppressed {
-		inv.Delivery = Queued
-	}
+	inv.Delivery = Queued
 	return s.cfg.Store.Resend(ctx, inv, tok.Hash, msg)
+}
+
+// inviter reads the inviter of inv with its effective policy, and checks
+// that the policy still lets it send to the recipient on this channel.
+func (s *Service) inviter(ctx context.Context, inv Invite) (resolver.Requester, error) {
+	res, err := s.cfg.Resolver.Inspect(ctx, inv.InviterID, resolver.Query{Identifier: inv.Recipient.Value})
+	if err != nil {
+		return res.Requester, err
+	}
+	if !res.Requester.Policy.ChannelAllowed(inv.Recipient) {
+		return res.Requester, ErrChannelNotAllowed
+	}
+	return res.Requester, nil
 }
 
 // Finder finds a requester's own pending invites for resolve; it
@@ -385,14 +389,28 @@ func (s *Service) Sweep(ctx context.Context) (expired, reminded int, err error) 
 		return expired, reminded, err
 	}
 	for _, inv := range due {
-		tok, msg, err := s.message(ctx, inv, "reminder", resolver.Requester{})
-		if err != nil {
+		// A reminder is charged to the inviter's and tenant's daily limits;
+		// over them, or when the inviter may no longer send, it is skipped.
+		req, err := s.inviter(ctx, inv)
+		if err == nil {
+			err = s.charge(ctx, req, inv.Recipient, false)
+		}
+		var msg *Message
+		tok := Token{}
+		switch {
+		case fault.As(err) != nil:
+			// marked reminded below, with no message
+		case err != nil:
 			return expired, reminded, err
+		default:
+			if tok, msg, err = s.message(ctx, inv, "reminder", req); err != nil {
+				return expired, reminded, err
+			}
+			reminded++
 		}
 		if err := s.cfg.Store.QueueReminder(ctx, inv, tok.Hash, msg); err != nil {
 			return expired, reminded, err
 		}
-		reminded++
 	}
 	return expired, reminded, nil
 }

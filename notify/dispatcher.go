@@ -35,6 +35,8 @@ func Backoff(attempt int) time.Duration {
 // DispatcherConfig configures a Dispatcher.
 type DispatcherConfig struct {
 	Outbox Outbox
+	// Gate, if not nil, is asked at every send whether a message may go.
+	Gate Gate
 	// Senders makes a sender per channel for each worker, so that each
 	// worker keeps its own connection.
 	Senders func(channel string) (Sender, error)
@@ -46,12 +48,22 @@ type DispatcherConfig struct {
 	Log  *slog.Logger
 	// Observe, if not nil, is told of every attempt (for metrics).
 	Observe func(Attempt)
+	// DeliveredAfter is the range of delays after which a held message of a
+	// channel that reports delivery is reported delivered (default 2–20 s,
+	// how long SMS delivery reports typically take).
+	DeliveredAfter [2]time.Duration
 }
 
 // Dispatcher runs workers that deliver the outbox.
 type Dispatcher struct {
 	cfg  DispatcherConfig
 	wake chan struct{}
+	// pace is how long one message of each channel took to send lately:
+	// a held message takes as long, so that a batch takes the same time.
+	mu   sync.Mutex
+	pace map[string]time.Duration
+	// reports are the pending delivered reports of held messages.
+	reports sync.WaitGroup
 }
 
 // NewDispatcher returns a dispatcher; defaults: 2 workers, batches of 50,
@@ -69,7 +81,10 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 	if cfg.Idle <= 0 {
 		cfg.Idle = 500 * time.Millisecond
 	}
-	return &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1)}
+	if cfg.DeliveredAfter[1] <= 0 {
+		cfg.DeliveredAfter = [2]time.Duration{2 * time.Second, 20 * time.Second}
+	}
+	return &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1), pace: map[string]time.Duration{}}
 }
 
 // Wake tells an idle worker that a message was queued.
@@ -91,6 +106,19 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
+	d.reports.Wait()
+}
+
+// RunOnce claims and delivers one batch with senders of its own, and
+// returns how many messages it claimed.
+func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
+	senders := map[string]Sender{}
+	defer func() {
+		for _, s := range senders {
+			s.Close()
+		}
+	}()
+	return d.round(ctx, senders)
 }
 
 func (d *Dispatcher) work(ctx context.Context) {
@@ -122,26 +150,58 @@ func (d *Dispatcher) round(ctx context.Context, senders map[string]Sender) (int,
 	if err != nil || len(msgs) == 0 {
 		return 0, err
 	}
+	admitted := make([]bool, len(msgs))
+	for i := range admitted {
+		admitted[i] = true
+	}
+	if d.cfg.Gate != nil {
+		if admitted, err = d.cfg.Gate.Admit(ctx, msgs); err != nil {
+			// Nothing is sent unchecked: the leases run out and the
+			// messages are claimed again.
+			return len(msgs), fmt.Errorf("check consent: %w", err)
+		}
+	}
 	byChannel := map[string][]Message{}
-	for _, m := range msgs {
-		byChannel[m.Channel] = append(byChannel[m.Channel], m)
+	held := map[string][]Message{}
+	for i, m := range msgs {
+		if admitted[i] {
+			byChannel[m.Channel] = append(byChannel[m.Channel], m)
+		} else {
+			held[m.Channel] = append(held[m.Channel], m)
+		}
 	}
 	// Record outcomes even if the server is shutting down meanwhile.
 	rec := context.WithoutCancel(ctx)
 	var attempts []Attempt
 	for channel, batch := range byChannel {
-		s, ok := senders[channel]
-		if !ok {
-			if s, err = d.cfg.Senders(channel); err != nil {
-				for _, m := range batch {
-					attempts = append(attempts, d.attempt(m, Outcome{Err: err}))
-				}
-				continue
+		s, err := d.sender(channel, senders)
+		if err != nil {
+			for _, m := range batch {
+				attempts = append(attempts, d.attempt(m, Outcome{Err: err}))
 			}
-			senders[channel] = s
+			continue
 		}
-		for i, out := range s.Send(ctx, batch) {
+		start := time.Now()
+		outcomes := s.Send(ctx, batch)
+		d.learn(channel, time.Since(start)/time.Duration(len(batch)))
+		for i, out := range outcomes {
 			attempts = append(attempts, d.attempt(batch[i], out))
+		}
+	}
+	var report []Message
+	for channel, batch := range held {
+		// As long as sending them would have taken.
+		select {
+		case <-ctx.Done():
+		case <-time.After(d.paceOf(channel) * time.Duration(len(batch))):
+		}
+		s, err := d.sender(channel, senders)
+		reports := err == nil && reportsDelivery(s)
+		for _, m := range batch {
+			attempts = append(attempts, Attempt{Message: m, State: StateHeld})
+			if reports && m.Kind == "invite" {
+				report = append(report, m)
+			}
 		}
 	}
 	if d.cfg.Observe != nil {
@@ -153,7 +213,63 @@ func (d *Dispatcher) round(ctx context.Context, senders map[string]Sender) (int,
 		// The leases run out and the messages are sent again: at least once.
 		return len(msgs), fmt.Errorf("record attempts: %w", err)
 	}
+	for _, m := range report {
+		d.reportLater(ctx, m)
+	}
 	return len(msgs), nil
+}
+
+func (d *Dispatcher) sender(channel string, senders map[string]Sender) (Sender, error) {
+	if s, ok := senders[channel]; ok {
+		return s, nil
+	}
+	s, err := d.cfg.Senders(channel)
+	if err == nil {
+		senders[channel] = s
+	}
+	return s, err
+}
+
+func reportsDelivery(s Sender) bool {
+	r, ok := s.(DeliveryReporter)
+	return ok && r.ReportsDelivery()
+}
+
+// learn folds the time one message of channel took into its pace.
+func (d *Dispatcher) learn(channel string, took time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if p, ok := d.pace[channel]; ok {
+		took = (7*p + took) / 8
+	}
+	d.pace[channel] = took
+}
+
+func (d *Dispatcher) paceOf(channel string) time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.pace[channel]
+}
+
+// reportLater reports a held message delivered after a random delay in
+// DeliveredAfter, as the provider's report of a real one would arrive. A
+// node that stops first drops the report: the invite then stays "sent", as
+// a real one does when its provider's report never comes.
+func (d *Dispatcher) reportLater(ctx context.Context, m Message) {
+	lo, hi := d.cfg.DeliveredAfter[0], d.cfg.DeliveredAfter[1]
+	wait := lo + time.Duration(rand.Int64N(int64(hi-lo)+1))
+	d.reports.Add(1)
+	go func() {
+		defer d.reports.Done()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		if err := d.cfg.Outbox.ReportHeldDelivered(ctx, m.ID); err != nil && ctx.Err() == nil {
+			d.cfg.Log.Error("report held message delivered", "outbox_id", m.ID, "err", err)
+		}
+	}()
 }
 
 // attempt decides what an outcome means: sent, retried with backoff, or

@@ -46,7 +46,24 @@ const (
 	StateSent   = "sent"
 	StateRetry  = "retry"
 	StateFailed = "failed"
+	// StateHeld is a message the Gate held back: not sent, but recorded
+	// so that, to the inviter, it looks exactly like a sent one.
+	StateHeld = "held"
 )
+
+// Gate decides at the moment of sending whether each message may go
+// (consent and caps are checked at every send, not only when queued).
+type Gate interface {
+	// Admit returns, in order, whether each message may be sent.
+	Admit(ctx context.Context, msgs []Message) ([]bool, error)
+}
+
+// DeliveryReporter is implemented by senders whose provider later reports
+// delivery (Twilio's status callbacks): a held message of their channel is
+// then also reported delivered, as a real one would be.
+type DeliveryReporter interface {
+	ReportsDelivery() bool
+}
 
 // Attempt is the outcome of one delivery attempt, to record.
 type Attempt struct {
@@ -63,10 +80,13 @@ type Outbox interface {
 	// Claim leases up to n due messages (pending and due, or sending with
 	// an expired lease: a worker died) until lease from now.
 	Claim(ctx context.Context, n int, lease time.Duration) ([]Message, error)
-	// Record records attempts: a sent or failed message's body is wiped
-	// and its invite's delivery updated, with the event; a retried one
-	// waits until RetryAt.
+	// Record records attempts: a sent, held or failed message's body is
+	// wiped and its invite's delivery updated, with the event (a held
+	// message exactly as a sent one); a retried one waits until RetryAt.
 	Record(ctx context.Context, attempts []Attempt) error
+	// ReportHeldDelivered reports a held message delivered, as a
+	// provider's report does for a real one.
+	ReportHeldDelivered(ctx context.Context, outboxID int64) error
 }
 
 // permanent marks an error that retrying cannot fix.

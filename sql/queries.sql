@@ -216,7 +216,15 @@ INSERT INTO outbox_attempts (outbox_id, attempt, at, outcome, error) VALUES (?, 
 ON CONFLICT (outbox_id, attempt) DO NOTHING;
 
 -- name: set-delivery
-UPDATE invites SET delivery = ?, updated_at = ? WHERE id = ? AND suppressed = ?;
+UPDATE invites SET delivery = ?, updated_at = ? WHERE id = ?;
+
+-- name: refresh-suppressed
+-- An invite is suppressed while none of its messages really went out.
+UPDATE invites SET suppressed = NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.invite_id = invites.id AND outbox.state = 'sent')
+WHERE id = ?;
+
+-- name: invite-by-held
+SELECT invite_id FROM outbox WHERE id = ? AND state = 'held';
 
 -- name: list-events
 SELECT seq, id, type, data, created_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?;
@@ -267,8 +275,18 @@ UPDATE tickets SET used_at = ? WHERE hash = ?;
 UPDATE invites SET status = 'accepted', accepted_by = ?, updated_at = ? WHERE id = ? AND status = 'pending';
 
 -- name: pending-to
-SELECT id FROM invites WHERE recipient_kind = ? AND recipient_value = ? AND status = 'pending' AND expires_at > ?
-ORDER BY id;
+-- The pending invites that may become message requests to the account:
+-- not from an inviter it blocks, not suppressed (nothing of it reached the
+-- recipient), and none when the identifier asked for no invitations.
+SELECT i.id FROM invites i
+WHERE i.recipient_kind = ? AND i.recipient_value = ? AND i.status = 'pending' AND i.expires_at > ?
+  AND NOT i.suppressed
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = ? AND b.blocked_id = i.inviter_id)
+  AND NOT EXISTS (SELECT 1 FROM unsubscribes u WHERE u.kind = i.recipient_kind AND u.value = i.recipient_value)
+ORDER BY i.id;
+
+-- name: identifier-blocked
+SELECT blocked_id FROM identifier_blocks WHERE kind = ? AND value = ? ORDER BY blocked_id;
 
 -- name: insert-request
 INSERT INTO requests (id, invite_id, sender_id, recipient_id, chat_id, status, created_at, updated_at)
@@ -293,7 +311,7 @@ UPDATE invites SET status = 'expired', updated_at = ? WHERE id = ? AND status = 
 
 -- name: due-reminders
 SELECT id FROM invites
-WHERE status = 'pending' AND NOT reminded AND NOT suppressed AND channel = 'email' AND expires_at <= ? AND expires_at > ?
+WHERE status = 'pending' AND NOT reminded AND channel = 'email' AND expires_at <= ? AND expires_at > ?
 ORDER BY expires_at LIMIT ?;
 
 -- name: mark-reminded

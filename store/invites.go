@@ -286,7 +286,7 @@ func (d *DB) ExpireDue(ctx context.Context, limit int) (int, error) {
 	return n, err
 }
 
-// DueReminders returns up to limit pending email invites, not suppressed
+// DueReminders returns up to limit pending email invites,
 // and not yet reminded, that expire within `within`.
 func (d *DB) DueReminders(ctx context.Context, within time.Duration, limit int) ([]invite.Invite, error) {
 	now := d.now()
@@ -315,6 +315,9 @@ func (d *DB) QueueReminder(ctx context.Context, inv invite.Invite, tokenHash str
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil // another node reminded it, or it ended
+		}
+		if msg == nil {
+			return nil // skipped: marked reminded only
 		}
 		if _, err := tx.ExecContext(ctx, d.query("insert-token"), tokenHash, inv.ID, now); err != nil {
 			return err

@@ -26,8 +26,11 @@ type ticketRow struct {
 }
 
 // Link binds id to the account (creating or updating the account row),
-// accepts the ticket's invite, turns the other pending invites to id into
-// message requests, and emits the events, in one transaction. Calling it
+// accepts the ticket's invite, makes the blocks given from the invite page
+// to id the account's own, turns the other pending invites to id into
+// message requests (except those from blocked inviters, suppressed ones,
+// and all when id asked for no invitations), and emits the events, in one
+// transaction. Calling it
 // again changes nothing and answers the same.
 func (d *DB) Link(ctx context.Context, acct directory.Account, id resolver.Identifier, ticketHash string) (invite.Linked, error) {
 	var out invite.Linked
@@ -104,8 +107,17 @@ func (d *DB) Link(ctx context.Context, acct directory.Account, id resolver.Ident
 			out.Accepted = append(out.Accepted, inv)
 		}
 
+		var blocked []string
+		if err := tx.SelectContext(ctx, &blocked, d.query("identifier-blocked"), string(id.Kind), id.Value); err != nil {
+			return fmt.Errorf("identifier blocks: %w", err)
+		}
+		for _, b := range blocked {
+			if _, err := tx.ExecContext(ctx, d.query("put-block"), acct.ID, b, now); err != nil {
+				return fmt.Errorf("adopt block: %w", err)
+			}
+		}
 		var pending []string
-		if err := tx.SelectContext(ctx, &pending, d.query("pending-to"), string(id.Kind), id.Value, now); err != nil {
+		if err := tx.SelectContext(ctx, &pending, d.query("pending-to"), string(id.Kind), id.Value, now, acct.ID); err != nil {
 			return err
 		}
 		for _, invID := range pending {

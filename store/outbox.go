@@ -78,18 +78,28 @@ func (d *DB) record(ctx context.Context, tx *sqlx.Tx, a notify.Attempt) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil // another worker took it over after our lease ran out
 	}
-	outcome := map[string]string{notify.StateSent: "sent", notify.StateFailed: "permanent", notify.StateRetry: "transient"}[a.State]
+	outcome := map[string]string{notify.StateSent: "sent", notify.StateFailed: "permanent", notify.StateRetry: "transient",
+		notify.StateHeld: "held"}[a.State]
 	if _, err := tx.ExecContext(ctx, d.query("insert-attempt"), m.ID, m.Attempt, now, outcome, a.Reason); err != nil {
 		return err
 	}
-	if a.State == notify.StateRetry || m.Kind == "reminder" {
+	if a.State == notify.StateRetry {
+		return nil
+	}
+	// Whether anything of the invite reached the recipient: link turns
+	// only those invites into message requests.
+	if _, err := tx.ExecContext(ctx, d.query("refresh-suppressed"), m.InviteID); err != nil {
+		return err
+	}
+	if m.Kind == "reminder" {
 		return nil // a reminder does not change the invite's delivery
 	}
+	// A held message shows exactly as a sent one.
 	delivery, event := invite.Sent, "invite.sent"
 	if a.State == notify.StateFailed {
 		delivery, event = invite.Failed, "invite.delivery_failed"
 	}
-	if _, err := tx.ExecContext(ctx, d.query("set-delivery"), string(delivery), now, m.InviteID, false); err != nil {
+	if _, err := tx.ExecContext(ctx, d.query("set-delivery"), string(delivery), now, m.InviteID); err != nil {
 		return err
 	}
 	inv, err := d.inviteIn(ctx, tx, m.InviteID)
@@ -97,6 +107,21 @@ func (d *DB) record(ctx context.Context, tx *sqlx.Tx, a notify.Attempt) error {
 		return err
 	}
 	return d.emit(ctx, tx, event, map[string]any{"invite": inv})
+}
+
+// ReportHeldDelivered reports a held message delivered, exactly as
+// ReportDelivery does a provider's report of a real one.
+func (d *DB) ReportHeldDelivered(ctx context.Context, outboxID int64) error {
+	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		var inviteID string
+		if err := tx.GetContext(ctx, &inviteID, d.query("invite-by-held"), outboxID); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			return err
+		}
+		return d.reportDelivery(ctx, tx, inviteID, invite.Delivered)
+	})
 }
 
 // ReportDelivery records a provider's delivery report for the message it
@@ -112,21 +137,25 @@ func (d *DB) ReportDelivery(ctx context.Context, providerID string, delivery inv
 			}
 			return err
 		}
-		res, err := tx.ExecContext(ctx, d.query("report-delivery"), string(delivery), d.timeArg(d.now()), inviteID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
-		}
-		inv, err := d.inviteIn(ctx, tx, inviteID)
-		if err != nil {
-			return err
-		}
-		typ := "invite.delivered"
-		if delivery == invite.Failed {
-			typ = "invite.delivery_failed"
-		}
-		return d.emit(ctx, tx, typ, map[string]any{"invite": inv})
+		return d.reportDelivery(ctx, tx, inviteID, delivery)
 	})
+}
+
+func (d *DB) reportDelivery(ctx context.Context, tx *sqlx.Tx, inviteID string, delivery invite.Delivery) error {
+	res, err := tx.ExecContext(ctx, d.query("report-delivery"), string(delivery), d.timeArg(d.now()), inviteID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	inv, err := d.inviteIn(ctx, tx, inviteID)
+	if err != nil {
+		return err
+	}
+	typ := "invite.delivered"
+	if delivery == invite.Failed {
+		typ = "invite.delivery_failed"
+	}
+	return d.emit(ctx, tx, typ, map[string]any{"invite": inv})
 }

@@ -9,43 +9,15 @@ import (
 	"time"
 
 	"github.com/beckon-chat/beckon/api"
+	"github.com/beckon-chat/beckon/internal/app"
 	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/notify/twilio"
 	"github.com/beckon-chat/beckon/ratelimit"
 )
 
 // config is what the environment says; every key is in .env.example with
-// the default written here.
-type config struct {
-	Addr           string
-	DatabaseURL    string
-	DBMaxConns     int
-	RedisURL       string
-	AutoMigrate    bool
-	LogLevel       string
-	LogFormat      string
-	Limits         api.Limits
-	MaxImportBytes int64
-	KeyCacheTTL    time.Duration
-
-	PublicURL    string
-	InviteTTL    time.Duration
-	InviteLimits invite.Limits
-	SMTPURL      string
-	SMTPCAFile   string
-	MailFrom     string
-	DevOutbox    string
-	Workers      int
-	Lease        time.Duration
-	Twilio       twilio.Config
-	SignupURL    string
-	DevSignup    bool
-
-	WebhookURL    string
-	WebhookSecret string
-
-	TrustedProxies []netip.Prefix
-}
+// the default written in loadConfig.
+type config = app.Config
 
 func loadConfig(getenv func(string) string) (config, error) {
 	get := func(key, def string) string {

@@ -10,21 +10,13 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/beckon-chat/beckon/api"
 	"github.com/beckon-chat/beckon/auth"
-	"github.com/beckon-chat/beckon/directory"
-	"github.com/beckon-chat/beckon/invite"
-	"github.com/beckon-chat/beckon/notify"
-	"github.com/beckon-chat/beckon/notify/twilio"
-	"github.com/beckon-chat/beckon/ratelimit"
-	"github.com/beckon-chat/beckon/resolver"
+	"github.com/beckon-chat/beckon/internal/app"
 	"github.com/beckon-chat/beckon/store"
-	"github.com/beckon-chat/beckon/templates"
-	"github.com/beckon-chat/beckon/webhook"
 )
 
 const usage = `usage: beckon <command> [flags]
@@ -106,85 +98,18 @@ func serve(ctx context.Context, cfg config, args []string, log *slog.Logger, std
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	db, err := openDB(ctx, cfg)
+	node, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	if cfg.AutoMigrate {
-		applied, err := db.Migrate(ctx)
-		if err != nil {
-			return err
-		}
-		if len(applied) > 0 {
-			log.Info("applied migrations", "migrations", applied)
-		}
-	}
-
-	var (
-		limiter ratelimit.Limiter = ratelimit.NewMemory(nil)
-		rl      *ratelimit.Redis
-		srv     *api.Server
-	)
-	checks := []api.Check{{Name: "database", Probe: func(ctx context.Context) (string, error) { return "ok", db.Ping(ctx) }}}
-	if cfg.RedisURL != "" {
-		ratelimit.RouteRedisLogs(log)
-		rl, err = ratelimit.NewRedis(cfg.RedisURL, log, func(degraded bool) { srv.SetRateLimitFallback(degraded) })
-		if err != nil {
-			return err
-		}
-		defer rl.Close()
-		limiter = rl
-		checks = append(checks, api.Check{Name: "redis", Probe: func(ctx context.Context) (string, error) {
-			if err := rl.Ping(ctx); err != nil || rl.Degraded() {
-				return "unavailable: rate limits kept in process", nil
-			}
-			return "ok", nil
-		}})
-	}
-	tmpl, err := templates.Defaults()
-	if err != nil {
-		return err
-	}
-	res := resolver.NewService(db, invite.Finder{Store: db})
-	invites := invite.NewService(invite.Config{
-		Store: db, Accounts: db, Resolver: res, Templates: tmpl, Limiter: limiter, Limits: cfg.InviteLimits,
-		PublicURL: cfg.PublicURL, TTL: cfg.InviteTTL,
-	})
-	senders, err := newSenders(cfg, log)
-	if err != nil {
-		return err
-	}
-	dispatcher := notify.NewDispatcher(notify.DispatcherConfig{Outbox: db, Senders: senders, Workers: cfg.Workers, Lease: cfg.Lease, Log: log,
-		Observe: func(a notify.Attempt) { srv.ObserveDelivery(a.Message.Channel, a.State) }})
-	srv, err = api.New(api.Config{
-		PublicURL:       cfg.PublicURL,
-		SignupURL:       cfg.SignupURL,
-		DevSignup:       cfg.DevSignup,
-		TwilioAuthToken: cfg.Twilio.AuthToken,
-		TrustedProxies:  cfg.TrustedProxies,
-		Directory:       directory.NewService(db),
-		Resolver:        res,
-		Invites:         invites,
-		Events:          db,
-		Wake:            dispatcher.Wake,
-		Keys:            auth.NewService(db, time.Now, cfg.KeyCacheTTL),
-		Limiter:         limiter,
-		Limits:          cfg.Limits,
-		MaxImportBytes:  cfg.MaxImportBytes,
-		Checks:          checks,
-		Log:             log,
-	})
-	if err != nil {
-		return err
-	}
+	defer node.Close()
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	hs := api.NewHTTPServer(cfg.Addr, srv.Handler(), log)
-	log.Info("beckon listening", "addr", ln.Addr().String(), "database", string(db.Dialect()),
+	hs := api.NewHTTPServer(cfg.Addr, node.Handler(), log)
+	log.Info("beckon listening", "addr", ln.Addr().String(), "database", string(node.DB.Dialect()),
 		"redis", cfg.RedisURL != "", "workers", *workers)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -192,20 +117,9 @@ func serve(ctx context.Context, cfg config, args []string, log *slog.Logger, std
 	workDone := make(chan struct{})
 	go func() {
 		defer close(workDone)
-		if !*workers {
-			return
+		if *workers {
+			node.RunWorkers(workCtx)
 		}
-		var wg sync.WaitGroup
-		if cfg.WebhookURL != "" {
-			hook := &webhook.Dispatcher{Store: db, URL: cfg.WebhookURL, Secret: cfg.WebhookSecret,
-				Client: &http.Client{Timeout: 15 * time.Second}, Log: log, Idle: 200 * time.Millisecond}
-			wg.Add(1)
-			go func() { defer wg.Done(); hook.Run(workCtx) }()
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); sweep(workCtx, invites, dispatcher, log) }()
-		dispatcher.Run(workCtx)
-		wg.Wait()
 	}()
 	defer func() { stopWork(); <-workDone }()
 	select {
@@ -220,62 +134,6 @@ func serve(ctx context.Context, cfg config, args []string, log *slog.Logger, std
 		return err
 	}
 	return nil
-}
-
-// sweep expires invites and queues reminders every 30 seconds.
-func sweep(ctx context.Context, invites *invite.Service, d *notify.Dispatcher, log *slog.Logger) {
-	for {
-		expired, reminded, err := invites.Sweep(ctx)
-		if err != nil && ctx.Err() == nil {
-			log.Error("invite sweep failed", "err", err)
-		}
-		if expired+reminded > 0 {
-			log.Info("invite sweep", "expired", expired, "reminders", reminded)
-			d.Wake()
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(30 * time.Second):
-		}
-	}
-}
-
-// newSenders picks a sender per channel: SMTP when BECKON_SMTP_URL is set,
-// else the development sink, which writes to BECKON_DEV_OUTBOX.
-func newSenders(cfg config, log *slog.Logger) (func(string) (notify.Sender, error), error) {
-	dev := &notify.DevSink{Dir: cfg.DevOutbox, Log: log}
-	var smtp *notify.SMTPConfig
-	if cfg.SMTPURL != "" {
-		c, err := notify.ParseSMTPURL(cfg.SMTPURL, cfg.MailFrom)
-		if err != nil {
-			return nil, err
-		}
-		c.CAFile = cfg.SMTPCAFile
-		smtp = &c
-	}
-	var sms notify.Sender
-	if cfg.Twilio.AccountSID != "" {
-		s, err := twilio.New(cfg.Twilio)
-		if err != nil {
-			return nil, err
-		}
-		sms = s
-	} else {
-		log.Warn("no Twilio credentials: SMS goes to the development sink", "folder", cfg.DevOutbox)
-	}
-	if smtp == nil {
-		log.Warn("no BECKON_SMTP_URL: email goes to the development sink", "folder", cfg.DevOutbox)
-	}
-	return func(channel string) (notify.Sender, error) {
-		switch {
-		case channel == invite.ChannelEmail && smtp != nil:
-			return notify.NewSMTP(*smtp), nil
-		case channel == invite.ChannelSMS && sms != nil:
-			return sms, nil
-		}
-		return dev, nil
-	}, nil
 }
 
 func keys(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {

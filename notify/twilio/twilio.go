@@ -35,7 +35,10 @@ type Sender struct {
 	rest *twilio.RestClient
 }
 
-var _ notify.Sender = (*Sender)(nil)
+var (
+	_ notify.Sender           = (*Sender)(nil)
+	_ notify.DeliveryReporter = (*Sender)(nil)
+)
 
 // rewrite sends Twilio's requests to another base URL.
 type rewrite struct {
@@ -118,6 +121,10 @@ func classify(err error) error {
 
 // Close implements notify.Sender.
 func (s *Sender) Close() error { return nil }
+
+// ReportsDelivery implements notify.DeliveryReporter: Twilio reports
+// delivery to the status callback.
+func (s *Sender) ReportsDelivery() bool { return s.cfg.StatusCallback != "" }
 
 // Valid reports whether a callback to publicURL with these form values
 // carries a valid X-Twilio-Signature.

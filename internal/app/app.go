@@ -1,0 +1,242 @@
+// Package app wires one Beckon node: storage, limits, the domain services,
+// the delivery workers and the HTTP API. The binary (cmd/beckon) and the
+// tests build a node with the same constructor, New, so that a feature
+// wired only in a test harness cannot happen.
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/beckon-chat/beckon/api"
+	"github.com/beckon-chat/beckon/auth"
+	"github.com/beckon-chat/beckon/directory"
+	"github.com/beckon-chat/beckon/invite"
+	"github.com/beckon-chat/beckon/notify"
+	"github.com/beckon-chat/beckon/notify/twilio"
+	"github.com/beckon-chat/beckon/ratelimit"
+	"github.com/beckon-chat/beckon/resolver"
+	"github.com/beckon-chat/beckon/store"
+	"github.com/beckon-chat/beckon/templates"
+	"github.com/beckon-chat/beckon/webhook"
+)
+
+// Config is what a node needs; cmd/beckon reads it from the environment
+// (every key is in .env.example with its default).
+type Config struct {
+	Addr           string
+	DatabaseURL    string
+	DBMaxConns     int
+	RedisURL       string
+	AutoMigrate    bool
+	LogLevel       string
+	LogFormat      string
+	Limits         api.Limits
+	MaxImportBytes int64
+	KeyCacheTTL    time.Duration
+
+	PublicURL    string
+	InviteTTL    time.Duration
+	InviteLimits invite.Limits
+	SMTPURL      string
+	SMTPCAFile   string
+	MailFrom     string
+	DevOutbox    string
+	Workers      int
+	Lease        time.Duration
+	Twilio       twilio.Config
+	SignupURL    string
+	DevSignup    bool
+
+	WebhookURL    string
+	WebhookSecret string
+
+	TrustedProxies []netip.Prefix
+}
+
+// App is one wired node.
+type App struct {
+	// DB is the primary database.
+	DB *store.DB
+	// Server is the HTTP API.
+	Server *api.Server
+	// Invites is the invitation service.
+	Invites *invite.Service
+	// Dispatcher delivers the outbox.
+	Dispatcher *notify.Dispatcher
+
+	cfg   Config
+	log   *slog.Logger
+	redis *ratelimit.Redis
+}
+
+// New opens the database (and migrates it when cfg.AutoMigrate), connects
+// the rate limiter and builds the services and the API. Close releases
+// what it opened. Errors: database, Redis URL, provider configuration.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
+	db, err := store.Open(ctx, cfg.DatabaseURL, store.Options{MaxConns: cfg.DBMaxConns})
+	if err != nil {
+		return nil, err
+	}
+	a := &App{DB: db, cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if cfg.AutoMigrate {
+		applied, err := db.Migrate(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(applied) > 0 {
+			log.Info("applied migrations", "migrations", applied)
+		}
+	}
+	var limiter ratelimit.Limiter = ratelimit.NewMemory(nil)
+	checks := []api.Check{{Name: "database", Probe: func(ctx context.Context) (string, error) { return "ok", db.Ping(ctx) }}}
+	if cfg.RedisURL != "" {
+		ratelimit.RouteRedisLogs(log)
+		a.redis, err = ratelimit.NewRedis(cfg.RedisURL, log, func(degraded bool) { a.Server.SetRateLimitFallback(degraded) })
+		if err != nil {
+			return nil, err
+		}
+		limiter = a.redis
+		checks = append(checks, api.Check{Name: "redis", Probe: func(ctx context.Context) (string, error) {
+			if err := a.redis.Ping(ctx); err != nil || a.redis.Degraded() {
+				return "unavailable: rate limits kept in process", nil
+			}
+			return "ok", nil
+		}})
+	}
+	tmpl, err := templates.Defaults()
+	if err != nil {
+		return nil, err
+	}
+	res := resolver.NewService(db, invite.Finder{Store: db})
+	a.Invites = invite.NewService(invite.Config{
+		Store: db, Accounts: db, Resolver: res, Templates: tmpl, Limiter: limiter, Limits: cfg.InviteLimits,
+		PublicURL: cfg.PublicURL, TTL: cfg.InviteTTL,
+	})
+	senders, err := newSenders(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	a.Dispatcher = notify.NewDispatcher(notify.DispatcherConfig{Outbox: db, Senders: senders, Gate: a.Invites,
+		Workers: cfg.Workers, Lease: cfg.Lease, Log: log,
+		Observe: func(at notify.Attempt) { a.Server.ObserveDelivery(at.Message.Channel, at.State) }})
+	a.Server, err = api.New(api.Config{
+		PublicURL:       cfg.PublicURL,
+		SignupURL:       cfg.SignupURL,
+		DevSignup:       cfg.DevSignup,
+		TwilioAuthToken: cfg.Twilio.AuthToken,
+		TrustedProxies:  cfg.TrustedProxies,
+		Directory:       directory.NewService(db),
+		Resolver:        res,
+		Invites:         a.Invites,
+		Events:          db,
+		Idempotency:     db,
+		Wake:            a.Dispatcher.Wake,
+		Keys:            auth.NewService(db, time.Now, cfg.KeyCacheTTL),
+		Limiter:         limiter,
+		Limits:          cfg.Limits,
+		MaxImportBytes:  cfg.MaxImportBytes,
+		Checks:          checks,
+		Log:             log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Handler is the node's HTTP handler.
+func (a *App) Handler() http.Handler { return a.Server.Handler() }
+
+// RunWorkers runs the delivery workers, the invite sweep and, when
+// configured, the webhook dispatcher until ctx ends.
+func (a *App) RunWorkers(ctx context.Context) {
+	var wg sync.WaitGroup
+	if a.cfg.WebhookURL != "" {
+		hook := &webhook.Dispatcher{Store: a.DB, URL: a.cfg.WebhookURL, Secret: a.cfg.WebhookSecret,
+			Client: &http.Client{Timeout: 15 * time.Second}, Log: a.log, Idle: 200 * time.Millisecond}
+		wg.Add(1)
+		go func() { defer wg.Done(); hook.Run(ctx) }()
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); a.sweep(ctx) }()
+	a.Dispatcher.Run(ctx)
+	wg.Wait()
+}
+
+// sweep expires invites and queues reminders every 30 seconds.
+func (a *App) sweep(ctx context.Context) {
+	for {
+		expired, reminded, err := a.Invites.Sweep(ctx)
+		if err != nil && ctx.Err() == nil {
+			a.log.Error("invite sweep failed", "err", err)
+		}
+		if expired+reminded > 0 {
+			a.log.Info("invite sweep", "expired", expired, "reminders", reminded)
+			a.Dispatcher.Wake()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(30 * time.Second):
+		}
+	}
+}
+
+// Close closes the database and the Redis client.
+func (a *App) Close() error {
+	var errs []error
+	if a.redis != nil {
+		errs = append(errs, a.redis.Close())
+	}
+	errs = append(errs, a.DB.Close())
+	return errors.Join(errs...)
+}
+
+// newSenders picks a sender per channel: SMTP when BECKON_SMTP_URL is set,
+// Twilio when its credentials are, else the development sink, which
+// writes to BECKON_DEV_OUTBOX.
+func newSenders(cfg Config, log *slog.Logger) (func(string) (notify.Sender, error), error) {
+	dev := &notify.DevSink{Dir: cfg.DevOutbox, Log: log}
+	var smtp *notify.SMTPConfig
+	if cfg.SMTPURL != "" {
+		c, err := notify.ParseSMTPURL(cfg.SMTPURL, cfg.MailFrom)
+		if err != nil {
+			return nil, err
+		}
+		c.CAFile = cfg.SMTPCAFile
+		smtp = &c
+	}
+	var sms notify.Sender
+	if cfg.Twilio.AccountSID != "" {
+		s, err := twilio.New(cfg.Twilio)
+		if err != nil {
+			return nil, err
+		}
+		sms = s
+	} else {
+		log.Warn("no Twilio credentials: SMS goes to the development sink", "folder", cfg.DevOutbox)
+	}
+	if smtp == nil {
+		log.Warn("no BECKON_SMTP_URL: email goes to the development sink", "folder", cfg.DevOutbox)
+	}
+	return func(channel string) (notify.Sender, error) {
+		switch {
+		case channel == invite.ChannelEmail && smtp != nil:
+			return notify.NewSMTP(*smtp), nil
+		case channel == invite.ChannelSMS && sms != nil:
+			return sms, nil
+		}
+		return dev, nil
+	}, nil
+}
