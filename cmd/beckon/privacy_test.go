@@ -1,0 +1,271 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/beckon-chat/beckon/internal/testenv"
+)
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// pageAction opens an invite page like a browser and posts one of its
+// forms; it returns the response (not followed).
+func pageAction(t *testing.T, link, action string) *http.Response {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := browser.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := csrfRE.FindStringSubmatch(string(page))
+	if resp.StatusCode != 200 || m == nil {
+		t.Fatalf("page %s: %d", link, resp.StatusCode)
+	}
+	resp, err = browser.PostForm(link+"/"+action, url.Values{"csrf": {m[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+// lastLinkTo returns the link of the latest email to addr.
+func lastLinkTo(t *testing.T, m *testenv.SMTPServer, addr string) string {
+	t.Helper()
+	link := ""
+	for _, mail := range m.Mails() {
+		if mail.To[0] == addr {
+			link = pageLinkRE.FindString(mail.Raw)
+		}
+	}
+	if link == "" {
+		t.Fatalf("no email with a link to %s", addr)
+	}
+	return link
+}
+
+// TestBlocksSurviveSignup: a recipient blocks mallory from the page, then
+// signs up through alice's invitation. Mallory's invite makes no message
+// request, and mallory's resolve does not find the new account.
+func TestBlocksSurviveSignup(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, e testenv.Engine) {
+		mailer := testenv.StartSMTP(t)
+		env := inviteEnv(t, e, mailer.Addr)
+		env["BECKON_PUBLIC_URL"] = "http://" + env["BECKON_ADDR"]
+		env["BECKON_SIGNUP_URL"] = "https://idp.example/signup"
+		key := createKey(t, env, "directory,invite,link,resolve")
+		base, _ := startNode(t, env)
+		c := client{t: t, base: base, key: key}
+		seedInviters(t, c, "alice", "mallory")
+
+		inviteAs(t, c, "mallory", "rose@example.net", "chat_m1")
+		eventually(t, "mallory's email", func() bool { return mailsTo(mailer, "rose@example.net") == 1 })
+		if resp := pageAction(t, lastLinkTo(t, mailer, "rose@example.net"), "block"); resp.StatusCode != 200 {
+			t.Fatalf("block: %d", resp.StatusCode)
+		}
+		blockedLater := inviteAs(t, c, "mallory", "rose@example.net", "chat_m2")
+		inviteAs(t, c, "alice", "rose@example.net", "chat_a")
+		eventually(t, "alice's email", func() bool { return mailsTo(mailer, "rose@example.net") == 2 })
+		resp := pageAction(t, lastLinkTo(t, mailer, "rose@example.net"), "accept")
+		loc, _ := url.Parse(resp.Header.Get("Location"))
+		if resp.StatusCode != 303 || loc.Query().Get("invite_ticket") == "" {
+			t.Fatalf("accept: %d", resp.StatusCode)
+		}
+		code, m := c.do("POST", "/v1/links", `{"account":{"id":"rose","tenant_id":null,"display_name":"Rose"},"identifier":"rose@example.net","invite_ticket":"`+loc.Query().Get("invite_ticket")+`"}`)
+		if code != 200 || len(m["accepted"].([]any)) != 1 {
+			t.Fatalf("link: %d %v", code, m)
+		}
+		if reqs := m["requests"].([]any); len(reqs) != 0 {
+			t.Fatalf("a blocked inviter's invite became a request: %v", reqs)
+		}
+		if _, r := c.do("POST", "/v1/resolve", `{"requester":"mallory","identifier":"rose@example.net"}`); r["match"] == "account" {
+			t.Fatalf("mallory finds rose after her sign-up: %v", r)
+		}
+		if _, r := c.do("POST", "/v1/resolve", `{"requester":"alice","identifier":"rose@example.net"}`); r["match"] != "account" {
+			t.Fatalf("alice does not find rose: %v", r)
+		}
+		_, blocks := c.do("GET", "/v1/accounts/rose/blocks", "")
+		if b, _ := json.Marshal(blocks); !strings.Contains(string(b), "mallory") {
+			t.Fatalf("rose's blocks: %s", b)
+		}
+		if mailsTo(mailer, "rose@example.net") != 2 {
+			t.Fatal("mallory's invite after the block was sent")
+		}
+		// To mallory, the invite after the block looked sent like any other.
+		if d := delivery(c, blockedLater); d != "sent" {
+			t.Fatalf("mallory's invite after the block shows %q", d)
+		}
+	})
+}
+
+// inviterView is everything an inviter can read about one invite.
+type inviterView struct {
+	Object map[string]any
+	Events []string
+	Resend int
+	Again  map[string]any
+}
+
+// view reads the inviter's view of invite id: the object, the types of its
+// events in the feed's order, and resend's answer.
+func view(t *testing.T, c client, id string) inviterView {
+	t.Helper()
+	var v inviterView
+	_, v.Object = c.do("GET", "/v1/invites/"+id, "")
+	after := ""
+	for {
+		_, page := c.do("GET", "/v1/events?limit=100&after="+after, "")
+		for _, it := range page["items"].([]any) {
+			ev := it.(map[string]any)
+			if inv, _ := ev["data"].(map[string]any)["invite"].(map[string]any); inv != nil && inv["id"] == id {
+				v.Events = append(v.Events, ev["type"].(string))
+			}
+		}
+		next, _ := page["next_cursor"].(string)
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	return v
+}
+
+// normal blanks what differs between two invites by nature.
+func normal(m map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		switch k {
+		case "id", "created_at", "expires_at", "recipient":
+		default:
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// TestInviterSeesNoDifference puts the inviter's whole view of an invite to
+// an account that blocked them beside one to a stranger: object, events
+// and their order, resend's answer, now and after the workers ran.
+func TestInviterSeesNoDifference(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, e testenv.Engine) {
+		mailer := testenv.StartSMTP(t)
+		env := inviteEnv(t, e, mailer.Addr)
+		key := createKey(t, env, "directory,invite,link")
+		base, _ := startNode(t, env)
+		c := client{t: t, base: base, key: key}
+		seedInviters(t, c, "alice")
+		for _, s := range []struct{ method, path, body string }{
+			{"PUT", "/v1/accounts/blocker", `{"tenant_id":null,"display_name":"B","discoverable":false,"identifiers":["blocker@example.net"]}`},
+			{"PUT", "/v1/accounts/blocker/blocks/alice", ""},
+		} {
+			if code, m := c.do(s.method, s.path, s.body); code != 200 {
+				t.Fatalf("%s: %d %v", s.path, code, m)
+			}
+		}
+		ids := map[string]string{}
+		answers := map[string]map[string]any{}
+		for _, to := range []string{"stranger@example.net", "blocker@example.net"} {
+			code, m := c.do("POST", "/v1/invites", `{"inviter":"alice","identifier":"`+to+`","chat":{"id":"chat_1","kind":"one_on_one"}}`)
+			if code != 201 {
+				t.Fatalf("invite %s: %d", to, code)
+			}
+			ids[to], answers[to] = m["id"].(string), normal(m)
+		}
+		if !equalJSON(answers["stranger@example.net"], answers["blocker@example.net"]) {
+			t.Fatalf("creation answers differ:\n%v\n%v", answers["stranger@example.net"], answers["blocker@example.net"])
+		}
+		compare := func(when string) {
+			t.Helper()
+			a, b := view(t, c, ids["stranger@example.net"]), view(t, c, ids["blocker@example.net"])
+			a.Object, b.Object = normal(a.Object), normal(b.Object)
+			if !equalJSON(a, b) {
+				t.Fatalf("%s, the inviter tells them apart:\nstranger %+v\nblocker  %+v", when, a, b)
+			}
+		}
+		eventually(t, "both to look sent", func() bool {
+			return delivery(c, ids["stranger@example.net"]) == "sent" && delivery(c, ids["blocker@example.net"]) == "sent"
+		})
+		time.Sleep(time.Second)
+		compare("a second after sending")
+		if v := view(t, c, ids["blocker@example.net"]); !slices.Equal(v.Events, []string{"invite.created", "invite.sent"}) {
+			t.Fatalf("events %v", v.Events)
+		}
+		for to, id := range ids {
+			backdate(t, e, id)
+			code, m := c.do("POST", "/v1/invites/"+id+"/resend", "")
+			if code != 202 {
+				t.Fatalf("resend %s: %d %v", to, code, m)
+			}
+			answers[to] = normal(m)
+		}
+		if !equalJSON(answers["stranger@example.net"], answers["blocker@example.net"]) {
+			t.Fatalf("resend answers differ:\n%v\n%v", answers["stranger@example.net"], answers["blocker@example.net"])
+		}
+		eventually(t, "both resends to look sent", func() bool {
+			return delivery(c, ids["stranger@example.net"]) == "sent" && delivery(c, ids["blocker@example.net"]) == "sent"
+		})
+		time.Sleep(time.Second)
+		compare("after the resends")
+		if n := mailsTo(mailer, "blocker@example.net"); n != 0 {
+			t.Fatalf("the blocker got %d emails", n)
+		}
+		if n := mailsTo(mailer, "stranger@example.net"); n != 2 {
+			t.Fatalf("the stranger got %d emails; want 2", n)
+		}
+	})
+}
+
+func equalJSON(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
+
+// TestIdempotencyThroughRun: the binary honours Idempotency-Key.
+func TestIdempotencyThroughRun(t *testing.T) {
+	mailer := testenv.StartSMTP(t)
+	env := inviteEnv(t, testenv.SQLite(t), mailer.Addr)
+	key := createKey(t, env, "directory,invite")
+	base, _ := startNode(t, env)
+	c := client{t: t, base: base, key: key}
+	seedInviters(t, c, "alice")
+	post := func(body string) (int, string) {
+		req, _ := http.NewRequest("POST", base+"/v1/invites", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", "order-42")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	body := `{"inviter":"alice","identifier":"idem@example.net","chat":{"id":"chat_1","kind":"one_on_one"}}`
+	code1, body1 := post(body)
+	code2, body2 := post(body)
+	if code1 != 201 || code2 != 201 || body1 != body2 {
+		t.Fatalf("replay: %d %s\nthen %d %s", code1, body1, code2, body2)
+	}
+	code3, body3 := post(strings.Replace(body, "idem@", "other@", 1))
+	if code3 != 422 || !strings.Contains(body3, `"idempotency_key_reused"`) {
+		t.Fatalf("same key, another body: %d %s", code3, body3)
+	}
+	_, list := c.do("GET", "/v1/invites?inviter=alice", "")
+	if n := len(list["items"].([]any)); n != 1 {
+		t.Fatalf("%d invites after a replay and a reused key; want 1", n)
+	}
+}
