@@ -2,6 +2,8 @@ package api_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -198,36 +200,62 @@ func TestResolveBatch(t *testing.T) {
 	})
 }
 
-// BenchmarkResolveOutcomes reports the median time of one resolve through
-// the whole handler for each outcome, side by side: the unregistered,
-// opted-out and blocked cases should not be told apart by timing.
+// BenchmarkResolveOutcomes reports the median time of a resolve through the
+// whole handler for each outcome side by side, single and in batches of 1,
+// 100 and 1000 identifiers of that outcome: the unregistered, opted-out and
+// blocked cases should not be told apart by timing.
 func BenchmarkResolveOutcomes(b *testing.B) {
 	h := newBenchHarness(b)
-	cases := []struct{ name, id string }{
-		{"account", "alice@contoso.com"},
-		{"unregistered", "nobody@example.net"},
-		{"opted_out", "optout@example.net"},
-		{"blocked", "blocker@example.net"},
+	const most = 1000
+	for i := range most {
+		// The harness caps imports at 4 KiB: one small import per index.
+		var lines strings.Builder
+		fmt.Fprintf(&lines, `{"id":"opt%d","display_name":"Opted Out","discoverable":false,"identifiers":["opt%d@example.net"]}`+"\n", i, i)
+		fmt.Fprintf(&lines, `{"id":"blk%d","display_name":"Blocker","identifiers":["blk%d@example.net"]}`+"\n", i, i)
+		fmt.Fprintf(&lines, `{"id":"vis%d","display_name":"Visible","identifiers":["vis%d@example.net"]}`+"\n", i, i)
+		if r := h.call("POST", "/v1/accounts/import", h.key, "application/x-ndjson", []byte(lines.String())); r.Status != 200 {
+			b.Fatalf("import: %d %s", r.Status, r.Body)
+		}
 	}
-	for _, c := range cases {
-		body := []byte(`{"requester":"bob","identifier":"` + c.id + `"}`)
-		b.Run(c.name, func(b *testing.B) {
-			times := make([]time.Duration, 0, b.N)
-			for b.Loop() {
-				req := httptest.NewRequest("POST", "/v1/resolve", bytes.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+h.key)
-				req.Header.Set("Content-Type", "application/json")
-				rec := httptest.NewRecorder()
-				start := time.Now()
-				h.handler.ServeHTTP(rec, req)
-				times = append(times, time.Since(start))
-				if rec.Code != http.StatusOK {
-					b.Fatalf("%d %s", rec.Code, rec.Body)
-				}
+	for i := range most {
+		if r := h.do("PUT", fmt.Sprintf("/v1/accounts/blk%d/blocks/bob", i), nil); r.Status != 200 {
+			b.Fatalf("block: %s", r.Body)
+		}
+	}
+	prefixes := []struct{ name, prefix string }{
+		{"account", "vis"}, {"unregistered", "nobody"}, {"opted_out", "opt"}, {"blocked", "blk"},
+	}
+	measure := func(b *testing.B, path string, body []byte) {
+		times := make([]time.Duration, 0, b.N)
+		for b.Loop() {
+			req := httptest.NewRequest("POST", path, bytes.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+h.key)
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			start := time.Now()
+			h.handler.ServeHTTP(rec, req)
+			times = append(times, time.Since(start))
+			if rec.Code != http.StatusOK {
+				b.Fatalf("%d %s", rec.Code, rec.Body)
 			}
-			sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
-			b.ReportMetric(float64(times[len(times)/2].Nanoseconds()), "median-ns")
-			b.ReportMetric(float64(times[len(times)*99/100].Nanoseconds()), "p99-ns")
+		}
+		sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+		b.ReportMetric(float64(times[len(times)/2].Nanoseconds()), "median-ns")
+		b.ReportMetric(float64(times[len(times)*99/100].Nanoseconds()), "p99-ns")
+	}
+	for _, c := range prefixes {
+		b.Run("single/"+c.name, func(b *testing.B) {
+			measure(b, "/v1/resolve", []byte(`{"requester":"bob","identifier":"`+c.prefix+`0@example.net"}`))
 		})
+	}
+	for _, n := range []int{1, 100, most} {
+		for _, c := range prefixes {
+			ids := make([]string, n)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("%s%d@example.net", c.prefix, i)
+			}
+			body, _ := json.Marshal(map[string]any{"requester": "bob", "identifiers": ids})
+			b.Run(fmt.Sprintf("batch_%d/%s", n, c.name), func(b *testing.B) { measure(b, "/v1/resolve/batch", body) })
+		}
 	}
 }

@@ -93,24 +93,24 @@ WHERE a.id = ?;
 
 -- name: owners
 -- The owners of a list of identifiers as one requester sees them: one
--- indexed query whatever the answers, so that every outcome costs the same.
--- The IN lists are expanded to the number of emails and phones asked.
-SELECT i.kind, i.value, a.id, a.tenant_id, a.display_name, a.discoverable, a.inbound_personal,
+-- query that does the same work for every identifier asked, whatever the
+-- answer (a row each, with the same joins and sub-queries whether an
+-- account owns it or not), so that every outcome costs the same. WANTED is
+-- expanded to one (kind, value) pair an identifier, padded to a few sizes.
+SELECT w.column1 AS kind, w.column2 AS value, a.id, a.tenant_id, a.display_name, a.discoverable, a.inbound_personal,
        t.policy AS tenant_policy,
-       EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = a.id AND b.blocked_id = ?) AS blocked,
-       CASE WHEN i.kind = 'email' THEN i.value ELSE
-           (SELECT e.value FROM identifiers e
-            WHERE e.account_id = a.id AND e.kind = 'email' ORDER BY e.position LIMIT 1)
-       END AS email
-FROM identifiers i
-JOIN accounts a ON a.id = i.account_id
-LEFT JOIN tenants t ON t.id = a.tenant_id
-WHERE (i.kind = 'email' AND i.value IN (?)) OR (i.kind = 'phone' AND i.value IN (?));
+       EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = COALESCE(i.account_id, '') AND b.blocked_id = ?) AS blocked,
+       (SELECT e.value FROM identifiers e
+        WHERE e.account_id = COALESCE(i.account_id, '') AND e.kind = 'email' ORDER BY e.position LIMIT 1) AS email
+FROM (VALUES WANTED) AS w
+LEFT JOIN identifiers i ON i.kind = w.column1 AND i.value = w.column2
+LEFT JOIN accounts a ON a.id = COALESCE(i.account_id, '')
+LEFT JOIN tenants t ON t.id = COALESCE(a.tenant_id, '');
 
 -- name: lookup
 -- The requester and the owners it asks about, in one round trip: the
 -- owners query above is put in place of OWNERS when the queries load.
--- One row per owner found, or one row with NULL owner columns.
+-- One row per identifier asked (and per padding entry).
 SELECT a.id, a.tenant_id, a.display_name, a.region, a.outbound_personal, a.inbound_personal,
        (SELECT e.value FROM identifiers e WHERE e.account_id = a.id AND e.kind = 'email'
         ORDER BY e.position LIMIT 1) AS first_email,

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/beckon-chat/beckon/directory"
 	"github.com/beckon-chat/beckon/resolver"
@@ -64,28 +65,30 @@ func (d *DB) requesterOf(r requesterRow) (resolver.Requester, error) {
 	return req, nil
 }
 
+// ownerRow is one identifier asked and its owner; the owner's columns are
+// NULL when nobody owns it.
 type ownerRow struct {
 	Kind            string         `db:"kind"`
 	Value           string         `db:"value"`
-	ID              string         `db:"id"`
+	ID              sql.NullString `db:"id"`
 	TenantID        sql.NullString `db:"tenant_id"`
-	DisplayName     string         `db:"display_name"`
-	Discoverable    bool           `db:"discoverable"`
+	DisplayName     sql.NullString `db:"display_name"`
+	Discoverable    sql.NullBool   `db:"discoverable"`
 	InboundPersonal sql.NullBool   `db:"inbound_personal"`
 	TenantPolicy    sql.NullString `db:"tenant_policy"`
 	Blocked         bool           `db:"blocked"`
 	Email           sql.NullString `db:"email"`
 }
 
-// padded pads values with "" (which no identifier has) to the next of a
-// few list sizes, so that expanded IN lists make few statement texts.
-func padded(values []string) []string {
+// paddedSize is the next of a few list sizes, so that expanded lists make
+// few statement texts.
+func paddedSize(n int) int {
 	for _, size := range []int{1, 10, 100, 1000} {
-		if len(values) <= size {
-			return append(values, make([]string, size-len(values))...)
+		if n <= size {
+			return size
 		}
 	}
-	return values
+	return n
 }
 
 // Owners returns the owners of ids as requesterID sees them, in order, in
@@ -113,26 +116,28 @@ func (d *DB) owners(ctx context.Context, requesterID string, ids []resolver.Iden
 	return d.placeOwners(rows, ids, out)
 }
 
-// ownersStmt expands the IN lists of a query built on "owners" for ids and
-// returns it prepared with its arguments; extra arguments follow.
+// ownersStmt expands the WANTED list of a query built on "owners" for ids
+// (padded with empty pairs, which no identifier has) and returns it
+// prepared with its arguments; extra arguments follow.
 func (d *DB) ownersStmt(ctx context.Context, name, requesterID string, ids []resolver.Identifier, extra ...any) (*sqlx.Stmt, []any, error) {
-	var emails, phones []string
-	for _, id := range ids {
-		if id.Kind == resolver.Email {
-			emails = append(emails, id.Value)
+	size := paddedSize(len(ids))
+	args := make([]any, 0, 1+2*size+len(extra))
+	args = append(args, requesterID)
+	for i := 0; i < size; i++ {
+		if i < len(ids) {
+			args = append(args, string(ids[i].Kind), ids[i].Value)
 		} else {
-			phones = append(phones, id.Value)
+			args = append(args, "", "")
 		}
 	}
-	query, args, err := sqlx.In(d.raw[name], append([]any{requesterID, padded(emails), padded(phones)}, extra...)...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("expand %s: %w", name, err)
-	}
-	st, err := d.stmt(ctx, d.db.Rebind(query))
+	args = append(args, extra...)
+	pairs := strings.TrimSuffix(strings.Repeat("(?, ?), ", size), ", ")
+	st, err := d.stmt(ctx, d.db.Rebind(strings.Replace(d.raw[name], "WANTED", pairs, 1)))
 	return st, args, err
 }
 
-// placeOwners puts the owners found in the order of ids.
+// placeOwners decodes every row the same way, owner or not, and puts the
+// owners in the order of ids.
 func (d *DB) placeOwners(rows []ownerRow, ids []resolver.Identifier, out []resolver.Owner) error {
 	byID := make(map[string]resolver.Owner, len(rows))
 	for _, r := range rows {
@@ -189,34 +194,42 @@ func (d *DB) Lookup(ctx context.Context, requesterID string, ids []resolver.Iden
 	if err != nil {
 		return req, nil, err
 	}
-	found := make([]ownerRow, 0, len(rows))
-	for _, r := range rows {
-		if r.Kind.Valid {
-			found = append(found, ownerRow{
-				Kind: r.Kind.String, Value: r.Value.String, ID: r.ID.String, TenantID: r.TenantID, DisplayName: r.DisplayName.String,
-				Discoverable: r.Discoverable.Bool, InboundPersonal: r.InboundPersonal, TenantPolicy: r.TenantPolicy,
-				Blocked: r.Blocked.Bool, Email: r.Email,
-			})
+	found := make([]ownerRow, len(rows))
+	for i, r := range rows {
+		found[i] = ownerRow{
+			Kind: r.Kind.String, Value: r.Value.String, ID: r.ID, TenantID: r.TenantID, DisplayName: r.DisplayName,
+			Discoverable: r.Discoverable, InboundPersonal: r.InboundPersonal, TenantPolicy: r.TenantPolicy,
+			Blocked: r.Blocked.Bool, Email: r.Email,
 		}
 	}
 	owners := make([]resolver.Owner, len(ids))
 	return req, owners, d.placeOwners(found, ids, owners)
 }
 
+// ownerOf decodes a row; a row without an owner goes through the same
+// steps and gives the zero Owner.
 func (d *DB) ownerOf(r ownerRow) (resolver.Owner, error) {
 	inbound := true
+	p, err := d.decoded.policy(r.TenantPolicy.String)
+	if err != nil {
+		return resolver.Owner{}, err
+	}
 	if r.TenantPolicy.Valid {
-		p, err := d.decoded.policy(r.TenantPolicy.String)
-		if err != nil {
-			return resolver.Owner{}, err
-		}
 		inbound = p.InboundPersonal
 	}
 	if r.InboundPersonal.Valid {
 		inbound = r.InboundPersonal.Bool
 	}
-	return resolver.Owner{
-		Found: true, AccountID: r.ID, TenantID: r.TenantID.String, DisplayName: r.DisplayName, Email: r.Email.String,
-		Discoverable: r.Discoverable, BlockedRequester: r.Blocked, InboundPersonal: inbound,
-	}, nil
+	email := r.Email.String
+	if r.Kind == string(resolver.Email) {
+		email = r.Value // the matched email
+	}
+	o := resolver.Owner{
+		Found: r.ID.Valid, AccountID: r.ID.String, TenantID: r.TenantID.String, DisplayName: r.DisplayName.String, Email: email,
+		Discoverable: r.Discoverable.Bool, BlockedRequester: r.Blocked, InboundPersonal: inbound,
+	}
+	if !o.Found {
+		o = resolver.Owner{}
+	}
+	return o, nil
 }
