@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/beckon-chat/beckon/api"
 	"github.com/beckon-chat/beckon/internal/testenv"
@@ -295,4 +298,55 @@ func TestIdempotencyKey(t *testing.T) {
 	// Keys are per API key: another key's "order-42" is its own (and here
 	// meets the pending invite: 200).
 	want(t, post(h.keys["invite"], "order-42", body), 200, "")
+}
+
+// BenchmarkInviteOutcomes reports the median time to create an invite for
+// each kind of recipient, side by side: creating one that will be held
+// back (blocked, unsubscribed) must cost what creating a normal one does.
+func BenchmarkInviteOutcomes(b *testing.B) {
+	h := newBenchHarness(b)
+	for _, p := range []struct {
+		path string
+		body any
+	}{
+		{"/v1/tenants/busy", map[string]any{"name": "Busy", "region": "FR", "policy": map[string]any{"invites_per_user_per_day": 10000}}},
+		{"/v1/accounts/ivy", map[string]any{"tenant_id": "busy", "display_name": "Ivy", "identifiers": []string{"ivy@busy.example"}}},
+		{"/v1/accounts/blocker/blocks/ivy", nil},
+	} {
+		if r := h.do("PUT", p.path, p.body); r.Status != 200 {
+			b.Fatalf("%s: %s", p.path, r.Body)
+		}
+	}
+	ctx := context.Background()
+	unsub, _ := resolver.Normalize("unsub@example.net", "")
+	if err := h.db.Unsubscribe(ctx, unsub); err != nil {
+		b.Fatal(err)
+	}
+	seq := 0
+	for _, c := range []struct{ name, to string }{
+		{"unregistered", "nobody@example.net"}, {"opted_out", "optout@example.net"},
+		{"blocked", "blocker@example.net"}, {"unsubscribed", "unsub@example.net"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			times := make([]time.Duration, 0, b.N)
+			for b.Loop() {
+				seq++ // a new chat each time: a new invite, never the existing one
+				body, _ := json.Marshal(map[string]any{"inviter": "ivy", "identifier": c.to,
+					"chat": map[string]any{"id": fmt.Sprintf("chat_%d", seq), "kind": "group", "title": "Quote 2026"}, "locale": "fr"})
+				req := httptest.NewRequest("POST", "/v1/invites", bytes.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+h.key)
+				req.Header.Set("Content-Type", "application/json")
+				rec := httptest.NewRecorder()
+				start := time.Now()
+				h.handler.ServeHTTP(rec, req)
+				times = append(times, time.Since(start))
+				if rec.Code != http.StatusCreated {
+					b.Fatalf("%d %s", rec.Code, rec.Body)
+				}
+			}
+			sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+			b.ReportMetric(float64(times[len(times)/2].Nanoseconds()), "median-ns")
+			b.ReportMetric(float64(times[len(times)*99/100].Nanoseconds()), "p99-ns")
+		})
+	}
 }
