@@ -218,6 +218,9 @@ func TestInviterSeesNoDifference(t *testing.T) {
 		})
 		time.Sleep(time.Second)
 		compare("after the resends")
+		if _, body := get(t, base+"/metrics"); strings.Contains(body, "held") || !strings.Contains(body, `beckon_deliveries_total{channel="email",outcome="sent"} 4`) {
+			t.Fatalf("the metrics tell held messages apart:\n%s", body)
+		}
 		if n := mailsTo(mailer, "blocker@example.net"); n != 0 {
 			t.Fatalf("the blocker got %d emails", n)
 		}

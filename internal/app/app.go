@@ -129,7 +129,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 	}
 	a.Dispatcher = notify.NewDispatcher(notify.DispatcherConfig{Outbox: db, Senders: senders, Gate: a.Invites,
 		Workers: cfg.Workers, Lease: cfg.Lease, Log: log,
-		Observe: func(at notify.Attempt) { a.Server.ObserveDelivery(at.Message.Channel, at.State) }})
+		Observe: func(at notify.Attempt) { a.Server.ObserveDelivery(at.Message.Channel, publicState(at.State)) }})
 	a.Server, err = api.New(api.Config{
 		PublicURL:       cfg.PublicURL,
 		SignupURL:       cfg.SignupURL,
@@ -153,6 +153,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 		return nil, err
 	}
 	return a, nil
+}
+
+// publicState is the outcome /metrics shows for an attempt: a held message
+// counts as sent, as the inviter sees it, since anyone who can read the
+// metrics could match a count to the invite they just made.
+func publicState(state string) string {
+	if state == notify.StateHeld {
+		return notify.StateSent
+	}
+	return state
 }
 
 // Handler is the node's HTTP handler.
