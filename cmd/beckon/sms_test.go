@@ -170,7 +170,17 @@ func TestSMSByTwilio(t *testing.T) {
 		if code != 201 {
 			t.Fatalf("%d %v", code, m)
 		}
-		time.Sleep(time.Second)
+		// Held, it looks like a real SMS: sent, then reported delivered
+		// within the 2–20 s that delivery reports take.
+		held := m["id"].(string)
+		eventually(t, "the held SMS to look sent", func() bool { return delivery(c, held) == "sent" })
+		deadline := time.Now().Add(30 * time.Second)
+		for delivery(c, held) != "delivered" {
+			if time.Now().After(deadline) {
+				t.Fatalf("the held SMS stays %q; a real one is reported delivered", delivery(c, held))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 		if fake.count("+33611111111") != before {
 			t.Fatal("an SMS went to a number that replied STOP")
 		}
