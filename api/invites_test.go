@@ -112,6 +112,17 @@ func TestInvites(t *testing.T) {
 		if m := decodeResult(t, do("POST", "/v1/resolve", resolveBody("carol", "new.person@example.org"))); m["match"] != "none" {
 			t.Fatalf("someone else's invite leaked: %v", m)
 		}
+		r := do("POST", "/v1/resolve/batch", map[string]any{"requester": "alice",
+			"identifiers": []string{"nobody@example.org", "new.person@example.org", "alice@contoso.com", "new.person@example.org"}})
+		var batch struct{ Results []map[string]any }
+		r.decode(t, &batch)
+		var got []string
+		for _, it := range batch.Results {
+			got = append(got, it["match"].(string))
+		}
+		if strings.Join(got, " ") != "none pending_invite account pending_invite" {
+			t.Fatalf("batch: %v", got)
+		}
 	})
 	t.Run("HiddenOwnersLookUnregistered", func(t *testing.T) {
 		for _, p := range []struct {

@@ -171,6 +171,9 @@ type Store interface {
 	// PendingInvite returns the inviter's pending invite to id for chatID
 	// ("" for any chat), or nil.
 	PendingInvite(ctx context.Context, inviterID string, id resolver.Identifier, chatID string) (*Invite, error)
+	// PendingInvitesTo returns, in the order of ids, the inviter's newest
+	// pending invite to each (any chat) or nil, in one query.
+	PendingInvitesTo(ctx context.Context, inviterID string, ids []resolver.Identifier) ([]*Invite, error)
 	Invites(ctx context.Context, f Filter) ([]Invite, error)
 	// Revoke ends a pending invite, forgets its tokens and emits
 	// invite.revoked; Conflict invite_not_pending otherwise.

@@ -359,13 +359,20 @@ func (s *Service) inviter(ctx context.Context, inv Invite) (resolver.Requester, 
 // implements resolver.PendingInvites.
 type Finder struct{ Store Store }
 
-// Pending returns the inviter's pending invite to id, for any chat, or nil.
-func (f Finder) Pending(ctx context.Context, inviterID string, id resolver.Identifier) (any, error) {
-	inv, err := f.Store.PendingInvite(ctx, inviterID, id, "")
-	if err != nil || inv == nil {
+// Pending returns, in the order of ids, the inviter's newest pending invite
+// to each (for any chat), or nil.
+func (f Finder) Pending(ctx context.Context, inviterID string, ids []resolver.Identifier) ([]any, error) {
+	invites, err := f.Store.PendingInvitesTo(ctx, inviterID, ids)
+	if err != nil {
 		return nil, err
 	}
-	return inv, nil
+	out := make([]any, len(ids))
+	for i, inv := range invites {
+		if inv != nil {
+			out[i] = inv
+		}
+	}
+	return out, nil
 }
 
 // RemindBefore is how long before expiry the one reminder email goes out.

@@ -75,11 +75,12 @@ type Store interface {
 	Lookup(ctx context.Context, requesterID string, ids []Identifier) (Requester, []Owner, error)
 }
 
-// PendingInvites finds the requester's own pending invite to an identifier.
+// PendingInvites finds the requester's own pending invites to identifiers.
 // It is the seam for the invites package; a nil PendingInvites finds none.
 type PendingInvites interface {
-	// Pending returns the invite (an API-ready value) or nil.
-	Pending(ctx context.Context, inviterID string, id Identifier) (any, error)
+	// Pending returns, in the order of ids, the newest pending invite of
+	// the inviter to each (an API-ready value) or nil, in one query.
+	Pending(ctx context.Context, inviterID string, ids []Identifier) ([]any, error)
 }
 
 // AccountView is all that leaves Beckon about a matched account.
@@ -202,6 +203,7 @@ func (s *Service) resolve(ctx context.Context, requesterID string, qs []Query) (
 	}
 	perQuery := make([]Owner, len(out))
 	next := 0
+	var none []int // the entries that answer none, to look for pending invites
 	for i := range out {
 		if out[i].Err != nil {
 			continue
@@ -210,14 +212,24 @@ func (s *Service) resolve(ctx context.Context, requesterID string, qs []Query) (
 		perQuery[i] = owners[next]
 		out[i].Result, out[i].Err = decide(req, id, owners[next])
 		next++
-		if out[i].Err == nil && out[i].Result.Match == MatchNone && s.pending != nil {
-			inv, err := s.pending.Pending(ctx, req.ID, id)
-			if err != nil {
-				return nil, req, nil, err
-			}
-			if inv != nil {
-				out[i].Result.Match, out[i].Result.Invite = MatchPendingInvite, inv
-			}
+		if out[i].Err == nil && out[i].Result.Match == MatchNone {
+			none = append(none, i)
+		}
+	}
+	if len(none) == 0 || s.pending == nil {
+		return out, req, perQuery, nil
+	}
+	ids := make([]Identifier, len(none))
+	for j, i := range none {
+		ids[j] = out[i].Result.Identifier
+	}
+	invites, err := s.pending.Pending(ctx, req.ID, ids)
+	if err != nil {
+		return nil, req, nil, err
+	}
+	for j, i := range none {
+		if invites[j] != nil {
+			out[i].Result.Match, out[i].Result.Invite = MatchPendingInvite, invites[j]
 		}
 	}
 	return out, req, perQuery, nil

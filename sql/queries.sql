@@ -168,6 +168,16 @@ WHERE inviter_id = ? AND recipient_kind = ? AND recipient_value = ? AND status =
   AND (chat_id = ? OR ? = '') AND expires_at > ?
 ORDER BY created_at DESC LIMIT 1;
 
+-- name: pending-invites-to
+-- The inviter's pending invites to a list of identifiers (resolve's
+-- pending_invite); the IN lists are expanded and padded like owners'.
+SELECT id, inviter_id, tenant_id, recipient_kind, recipient_value, channel, chat_id, chat_kind, chat_title,
+       locale, status, delivery, suppressed, resends, accepted_by, last_sent_at, created_at, expires_at
+FROM invites
+WHERE inviter_id = ? AND status = 'pending' AND expires_at > ?
+  AND ((recipient_kind = 'email' AND recipient_value IN (?)) OR (recipient_kind = 'phone' AND recipient_value IN (?)))
+ORDER BY created_at DESC;
+
 -- name: list-invites
 SELECT id, inviter_id, tenant_id, recipient_kind, recipient_value, channel, chat_id, chat_kind, chat_title,
        locale, status, delivery, suppressed, resends, accepted_by, last_sent_at, created_at, expires_at

@@ -127,6 +127,47 @@ func (d *DB) PendingInvite(ctx context.Context, inviterID string, id resolver.Id
 	return &inv, nil
 }
 
+// PendingInvitesTo returns, in the order of ids, the inviter's newest
+// unexpired pending invite to each, or nil, in one query.
+func (d *DB) PendingInvitesTo(ctx context.Context, inviterID string, ids []resolver.Identifier) ([]*invite.Invite, error) {
+	out := make([]*invite.Invite, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var emails, phones []string
+	for _, id := range ids {
+		if id.Kind == resolver.Email {
+			emails = append(emails, id.Value)
+		} else {
+			phones = append(phones, id.Value)
+		}
+	}
+	query, args, err := sqlx.In(d.raw["pending-invites-to"], inviterID, d.timeArg(d.now()), padded(emails), padded(phones))
+	if err != nil {
+		return nil, fmt.Errorf("expand pending invites: %w", err)
+	}
+	st, err := d.stmt(ctx, d.db.Rebind(query))
+	if err != nil {
+		return nil, err
+	}
+	var rows []inviteRow
+	if err := st.SelectContext(ctx, &rows, args...); err != nil {
+		return nil, fmt.Errorf("pending invites: %w", err)
+	}
+	newest := make(map[string]*invite.Invite, len(rows))
+	for _, r := range rows {
+		key := r.RecipientKind + ":" + r.RecipientValue
+		if newest[key] == nil {
+			inv := r.invite()
+			newest[key] = &inv
+		}
+	}
+	for i, id := range ids {
+		out[i] = newest[string(id.Kind)+":"+id.Value]
+	}
+	return out, nil
+}
+
 // Invites lists invites newest first.
 func (d *DB) Invites(ctx context.Context, f invite.Filter) ([]invite.Invite, error) {
 	var rows []inviteRow

@@ -80,6 +80,12 @@ type ownerRow struct {
 	Email           sql.NullString `db:"email"`
 }
 
+// padded pads values with "" (which no identifier has) to paddedSize, so
+// that expanded IN lists make few statement texts.
+func padded(values []string) []string {
+	return append(values, make([]string, paddedSize(len(values))-len(values))...)
+}
+
 // paddedSize is the next of a few list sizes, so that expanded lists make
 // few statement texts.
 func paddedSize(n int) int {
