@@ -258,4 +258,29 @@ func TestConfigErrors(t *testing.T) {
 			t.Errorf("%s=%s: %v", key, value, err)
 		}
 	}
+	// Twilio credentials of the wrong shape would fail every SMS for good:
+	// refuse to start, naming the variable and never showing the token.
+	const sid, token = "AC0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef"
+	for _, c := range []struct {
+		env map[string]string
+		key string
+	}{
+		{map[string]string{"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": "abc-def", "TWILIO_FROM": "+15005550006"}, "TWILIO_AUTH_TOKEN"},
+		{map[string]string{"TWILIO_ACCOUNT_SID": "ACabc", "TWILIO_AUTH_TOKEN": token, "TWILIO_FROM": "+15005550006"}, "TWILIO_ACCOUNT_SID"},
+		{map[string]string{"TWILIO_AUTH_TOKEN": token}, "TWILIO_ACCOUNT_SID"},
+		{map[string]string{"TWILIO_ACCOUNT_SID": sid, "TWILIO_FROM": "+15005550006"}, "TWILIO_AUTH_TOKEN"},
+		{map[string]string{"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": token, "TWILIO_MESSAGING_SERVICE_SID": "MGxyz"}, "TWILIO_MESSAGING_SERVICE_SID"},
+		{map[string]string{"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": token, "TWILIO_FROM": "06 12 34 56 78"}, "TWILIO_FROM"},
+	} {
+		c.env["BECKON_DATABASE_URL"], c.env["BECKON_ADDR"] = testenv.SQLite(t).URL, freeAddr(t)
+		// A server that starts anyway stops after a while and returns nil.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := run(ctx, []string{"serve"}, envFunc(c.env), nil, io.Discard, io.Discard)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), c.key) {
+			t.Errorf("%v: %v; want an error naming %s", c.env, err, c.key)
+		} else if tok := c.env["TWILIO_AUTH_TOKEN"]; tok != "" && strings.Contains(err.Error(), tok) {
+			t.Errorf("the error shows the token: %v", err)
+		}
+	}
 }
