@@ -36,13 +36,18 @@ commands:
   keys list                                     list API keys
   keys revoke NAME                              revoke an API key
 
-Configuration comes from the environment: see .env.example.`
+Configuration comes from the environment, over ./.env (or the file named by
+BECKON_ENV_FILE) when there is one: see .env.example.`
 
 // run is the whole program; main only calls it.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
 		return errors.New("no command")
+	}
+	getenv, err := withEnvFile(getenv)
+	if err != nil {
+		return err
 	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {

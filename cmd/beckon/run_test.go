@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,8 +47,18 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// envFunc is a getenv over env. Unless env names one, the env file is
+// empty: a stray .env in this folder must not change what tests see.
 func envFunc(env map[string]string) func(string) string {
-	return func(k string) string { return env[k] }
+	return func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		if k == "BECKON_ENV_FILE" {
+			return os.DevNull
+		}
+		return ""
+	}
 }
 
 // createKey runs `beckon keys create` and returns the key from the last line.
@@ -283,4 +295,63 @@ func TestConfigErrors(t *testing.T) {
 			t.Errorf("the error shows the token: %v", err)
 		}
 	}
+}
+
+// TestEnvFile: run reads ./.env (or BECKON_ENV_FILE) under the
+// environment, which wins.
+func TestEnvFile(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	dbURL := func(name string) string { return "sqlite://" + filepath.Join(dir, name) }
+	write := func(name, text string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	migrate := func(env map[string]string) error {
+		if _, ok := env["BECKON_ENV_FILE"]; !ok {
+			env["BECKON_ENV_FILE"] = "" // the default, ./.env
+		}
+		return run(context.Background(), []string{"migrate"}, envFunc(env), nil, io.Discard, io.Discard)
+	}
+	exists := func(name string) bool {
+		_, err := os.Stat(filepath.Join(dir, name))
+		return err == nil
+	}
+	write(".env", "# copied from .env.example\nexport BECKON_DATABASE_URL=\""+dbURL("file.db")+"\"\nBECKON_LOG_LEVEL=debug # noisy\n")
+	write("other.env", "BECKON_DATABASE_URL='"+dbURL("other.db")+"'\n")
+
+	t.Run("OKDotEnv", func(t *testing.T) {
+		if err := migrate(map[string]string{}); err != nil || !exists("file.db") {
+			t.Fatalf("%v; file.db made: %v", err, exists("file.db"))
+		}
+	})
+	t.Run("OKEnvironmentWins", func(t *testing.T) {
+		if err := migrate(map[string]string{"BECKON_DATABASE_URL": dbURL("env.db")}); err != nil || !exists("env.db") {
+			t.Fatalf("%v; env.db made: %v", err, exists("env.db"))
+		}
+	})
+	t.Run("OKEnvFile", func(t *testing.T) {
+		if err := migrate(map[string]string{"BECKON_ENV_FILE": "other.env"}); err != nil || !exists("other.db") {
+			t.Fatalf("%v; other.db made: %v", err, exists("other.db"))
+		}
+	})
+	t.Run("ErrEnvFileMissing", func(t *testing.T) {
+		if err := migrate(map[string]string{"BECKON_ENV_FILE": "missing.env"}); err == nil || !strings.Contains(err.Error(), "missing.env") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("ErrMalformedLine", func(t *testing.T) {
+		write(".env", "BECKON_ADDR=127.0.0.1:9\nBECKON_LOG_LEVEL debug\n")
+		if err := migrate(map[string]string{"BECKON_DATABASE_URL": dbURL("env.db")}); err == nil || !strings.Contains(err.Error(), ".env:2") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("ErrFromFileNamesTheKey", func(t *testing.T) {
+		write(".env", "BECKON_LOG_LEVEL=loud\n")
+		if err := migrate(map[string]string{"BECKON_DATABASE_URL": dbURL("env.db")}); err == nil || !strings.Contains(err.Error(), "BECKON_LOG_LEVEL") {
+			t.Fatalf("err = %v", err)
+		}
+	})
 }
