@@ -317,3 +317,19 @@ func TestKeyCache(t *testing.T) {
 		t.Fatalf("after the TTL a revoked key must fail: %v", err)
 	}
 }
+
+// TestOpenSQLiteFolder: Open creates a missing SQLite file but not its
+// folder, and says so with the path.
+func TestOpenSQLiteFolder(t *testing.T) {
+	dir := t.TempDir()
+	missing := dir + "/no/such/folder/beckon.db"
+	_, err := store.Open(context.Background(), "sqlite://"+missing, store.Options{})
+	if err == nil || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "folder "+dir+"/no/such/folder does not exist") {
+		t.Fatalf("err = %v", err)
+	}
+	db, err := store.Open(context.Background(), "sqlite://"+dir+"/new.db", store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+}
