@@ -72,7 +72,17 @@ func Hash(secret string) string {
 // ErrUnauthorized is returned for a missing, unknown or revoked key.
 var ErrUnauthorized = fault.New(fault.Unauthorized, "unauthorized", "", "a valid API key is required: Authorization: Bearer <key>")
 
-// ParseScopes parses a comma-separated scope list.
+// scopeNames is AllScopes as text: "resolve, invite, …".
+func scopeNames() string {
+	names := make([]string, 0, len(AllScopes()))
+	for _, sc := range AllScopes() {
+		names = append(names, string(sc))
+	}
+	return strings.Join(names, ", ")
+}
+
+// ParseScopes parses a comma-separated scope list. Errors: fault Invalid
+// invalid_scope naming the valid scopes, for an unknown scope or none.
 func ParseScopes(s string) ([]Scope, error) {
 	var out []Scope
 	for _, part := range strings.Split(s, ",") {
@@ -81,14 +91,14 @@ func ParseScopes(s string) ([]Scope, error) {
 			continue
 		}
 		if !slices.Contains(AllScopes(), sc) {
-			return nil, fault.Invalidf("invalid_scope", "scopes", "unknown scope %q", sc)
+			return nil, fault.Invalidf("invalid_scope", "scopes", "unknown scope %q; the scopes are %s", sc, scopeNames())
 		}
 		if !slices.Contains(out, sc) {
 			out = append(out, sc)
 		}
 	}
 	if len(out) == 0 {
-		return nil, fault.Invalidf("invalid_scope", "scopes", "give at least one scope")
+		return nil, fault.Invalidf("invalid_scope", "scopes", "give at least one scope of %s", scopeNames())
 	}
 	return out, nil
 }
@@ -126,7 +136,7 @@ func (s *Service) Create(ctx context.Context, name string, scopes []Scope) (Key,
 		return Key{}, "", fault.Invalidf("invalid_name", "name", "a key name is 1 to 100 characters")
 	}
 	if len(scopes) == 0 {
-		return Key{}, "", fault.Invalidf("invalid_scope", "scopes", "give at least one scope")
+		return Key{}, "", fault.Invalidf("invalid_scope", "scopes", "give at least one scope of %s", scopeNames())
 	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {

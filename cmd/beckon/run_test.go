@@ -248,6 +248,51 @@ func TestKeysCommands(t *testing.T) {
 			t.Errorf("beckon %v succeeded", args)
 		}
 	}
+	// The errors say what to do.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"keys", "create", "--name", "x", "--scopes", "bogus"}, "the scopes are resolve, invite, link, directory, requests, admin, templates"},
+		{[]string{"keys", "create", "--name", "x"}, "give at least one scope of resolve, invite,"},
+		{[]string{"keys", "create", "--scopes", "resolve"}, "keys create needs --name NAME"},
+		{[]string{"keys", "create", "--name", " ", "--scopes", "resolve"}, "keys create needs --name NAME"},
+		{[]string{"keys", "create", "--name", "x", "--scopes", "resolve", "extra"}, `not "extra"`},
+	} {
+		if err := run(ctx, c.args, envFunc(env), nil, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("beckon %v: %v; want %q", c.args, err, c.want)
+		}
+	}
+}
+
+// TestHelp: --help on a command prints its flags and succeeds; it does
+// not open the database.
+func TestHelp(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"BECKON_DATABASE_URL": "sqlite://" + filepath.Join(dir, "beckon.db"), "BECKON_ADDR": freeAddr(t)}
+	for _, c := range []struct {
+		args         []string
+		stdout, flag string
+	}{
+		{[]string{"serve", "--help"}, "", "-workers"},
+		{[]string{"serve", "-h"}, "", "-workers"},
+		{[]string{"keys", "create", "--help"}, "", "-scopes"},
+		{[]string{"help"}, "keys create --name NAME", ""},
+		{[]string{"--help"}, "keys create --name NAME", ""},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), c.args, envFunc(env), nil, &stdout, &stderr)
+		if err != nil || !strings.Contains(stdout.String(), c.stdout) || !strings.Contains(stderr.String(), c.flag) {
+			t.Errorf("beckon %v: %v\nstdout: %s\nstderr: %s", c.args, err, stdout.String(), stderr.String())
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "beckon.db")); err == nil {
+		t.Error("--help opened the database")
+	}
+	// help needs no valid configuration.
+	if err := run(context.Background(), []string{"help"}, envFunc(map[string]string{"BECKON_LOG_LEVEL": "loud"}), nil, io.Discard, io.Discard); err != nil {
+		t.Errorf("help with a bad configuration: %v", err)
+	}
 }
 
 func TestConfigErrors(t *testing.T) {
@@ -269,6 +314,12 @@ func TestConfigErrors(t *testing.T) {
 		if err == nil || (key != "BECKON_DATABASE_URL" && !strings.Contains(err.Error(), key)) {
 			t.Errorf("%s=%s: %v", key, value, err)
 		}
+	}
+	// A SQLite file in a folder that does not exist: the error names it.
+	missing := filepath.Join(t.TempDir(), "nope", "beckon.db")
+	err := run(context.Background(), []string{"migrate"}, envFunc(map[string]string{"BECKON_DATABASE_URL": "sqlite://" + missing}), nil, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("SQLite in a missing folder: %v", err)
 	}
 	// Twilio credentials of the wrong shape would fail every SMS for good:
 	// refuse to start, naming the variable and never showing the token.
