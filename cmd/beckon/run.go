@@ -32,7 +32,9 @@ const usage = `usage: beckon <command> [flags]
 commands:
   serve [--workers=true]                        run the HTTP API
   migrate                                       apply schema migrations
-  keys create --name NAME --scopes a,b,...      create an API key (printed once, on the last line)
+  keys create --name NAME --scopes a,b,... [--replace]
+                                                create an API key (printed once, on the last line);
+                                                --replace revokes the active key of that name first
   keys list                                     list API keys
   keys revoke NAME                              revoke an API key
 
@@ -298,8 +300,9 @@ func keys(ctx context.Context, cfg config, args []string, stdout, stderr io.Writ
 	}
 	// Check the command line before touching the database.
 	var (
-		name   string
-		scopes []auth.Scope
+		name    string
+		scopes  []auth.Scope
+		replace bool
 	)
 	switch args[0] {
 	case "create":
@@ -307,6 +310,7 @@ func keys(ctx context.Context, cfg config, args []string, stdout, stderr io.Writ
 		fs.SetOutput(stderr)
 		fs.StringVar(&name, "name", "", "name of the key (unique among active keys)")
 		scopeList := fs.String("scopes", "", "comma-separated scopes: "+joinScopes(auth.AllScopes()))
+		fs.BoolVar(&replace, "replace", false, "revoke the active key of that name first, if any (its secret stops working)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
@@ -341,7 +345,11 @@ func keys(ctx context.Context, cfg config, args []string, stdout, stderr io.Writ
 	svc := auth.NewService(db, time.Now, 0)
 	switch args[0] {
 	case "create":
-		k, secret, err := svc.Create(ctx, name, scopes)
+		create := svc.Create
+		if replace {
+			create = svc.Replace
+		}
+		k, secret, err := create(ctx, name, scopes)
 		if err != nil {
 			return err
 		}

@@ -248,6 +248,33 @@ func TestKeysCommands(t *testing.T) {
 			t.Errorf("beckon %v succeeded", args)
 		}
 	}
+	// --replace: running the same create twice works, and the first key
+	// is revoked.
+	for i := range 2 {
+		args := []string{"keys", "create", "--name", "walkthrough", "--scopes", "resolve", "--replace"}
+		if err := run(ctx, args, envFunc(env), nil, io.Discard, io.Discard); err != nil {
+			t.Fatalf("keys create --replace, run %d: %v", i+1, err)
+		}
+	}
+	if err := run(ctx, []string{"keys", "create", "--name", "walkthrough", "--scopes", "resolve"}, envFunc(env), nil, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "key_name_taken") {
+		t.Fatalf("a second create without --replace: %v", err)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"keys", "list"}, envFunc(env), nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var listed, active int
+	for _, line := range strings.Split(out.String(), "\n") {
+		if fields := strings.Fields(line); len(fields) == 4 && fields[0] == "walkthrough" {
+			listed++
+			if fields[3] == "-" {
+				active++
+			}
+		}
+	}
+	if listed != 2 || active != 1 {
+		t.Fatalf("keys list after two replaces:\n%s", out.String())
+	}
 	// The errors say what to do.
 	for _, c := range []struct {
 		args []string
