@@ -52,6 +52,18 @@ func TestAuth(t *testing.T) {
 		want(t, h.call("PUT", "/v1/tenants/contoso", h.keys[auth.ScopeResolve], "application/json", body), 403, "insufficient_scope")
 		want(t, h.call("POST", "/v1/resolve", h.keys[auth.ScopeDirectory], "application/json", []byte(`{}`)), 403, "insufficient_scope")
 		want(t, h.call("PUT", "/v1/accounts/a/policy", h.keys[auth.ScopeDirectory], "application/json", []byte(`{}`)), 403, "insufficient_scope")
+		for _, c := range []struct{ method, path, key, message string }{
+			{"POST", "/v1/resolve", h.keys[auth.ScopeDirectory], "this key lacks the resolve scope"},
+			{"GET", "/v1/accounts/a/blocks", h.keys[auth.ScopeResolve], "this key lacks the directory or requests scope"},
+		} {
+			var e struct {
+				Error struct{ Code, Message string }
+			}
+			h.call(c.method, c.path, c.key, "application/json", nil).decode(t, &e)
+			if e.Error.Code != "insufficient_scope" || e.Error.Message != c.message {
+				t.Errorf("%s %s: %+v; want the message %q", c.method, c.path, e.Error, c.message)
+			}
+		}
 	})
 	t.Run("OK", func(t *testing.T) {
 		want(t, h.call("PUT", "/v1/tenants/contoso", h.keys[auth.ScopeDirectory], "application/json", body), 200, "")

@@ -3,9 +3,12 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
+	"github.com/beckon-chat/beckon/auth"
 	"github.com/beckon-chat/beckon/fault"
 )
 
@@ -66,6 +69,15 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 var (
 	errNotFound         = fault.New(fault.NotFound, "not_found", "", "no such endpoint")
 	errMethodNotAllowed = fault.New(fault.MethodNotAllowed, "method_not_allowed", "", "this endpoint does not take that method")
-	errForbiddenScope   = fault.New(fault.Forbidden, "insufficient_scope", "", "the API key lacks the scope this endpoint needs")
 	errRateLimited      = fault.New(fault.RateLimited, "rate_limited", "", "too many requests: retry after the number of seconds in Retry-After")
 )
+
+// errInsufficientScope names the scope an endpoint needs (any one of
+// scopes): "this key lacks the directory or requests scope".
+func errInsufficientScope(scopes []auth.Scope) error {
+	names := make([]string, len(scopes))
+	for i, sc := range scopes {
+		names[i] = string(sc)
+	}
+	return fault.New(fault.Forbidden, "insufficient_scope", "", fmt.Sprintf("this key lacks the %s scope", strings.Join(names, " or ")))
+}

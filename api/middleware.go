@@ -191,6 +191,7 @@ func (s *Server) allowIP(w http.ResponseWriter, r *http.Request) bool {
 // limit. A failed authentication counts against the client IP, so that
 // guessing keys is slow.
 func (s *Server) authed(h http.Handler, scopes ...auth.Scope) http.Handler {
+	denied := errInsufficientScope(scopes)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		key, err := s.keys.Authenticate(r.Context(), strings.TrimSpace(secret))
@@ -207,7 +208,7 @@ func (s *Server) authed(h http.Handler, scopes ...auth.Scope) http.Handler {
 		}
 		infoFrom(r.Context()).key = key
 		if !key.Has(scopes...) {
-			s.writeError(w, r, errForbiddenScope)
+			s.writeError(w, r, denied)
 			return
 		}
 		if !s.allow(w, r, "key", key.ID, s.limits.PerKey, 1) {

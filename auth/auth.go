@@ -54,6 +54,9 @@ type Store interface {
 	// CreateKey stores a key under its hash; Conflict key_name_taken when an
 	// active key has the name.
 	CreateKey(ctx context.Context, k Key, hash string) error
+	// ReplaceKey revokes the active key named k.Name, if there is one, and
+	// stores k under its hash, in one transaction.
+	ReplaceKey(ctx context.Context, k Key, hash string) error
 	// KeyByHash returns the active key with hash, or NotFound.
 	KeyByHash(ctx context.Context, hash string) (Key, error)
 	Keys(ctx context.Context) ([]Key, error)
@@ -72,7 +75,17 @@ func Hash(secret string) string {
 // ErrUnauthorized is returned for a missing, unknown or revoked key.
 var ErrUnauthorized = fault.New(fault.Unauthorized, "unauthorized", "", "a valid API key is required: Authorization: Bearer <key>")
 
-// ParseScopes parses a comma-separated scope list.
+// scopeNames is AllScopes as text: "resolve, invite, …".
+func scopeNames() string {
+	names := make([]string, 0, len(AllScopes()))
+	for _, sc := range AllScopes() {
+		names = append(names, string(sc))
+	}
+	return strings.Join(names, ", ")
+}
+
+// ParseScopes parses a comma-separated scope list. Errors: fault Invalid
+// invalid_scope naming the valid scopes, for an unknown scope or none.
 func ParseScopes(s string) ([]Scope, error) {
 	var out []Scope
 	for _, part := range strings.Split(s, ",") {
@@ -81,14 +94,14 @@ func ParseScopes(s string) ([]Scope, error) {
 			continue
 		}
 		if !slices.Contains(AllScopes(), sc) {
-			return nil, fault.Invalidf("invalid_scope", "scopes", "unknown scope %q", sc)
+			return nil, fault.Invalidf("invalid_scope", "scopes", "unknown scope %q; the scopes are %s", sc, scopeNames())
 		}
 		if !slices.Contains(out, sc) {
 			out = append(out, sc)
 		}
 	}
 	if len(out) == 0 {
-		return nil, fault.Invalidf("invalid_scope", "scopes", "give at least one scope")
+		return nil, fault.Invalidf("invalid_scope", "scopes", "give at least one scope of %s", scopeNames())
 	}
 	return out, nil
 }
@@ -119,14 +132,26 @@ func NewService(store Store, now func() time.Time, cacheTTL time.Duration) *Serv
 }
 
 // Create makes a key named name with scopes and returns it with its secret,
-// which is never available again.
+// which is never available again. Errors: fault Invalid invalid_name or
+// invalid_scope, Conflict key_name_taken when an active key has the name.
 func (s *Service) Create(ctx context.Context, name string, scopes []Scope) (Key, string, error) {
+	return s.create(ctx, name, scopes, s.store.CreateKey)
+}
+
+// Replace is Create that first revokes the active key named name, if there
+// is one, in the same transaction: its secret stops working (on running
+// nodes, within their cache TTL) and the name gets a new one.
+func (s *Service) Replace(ctx context.Context, name string, scopes []Scope) (Key, string, error) {
+	return s.create(ctx, name, scopes, s.store.ReplaceKey)
+}
+
+func (s *Service) create(ctx context.Context, name string, scopes []Scope, save func(context.Context, Key, string) error) (Key, string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 100 {
 		return Key{}, "", fault.Invalidf("invalid_name", "name", "a key name is 1 to 100 characters")
 	}
 	if len(scopes) == 0 {
-		return Key{}, "", fault.Invalidf("invalid_scope", "scopes", "give at least one scope")
+		return Key{}, "", fault.Invalidf("invalid_scope", "scopes", "give at least one scope of %s", scopeNames())
 	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
@@ -138,7 +163,7 @@ func (s *Service) Create(ctx context.Context, name string, scopes []Scope) (Key,
 	}
 	k := Key{ID: "key_" + base64.RawURLEncoding.EncodeToString(idRaw), Name: name, Scopes: scopes, CreatedAt: s.now().UTC()}
 	secret := secretPrefix + base64.RawURLEncoding.EncodeToString(raw)
-	if err := s.store.CreateKey(ctx, k, Hash(secret)); err != nil {
+	if err := save(ctx, k, Hash(secret)); err != nil {
 		return Key{}, "", err
 	}
 	return k, secret, nil

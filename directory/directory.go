@@ -29,7 +29,15 @@ type Policy struct {
 	SMSCountries              []string `json:"sms_countries"`
 	InvitesPerUserPerDay      int      `json:"invites_per_user_per_day"`
 	PreAcceptanceMessageLimit int      `json:"pre_acceptance_message_limit"`
+
+	// HomeRegion is the region an empty SMSCountries stands for: the
+	// tenant's region, or a personal account's own. It is not part of the
+	// stored policy; EffectivePolicy sets it. Empty: no country.
+	HomeRegion string `json:"-"`
 }
+
+// AllCountries, alone in SMSCountries, lets SMS go to every country.
+const AllCountries = "*"
 
 // DefaultPolicy returns the policy of the contract's defaults, which also
 // applies to personal accounts.
@@ -62,16 +70,31 @@ func (p Policy) DomainAllowed(domain string) bool {
 
 // ChannelAllowed reports whether an invitation may be sent to id under the
 // policy: the channel is enabled and, for SMS, the number is a mobile in an
-// allowed country.
+// allowed country (see SMSCountryAllowed).
 func (p Policy) ChannelAllowed(id resolver.Identifier) bool {
 	switch id.Kind {
 	case resolver.Email:
 		return slices.Contains(p.InviteChannels, ChannelEmail)
 	case resolver.Phone:
-		return slices.Contains(p.InviteChannels, ChannelSMS) && id.Mobile() &&
-			(len(p.SMSCountries) == 0 || slices.Contains(p.SMSCountries, id.Region))
+		return slices.Contains(p.InviteChannels, ChannelSMS) && id.Mobile() && p.SMSCountryAllowed(id.Region)
 	}
 	return false
+}
+
+// SMSCountryAllowed reports whether SMS may go to numbers of region: every
+// region when SMSCountries is ["*"], the listed ones when it lists some,
+// and only HomeRegion when it is empty (no region at all when HomeRegion
+// is empty too: a personal account without a region sends no SMS).
+func (p Policy) SMSCountryAllowed(region string) bool {
+	switch {
+	case region == "":
+		return false
+	case len(p.SMSCountries) == 0:
+		return region == p.HomeRegion
+	case slices.Equal(p.SMSCountries, []string{AllCountries}):
+		return true
+	}
+	return slices.Contains(p.SMSCountries, region)
 }
 
 // Tenant is an organisation of the chat product.
@@ -120,11 +143,14 @@ func (a Account) FirstEmail() string {
 
 // EffectivePolicy returns the policy that applies to the account: its
 // tenant's (the default for a personal account, tenant nil) with the
-// account's overrides applied.
+// account's overrides applied. Its HomeRegion is the tenant's region, or
+// for a personal account the account's own.
 func (a Account) EffectivePolicy(tenant *Tenant) Policy {
 	p := DefaultPolicy()
+	p.HomeRegion = a.Region
 	if tenant != nil {
 		p = tenant.Policy
+		p.HomeRegion = tenant.Region
 	}
 	if a.Overrides.OutboundPersonal != nil {
 		p.OutboundPersonal = *a.Overrides.OutboundPersonal

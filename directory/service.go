@@ -107,6 +107,13 @@ func NormalizePolicy(p Policy) (Policy, error) {
 	p.InviteChannels = channels
 	countries := []string{}
 	for _, c := range p.SMSCountries {
+		if strings.TrimSpace(c) == AllCountries {
+			if len(p.SMSCountries) > 1 {
+				return p, fault.Invalidf("invalid_policy", "policy.sms_countries", "%q (every country) stands alone in the list", AllCountries)
+			}
+			countries = append(countries, AllCountries)
+			continue
+		}
 		n, err := normalizeRegion("policy.sms_countries", c)
 		if err != nil || n == "" {
 			return p, fault.Invalidf(resolver.CodeInvalidRegion, "policy.sms_countries", "%q is not a known ISO 3166 alpha-2 region", c)

@@ -90,3 +90,61 @@ func TestSameQueries(t *testing.T) {
 		}
 	})
 }
+
+// TestInvitableSMSCountries: invitable follows sms_countries as the store
+// hands it to resolve: empty is the tenant's region only (none for a tenant
+// without one), ["*"] every country, and a personal account's own region.
+func TestInvitableSMSCountries(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, e testenv.Engine) {
+		ctx := context.Background()
+		db, err := store.Open(ctx, e.URL, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		dir := directory.NewService(db)
+		everywhere := directory.DefaultPolicy()
+		everywhere.SMSCountries = []string{"*"}
+		for _, tn := range []directory.Tenant{
+			{ID: "home", Name: "Home", Region: "FR", Policy: directory.DefaultPolicy()},
+			{ID: "world", Name: "World", Region: "FR", Policy: everywhere},
+			{ID: "nowhere", Name: "No region", Policy: directory.DefaultPolicy()},
+		} {
+			if _, err := dir.PutTenant(ctx, tn); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, a := range []directory.AccountInput{
+			{ID: "member", TenantID: "home", DisplayName: "Member", Region: "GB"},
+			{ID: "traveller", TenantID: "world", DisplayName: "Traveller"},
+			{ID: "lost", TenantID: "nowhere", DisplayName: "Lost", Region: "FR"},
+			{ID: "brit", DisplayName: "Brit", Region: "GB"},
+			{ID: "anon", DisplayName: "Anon"},
+		} {
+			if _, err := dir.PutAccount(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		svc := resolver.NewService(db, nil)
+		for requester, want := range map[string][2]bool{
+			"member":    {true, false}, // the tenant's region, not the member's
+			"traveller": {true, true},
+			"lost":      {false, false},
+			"brit":      {false, true},
+			"anon":      {false, false},
+		} {
+			for i, number := range []string{"+33612345678", "+447400123456"} {
+				res, err := svc.Resolve(ctx, requester, resolver.Query{Identifier: number})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Match != resolver.MatchNone || res.Invitable != want[i] {
+					t.Errorf("%s resolves %s: %+v; want invitable %v", requester, number, res, want[i])
+				}
+			}
+		}
+	})
+}

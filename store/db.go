@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -65,11 +67,24 @@ type Options struct {
 }
 
 // Open connects to a database named by a URL: sqlite://./file.db,
-// sqlite:///abs/file.db or postgres://user:pass@host:port/db.
+// sqlite:///abs/file.db or postgres://user:pass@host:port/db. A missing
+// SQLite file is created, but not its folder: a folder that does not exist
+// is an error naming it. Connection errors name the SQLite file (never a
+// PostgreSQL URL, which may hold a password).
 func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
 	dialect, driver, dsn, err := parseURL(rawURL)
 	if err != nil {
 		return nil, err
+	}
+	target := string(dialect)
+	if dialect == SQLite {
+		path := strings.TrimPrefix(rawURL, "sqlite://")
+		target = "sqlite database " + path
+		if dir := filepath.Dir(path); dir != "" {
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				return nil, fmt.Errorf("%s: the folder %s does not exist (Beckon creates the database file, not its folder)", target, dir)
+			}
+		}
 	}
 	x, err := sqlx.Open(driver, dsn)
 	if err != nil {
@@ -86,7 +101,7 @@ func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
 	x.SetConnMaxIdleTime(5 * time.Minute)
 	if err := x.PingContext(ctx); err != nil {
 		x.Close()
-		return nil, fmt.Errorf("connect to %s: %w", dialect, err)
+		return nil, fmt.Errorf("connect to %s: %w", target, err)
 	}
 	raw, err := loadQueries()
 	if err != nil {

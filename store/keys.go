@@ -39,16 +39,31 @@ func (r keyRow) key() auth.Key {
 	return k
 }
 
-// CreateKey stores a key under its hash.
+// CreateKey stores a key under its hash. Errors: Conflict key_name_taken
+// when an active key has the name.
 func (d *DB) CreateKey(ctx context.Context, k auth.Key, hash string) error {
+	return d.tx(ctx, func(tx *sqlx.Tx) error { return d.insertKey(ctx, tx, k, hash) })
+}
+
+// ReplaceKey revokes the active key named k.Name, if there is one, and
+// stores k under its hash, in one transaction. Errors: Conflict
+// key_name_taken when another process gave the name a key meanwhile.
+func (d *DB) ReplaceKey(ctx context.Context, k auth.Key, hash string) error {
+	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, d.query("revoke-key"), d.timeArg(d.now()), k.Name); err != nil {
+			return fmt.Errorf("revoke key: %w", err)
+		}
+		return d.insertKey(ctx, tx, k, hash)
+	})
+}
+
+func (d *DB) insertKey(ctx context.Context, tx *sqlx.Tx, k auth.Key, hash string) error {
 	scopes := make([]string, len(k.Scopes))
 	for i, s := range k.Scopes {
 		scopes[i] = string(s)
 	}
-	return d.tx(ctx, func(tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, d.query("create-key"), k.ID, k.Name, hash, strings.Join(scopes, ","), d.timeArg(k.CreatedAt))
-		return conflict(err, "create key", errKeyNameTaken, nil)
-	})
+	_, err := tx.ExecContext(ctx, d.query("create-key"), k.ID, k.Name, hash, strings.Join(scopes, ","), d.timeArg(k.CreatedAt))
+	return conflict(err, "create key", errKeyNameTaken, nil)
 }
 
 // KeyByHash returns the active key with hash.

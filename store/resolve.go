@@ -39,7 +39,7 @@ func (d *DB) Requester(ctx context.Context, id string) (resolver.Requester, erro
 }
 
 func (d *DB) requesterOf(r requesterRow) (resolver.Requester, error) {
-	acct := directory.Account{ID: r.ID, TenantID: r.TenantID.String, Overrides: directory.Overrides{
+	acct := directory.Account{ID: r.ID, TenantID: r.TenantID.String, Region: r.Region, Overrides: directory.Overrides{
 		OutboundPersonal: nullBool(r.OutboundPersonal), InboundPersonal: nullBool(r.InboundPersonal)}}
 	var tenant *directory.Tenant
 	if r.TenantID.Valid {

@@ -294,6 +294,45 @@ func TestKeys(t *testing.T) {
 	})
 }
 
+// TestReplaceKey: Replace revokes the active key of that name, if any,
+// and makes a new one, in one transaction.
+func TestReplaceKey(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, e testenv.Engine) {
+		ctx := context.Background()
+		svc := auth.NewService(open(t, e), func() time.Time { return epoch }, 0)
+		first, firstSecret, err := svc.Replace(ctx, "backend", []auth.Scope{auth.ScopeResolve})
+		if err != nil {
+			t.Fatalf("replace with no key of that name: %v", err)
+		}
+		second, secret, err := svc.Replace(ctx, "backend", []auth.Scope{auth.ScopeDirectory})
+		if err != nil || second.ID == first.ID {
+			t.Fatalf("replace: %+v %v", second, err)
+		}
+		if _, err := svc.Authenticate(ctx, firstSecret); err != auth.ErrUnauthorized {
+			t.Fatalf("the replaced key still works: %v", err)
+		}
+		if got, err := svc.Authenticate(ctx, secret); err != nil || got.ID != second.ID || !got.Has(auth.ScopeDirectory) {
+			t.Fatalf("the new key: %+v %v", got, err)
+		}
+		if _, _, err := svc.Replace(ctx, "", []auth.Scope{auth.ScopeResolve}); fault.CodeOf(err) != "invalid_name" {
+			t.Fatalf("no name: %v", err)
+		}
+		keys, _ := svc.List(ctx)
+		active := 0
+		for _, k := range keys {
+			if k.RevokedAt == nil {
+				active++
+				if k.ID != second.ID {
+					t.Fatalf("active: %+v", k)
+				}
+			}
+		}
+		if len(keys) != 2 || active != 1 {
+			t.Fatalf("list: %+v", keys)
+		}
+	})
+}
+
 func TestKeyCache(t *testing.T) {
 	ctx := context.Background()
 	now := epoch
@@ -316,4 +355,20 @@ func TestKeyCache(t *testing.T) {
 	if _, err := svc.Authenticate(ctx, secret); err != auth.ErrUnauthorized {
 		t.Fatalf("after the TTL a revoked key must fail: %v", err)
 	}
+}
+
+// TestOpenSQLiteFolder: Open creates a missing SQLite file but not its
+// folder, and says so with the path.
+func TestOpenSQLiteFolder(t *testing.T) {
+	dir := t.TempDir()
+	missing := dir + "/no/such/folder/beckon.db"
+	_, err := store.Open(context.Background(), "sqlite://"+missing, store.Options{})
+	if err == nil || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "folder "+dir+"/no/such/folder does not exist") {
+		t.Fatalf("err = %v", err)
+	}
+	db, err := store.Open(context.Background(), "sqlite://"+dir+"/new.db", store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
 }

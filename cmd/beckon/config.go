@@ -90,6 +90,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		From: get("TWILIO_FROM", ""), MessagingServiceSID: get("TWILIO_MESSAGING_SERVICE_SID", ""),
 		APIURL: get("BECKON_TWILIO_API_URL", ""), StatusCallback: c.PublicURL + "/webhooks/twilio/status",
 	}
+	if err := c.Twilio.Validate(); err != nil {
+		errs = append(errs, strings.Split(err.Error(), "\n")...)
+	}
 	c.SignupURL = get("BECKON_SIGNUP_URL", "")
 	c.DevSignup = c.SignupURL == ""
 	c.WebhookURL = get("BECKON_WEBHOOK_URL", "")

@@ -29,7 +29,7 @@ func buildBinary(t *testing.T) string {
 func startProcess(t *testing.T, bin string, env map[string]string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), "BECKON_ENV_FILE="+os.DevNull) // not a stray .env
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

@@ -24,17 +24,34 @@ const usage = `usage: beckon <command> [flags]
 commands:
   serve [--workers=true]                        run the HTTP API
   migrate                                       apply schema migrations
-  keys create --name NAME --scopes a,b,...      create an API key (printed once, on the last line)
+  keys create --name NAME --scopes a,b,... [--replace]
+                                                create an API key (printed once, on the last line);
+                                                --replace revokes the active key of that name first
   keys list                                     list API keys
   keys revoke NAME                              revoke an API key
 
-Configuration comes from the environment: see .env.example.`
+Configuration comes from the environment, over ./.env (or the file named by
+BECKON_ENV_FILE) when there is one: see .env.example.`
 
-// run is the whole program; main only calls it.
+// run is the whole program; main only calls it. A command's --help prints
+// its flags and succeeds.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
 		return errors.New("no command")
+	}
+	switch args[0] {
+	case "serve", "migrate", "keys":
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	default:
+		fmt.Fprintln(stderr, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+	getenv, err := withEnvFile(getenv)
+	if err != nil {
+		return err
 	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
@@ -46,17 +63,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	switch args[0] {
 	case "serve":
-		return serve(ctx, cfg, args[1:], log, stderr)
+		err = serve(ctx, cfg, args[1:], log, stderr)
 	case "migrate":
-		return migrate(ctx, cfg, stdout)
+		err = migrate(ctx, cfg, stdout)
 	case "keys":
-		return keys(ctx, cfg, args[1:], stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, usage)
-		return nil
+		err = keys(ctx, cfg, args[1:], stdout, stderr)
 	}
-	fmt.Fprintln(stderr, usage)
-	return fmt.Errorf("unknown command %q", args[0])
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // the command's flag set printed its usage
+	}
+	return err
 }
 
 func newLogger(cfg config, w io.Writer) (*slog.Logger, error) {
@@ -140,6 +156,40 @@ func keys(ctx context.Context, cfg config, args []string, stdout, stderr io.Writ
 	if len(args) == 0 {
 		return errors.New("keys needs create, list or revoke")
 	}
+	// Check the command line before touching the database.
+	var (
+		name    string
+		scopes  []auth.Scope
+		replace bool
+	)
+	switch args[0] {
+	case "create":
+		fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		fs.StringVar(&name, "name", "", "name of the key (unique among active keys)")
+		scopeList := fs.String("scopes", "", "comma-separated scopes: "+joinScopes(auth.AllScopes()))
+		fs.BoolVar(&replace, "replace", false, "revoke the active key of that name first, if any (its secret stops working)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if fs.NArg() > 0 {
+			return fmt.Errorf("keys create takes only flags, not %q", fs.Arg(0))
+		}
+		if strings.TrimSpace(name) == "" {
+			return errors.New("keys create needs --name NAME")
+		}
+		var err error
+		if scopes, err = auth.ParseScopes(*scopeList); err != nil {
+			return fmt.Errorf("keys create --scopes: %w", err)
+		}
+	case "list":
+	case "revoke":
+		if len(args) != 2 {
+			return errors.New("usage: beckon keys revoke NAME")
+		}
+	default:
+		return fmt.Errorf("unknown keys command %q", args[0])
+	}
 	db, err := openDB(ctx, cfg)
 	if err != nil {
 		return err
@@ -153,18 +203,11 @@ func keys(ctx context.Context, cfg config, args []string, stdout, stderr io.Writ
 	svc := auth.NewService(db, time.Now, 0)
 	switch args[0] {
 	case "create":
-		fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		name := fs.String("name", "", "name of the key (unique among active keys)")
-		scopeList := fs.String("scopes", "", "comma-separated scopes: "+joinScopes(auth.AllScopes()))
-		if err := fs.Parse(args[1:]); err != nil {
-			return err
+		create := svc.Create
+		if replace {
+			create = svc.Replace
 		}
-		scopes, err := auth.ParseScopes(*scopeList)
-		if err != nil {
-			return err
-		}
-		k, secret, err := svc.Create(ctx, *name, scopes)
+		k, secret, err := create(ctx, name, scopes)
 		if err != nil {
 			return err
 		}
@@ -185,17 +228,13 @@ func keys(ctx context.Context, cfg config, args []string, stdout, stderr io.Writ
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Name, joinScopes(k.Scopes), k.CreatedAt.Format(time.RFC3339), revoked)
 		}
 		return tw.Flush()
-	case "revoke":
-		if len(args) != 2 {
-			return errors.New("usage: beckon keys revoke NAME")
-		}
-		if err := svc.Revoke(ctx, args[1]); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "revoked key %q\n", args[1])
-		return nil
 	}
-	return fmt.Errorf("unknown keys command %q", args[0])
+	// revoke
+	if err := svc.Revoke(ctx, args[1]); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "revoked key %q\n", args[1])
+	return nil
 }
 
 func joinScopes(scopes []auth.Scope) string {

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,8 +47,18 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// envFunc is a getenv over env. Unless env names one, the env file is
+// empty: a stray .env in this folder must not change what tests see.
 func envFunc(env map[string]string) func(string) string {
-	return func(k string) string { return env[k] }
+	return func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		if k == "BECKON_ENV_FILE" {
+			return os.DevNull
+		}
+		return ""
+	}
 }
 
 // createKey runs `beckon keys create` and returns the key from the last line.
@@ -236,6 +248,78 @@ func TestKeysCommands(t *testing.T) {
 			t.Errorf("beckon %v succeeded", args)
 		}
 	}
+	// --replace: running the same create twice works, and the first key
+	// is revoked.
+	for i := range 2 {
+		args := []string{"keys", "create", "--name", "walkthrough", "--scopes", "resolve", "--replace"}
+		if err := run(ctx, args, envFunc(env), nil, io.Discard, io.Discard); err != nil {
+			t.Fatalf("keys create --replace, run %d: %v", i+1, err)
+		}
+	}
+	if err := run(ctx, []string{"keys", "create", "--name", "walkthrough", "--scopes", "resolve"}, envFunc(env), nil, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "key_name_taken") {
+		t.Fatalf("a second create without --replace: %v", err)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"keys", "list"}, envFunc(env), nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var listed, active int
+	for _, line := range strings.Split(out.String(), "\n") {
+		if fields := strings.Fields(line); len(fields) == 4 && fields[0] == "walkthrough" {
+			listed++
+			if fields[3] == "-" {
+				active++
+			}
+		}
+	}
+	if listed != 2 || active != 1 {
+		t.Fatalf("keys list after two replaces:\n%s", out.String())
+	}
+	// The errors say what to do.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"keys", "create", "--name", "x", "--scopes", "bogus"}, "the scopes are resolve, invite, link, directory, requests, admin, templates"},
+		{[]string{"keys", "create", "--name", "x"}, "give at least one scope of resolve, invite,"},
+		{[]string{"keys", "create", "--scopes", "resolve"}, "keys create needs --name NAME"},
+		{[]string{"keys", "create", "--name", " ", "--scopes", "resolve"}, "keys create needs --name NAME"},
+		{[]string{"keys", "create", "--name", "x", "--scopes", "resolve", "extra"}, `not "extra"`},
+	} {
+		if err := run(ctx, c.args, envFunc(env), nil, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("beckon %v: %v; want %q", c.args, err, c.want)
+		}
+	}
+}
+
+// TestHelp: --help on a command prints its flags and succeeds; it does
+// not open the database.
+func TestHelp(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"BECKON_DATABASE_URL": "sqlite://" + filepath.Join(dir, "beckon.db"), "BECKON_ADDR": freeAddr(t)}
+	for _, c := range []struct {
+		args         []string
+		stdout, flag string
+	}{
+		{[]string{"serve", "--help"}, "", "-workers"},
+		{[]string{"serve", "-h"}, "", "-workers"},
+		{[]string{"keys", "create", "--help"}, "", "-scopes"},
+		{[]string{"help"}, "keys create --name NAME", ""},
+		{[]string{"--help"}, "keys create --name NAME", ""},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), c.args, envFunc(env), nil, &stdout, &stderr)
+		if err != nil || !strings.Contains(stdout.String(), c.stdout) || !strings.Contains(stderr.String(), c.flag) {
+			t.Errorf("beckon %v: %v\nstdout: %s\nstderr: %s", c.args, err, stdout.String(), stderr.String())
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "beckon.db")); err == nil {
+		t.Error("--help opened the database")
+	}
+	// help needs no valid configuration.
+	if err := run(context.Background(), []string{"help"}, envFunc(map[string]string{"BECKON_LOG_LEVEL": "loud"}), nil, io.Discard, io.Discard); err != nil {
+		t.Errorf("help with a bad configuration: %v", err)
+	}
 }
 
 func TestConfigErrors(t *testing.T) {
@@ -258,4 +342,94 @@ func TestConfigErrors(t *testing.T) {
 			t.Errorf("%s=%s: %v", key, value, err)
 		}
 	}
+	// A SQLite file in a folder that does not exist: the error names it.
+	missing := filepath.Join(t.TempDir(), "nope", "beckon.db")
+	err := run(context.Background(), []string{"migrate"}, envFunc(map[string]string{"BECKON_DATABASE_URL": "sqlite://" + missing}), nil, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("SQLite in a missing folder: %v", err)
+	}
+	// Twilio credentials of the wrong shape would fail every SMS for good:
+	// refuse to start, naming the variable and never showing the token.
+	const sid, token = "AC0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef"
+	for _, c := range []struct {
+		env map[string]string
+		key string
+	}{
+		{map[string]string{"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": "abc-def", "TWILIO_FROM": "+15005550006"}, "TWILIO_AUTH_TOKEN"},
+		{map[string]string{"TWILIO_ACCOUNT_SID": "ACabc", "TWILIO_AUTH_TOKEN": token, "TWILIO_FROM": "+15005550006"}, "TWILIO_ACCOUNT_SID"},
+		{map[string]string{"TWILIO_AUTH_TOKEN": token}, "TWILIO_ACCOUNT_SID"},
+		{map[string]string{"TWILIO_ACCOUNT_SID": sid, "TWILIO_FROM": "+15005550006"}, "TWILIO_AUTH_TOKEN"},
+		{map[string]string{"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": token, "TWILIO_MESSAGING_SERVICE_SID": "MGxyz"}, "TWILIO_MESSAGING_SERVICE_SID"},
+		{map[string]string{"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": token, "TWILIO_FROM": "06 12 34 56 78"}, "TWILIO_FROM"},
+	} {
+		c.env["BECKON_DATABASE_URL"], c.env["BECKON_ADDR"] = testenv.SQLite(t).URL, freeAddr(t)
+		// A server that starts anyway stops after a while and returns nil.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := run(ctx, []string{"serve"}, envFunc(c.env), nil, io.Discard, io.Discard)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), c.key) {
+			t.Errorf("%v: %v; want an error naming %s", c.env, err, c.key)
+		} else if tok := c.env["TWILIO_AUTH_TOKEN"]; tok != "" && strings.Contains(err.Error(), tok) {
+			t.Errorf("the error shows the token: %v", err)
+		}
+	}
+}
+
+// TestEnvFile: run reads ./.env (or BECKON_ENV_FILE) under the
+// environment, which wins.
+func TestEnvFile(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	dbURL := func(name string) string { return "sqlite://" + filepath.Join(dir, name) }
+	write := func(name, text string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	migrate := func(env map[string]string) error {
+		if _, ok := env["BECKON_ENV_FILE"]; !ok {
+			env["BECKON_ENV_FILE"] = "" // the default, ./.env
+		}
+		return run(context.Background(), []string{"migrate"}, envFunc(env), nil, io.Discard, io.Discard)
+	}
+	exists := func(name string) bool {
+		_, err := os.Stat(filepath.Join(dir, name))
+		return err == nil
+	}
+	write(".env", "# copied from .env.example\nexport BECKON_DATABASE_URL=\""+dbURL("file.db")+"\"\nBECKON_LOG_LEVEL=debug # noisy\n")
+	write("other.env", "BECKON_DATABASE_URL='"+dbURL("other.db")+"'\n")
+
+	t.Run("OKDotEnv", func(t *testing.T) {
+		if err := migrate(map[string]string{}); err != nil || !exists("file.db") {
+			t.Fatalf("%v; file.db made: %v", err, exists("file.db"))
+		}
+	})
+	t.Run("OKEnvironmentWins", func(t *testing.T) {
+		if err := migrate(map[string]string{"BECKON_DATABASE_URL": dbURL("env.db")}); err != nil || !exists("env.db") {
+			t.Fatalf("%v; env.db made: %v", err, exists("env.db"))
+		}
+	})
+	t.Run("OKEnvFile", func(t *testing.T) {
+		if err := migrate(map[string]string{"BECKON_ENV_FILE": "other.env"}); err != nil || !exists("other.db") {
+			t.Fatalf("%v; other.db made: %v", err, exists("other.db"))
+		}
+	})
+	t.Run("ErrEnvFileMissing", func(t *testing.T) {
+		if err := migrate(map[string]string{"BECKON_ENV_FILE": "missing.env"}); err == nil || !strings.Contains(err.Error(), "missing.env") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("ErrMalformedLine", func(t *testing.T) {
+		write(".env", "BECKON_ADDR=127.0.0.1:9\nBECKON_LOG_LEVEL debug\n")
+		if err := migrate(map[string]string{"BECKON_DATABASE_URL": dbURL("env.db")}); err == nil || !strings.Contains(err.Error(), ".env:2") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("ErrFromFileNamesTheKey", func(t *testing.T) {
+		write(".env", "BECKON_LOG_LEVEL=loud\n")
+		if err := migrate(map[string]string{"BECKON_DATABASE_URL": dbURL("env.db")}); err == nil || !strings.Contains(err.Error(), "BECKON_LOG_LEVEL") {
+			t.Fatalf("err = %v", err)
+		}
+	})
 }

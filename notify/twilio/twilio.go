@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -54,13 +55,73 @@ func (rw rewrite) RoundTrip(r *http.Request) (*http.Response, error) {
 	return rw.next.RoundTrip(r)
 }
 
-// New returns an SMS sender.
+var (
+	accountSID = regexp.MustCompile(`^AC[0-9a-fA-F]{32}$`)
+	apiKeySID  = regexp.MustCompile(`^SK[0-9a-fA-F]{32}$`)
+	serviceSID = regexp.MustCompile(`^MG[0-9a-fA-F]{32}$`)
+	authToken  = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
+	e164       = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	shortCode  = regexp.MustCompile(`^[0-9]{3,8}$`)
+	senderID   = regexp.MustCompile(`^[A-Za-z0-9 ]{1,11}$`)
+)
+
+// Validate checks the shape of the credentials and the sender, so that a
+// mistyped value stops the service at start instead of failing every SMS
+// later with a 4xx from Twilio, which is permanent: the invitations would
+// be lost. The account SID is AC and 32 hex digits (the pattern of Twilio's
+// own OpenAPI document), the auth token 32 hex digits, the messaging
+// service SID MG and 32 hex digits; TWILIO_FROM is an E.164 number, a short
+// code, or an alphanumeric sender ID (1 to 11 letters, digits and spaces,
+// at least one letter). The zero Config (SMS to the development sink) is
+// valid. It returns one error naming each variable at fault, never a
+// token's value.
+func (c Config) Validate() error {
+	if c.AccountSID == "" && c.AuthToken == "" && c.From == "" && c.MessagingServiceSID == "" {
+		return nil
+	}
+	var errs []error
+	switch {
+	case c.AccountSID == "":
+		errs = append(errs, errors.New("TWILIO_ACCOUNT_SID is empty while other TWILIO_ variables are set: set it with TWILIO_AUTH_TOKEN, or leave all of them empty for the development sink"))
+	case apiKeySID.MatchString(c.AccountSID):
+		errs = append(errs, errors.New("TWILIO_ACCOUNT_SID is an API key SID (SK…), which Beckon does not support: use the account SID (AC…) and its auth token"))
+	case !accountSID.MatchString(c.AccountSID):
+		errs = append(errs, errors.New("TWILIO_ACCOUNT_SID must be AC followed by 32 hexadecimal digits"))
+	}
+	switch {
+	case c.AuthToken == "":
+		errs = append(errs, errors.New("TWILIO_AUTH_TOKEN is empty: it is needed with TWILIO_ACCOUNT_SID"))
+	case !authToken.MatchString(c.AuthToken):
+		errs = append(errs, errors.New("TWILIO_AUTH_TOKEN must be 32 hexadecimal digits (the account's auth token)"))
+	}
+	if (c.From == "") == (c.MessagingServiceSID == "") {
+		errs = append(errs, errors.New("set one of TWILIO_FROM and TWILIO_MESSAGING_SERVICE_SID"))
+	}
+	if c.MessagingServiceSID != "" && !serviceSID.MatchString(c.MessagingServiceSID) {
+		errs = append(errs, errors.New("TWILIO_MESSAGING_SERVICE_SID must be MG followed by 32 hexadecimal digits"))
+	}
+	if c.From != "" && !validFrom(c.From) {
+		errs = append(errs, errors.New("TWILIO_FROM must be a number in E.164 form (+15005550006), a short code, or an alphanumeric sender ID of 1 to 11 letters, digits and spaces"))
+	}
+	return errors.Join(errs...)
+}
+
+func validFrom(s string) bool {
+	if strings.HasPrefix(s, "+") {
+		return e164.MatchString(s)
+	}
+	return shortCode.MatchString(s) ||
+		(senderID.MatchString(s) && strings.IndexFunc(s, func(r rune) bool { return 'A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' }) >= 0)
+}
+
+// New returns an SMS sender. Errors: those of Validate, and an APIURL that
+// is not an absolute URL.
 func New(cfg Config) (*Sender, error) {
-	if cfg.AccountSID == "" || cfg.AuthToken == "" {
+	if cfg.AccountSID == "" {
 		return nil, errors.New("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are both needed")
 	}
-	if (cfg.From == "") == (cfg.MessagingServiceSID == "") {
-		return nil, errors.New("set one of TWILIO_FROM and TWILIO_MESSAGING_SERVICE_SID")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	hc := &http.Client{Timeout: 15 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	if cfg.APIURL != "" {
