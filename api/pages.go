@@ -112,7 +112,7 @@ func (s *Server) handleLanding() http.Handler {
 		lang = langOf(r, l.Invite.Locale)
 		s.renderPage(w, r, http.StatusOK, "landing", templates.PageData{Lang: lang, Token: token,
 			InviterName: l.InviterName, InviterEmail: l.InviterEmail, ChatTitle: l.ChatTitle,
-			ExpiresAt: l.Invite.ExpiresAt.Format("2006-01-02")})
+			ExpiresAt: templates.FormatDate(l.Invite.ExpiresAt, lang)})
 	})
 }
 

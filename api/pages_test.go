@@ -8,8 +8,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/beckon-chat/beckon/internal/testenv"
+	"github.com/beckon-chat/beckon/templates"
 )
 
 // browser is a cookie-keeping client that does not follow redirects.
@@ -73,6 +75,12 @@ func invited(t *testing.T, h *harness, inviter, to, locale string) string {
 	return tokenRE.FindStringSubmatch(msgs[0].Text)[1]
 }
 
+// expiresOn is the expiry date of an invite created now, as a page in
+// locale writes it.
+func expiresOn(locale string) string {
+	return "expire" + map[string]string{"en": "s on ", "fr": " le "}[locale] + templates.FormatDate(time.Now().Add(336*time.Hour), locale)
+}
+
 func TestRecipientPage(t *testing.T) {
 	h := newHarness(t, testenv.SQLite(t), generous)
 	h.seed()
@@ -108,8 +116,12 @@ func TestRecipientPage(t *testing.T) {
 	})
 	t.Run("French", func(t *testing.T) {
 		fr := invited(t, h, "alice", "rene@example.net", "fr")
-		if _, page, _ := b.open(fr, ""); !strings.Contains(page, `lang="fr"`) || !strings.Contains(page, "Externe") || !strings.Contains(page, "Refuser") {
+		if _, page, _ := b.open(fr, ""); !strings.Contains(page, `lang="fr"`) || !strings.Contains(page, "Externe") || !strings.Contains(page, "Refuser") ||
+			!strings.Contains(page, expiresOn("fr")) {
 			t.Fatalf("not French:\n%s", page)
+		}
+		if _, page, _ := b.open(token, ""); !strings.Contains(page, expiresOn("en")) {
+			t.Fatalf("no English date:\n%s", page)
 		}
 		if _, page, _ := b.open(token, "fr-CA,fr;q=0.9,en;q=0.5"); !strings.Contains(page, `lang="en"`) {
 			t.Fatal("the invite's locale (en) comes before Accept-Language")

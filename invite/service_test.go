@@ -144,3 +144,30 @@ func regexpLink(text string) string {
 	i := strings.Index(text, "https://beckon.test/i/")
 	return text[i : i+len("https://beckon.test/i/")+43]
 }
+
+// TestDateInLocale: the expiry date of a message is written in the
+// invite's language.
+func TestDateInLocale(t *testing.T) {
+	svc, db, now := setup(t, testenv.SQLite(t))
+	ctx := context.Background()
+	*now = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC) // expires on 8 December
+	for _, c := range []struct{ locale, to, want string }{
+		{"fr", "rene@example.org", "8 décembre 2026"},
+		{"fr-CA", "gaby@example.org", "8 décembre 2026"},
+		{"en", "bob@example.org", "8 December 2026"},
+	} {
+		if _, err := svc.Create(ctx, invite.CreateInput{InviterID: "alice", Identifier: c.to, Locale: c.locale, Chat: invite.Chat{ID: "c", Kind: invite.OneOnOne}}); err != nil {
+			t.Fatal(err)
+		}
+		msgs, _ := db.Claim(ctx, 10, time.Minute)
+		if len(msgs) != 1 {
+			t.Fatalf("%d messages", len(msgs))
+		}
+		if m := msgs[0]; !strings.Contains(m.Text, c.want) || !strings.Contains(m.HTML, c.want) {
+			t.Fatalf("%s: no %q in\n%s\n%s", c.locale, c.want, m.Text, m.HTML)
+		}
+		if err := db.Record(ctx, []notify.Attempt{{Message: msgs[0], State: notify.StateSent}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
