@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -71,7 +72,7 @@ func (s *Server) writePageError(w http.ResponseWriter, r *http.Request, lang str
 		s.log.ErrorContext(r.Context(), "internal error", "route", routeOf(r), "err", err)
 	}
 	t := templates.Wording(lang)
-	heading, text := t.GoneTitle, t.Gone
+	heading, text := t.GoneTitle, t.GoneFor(s.pages.product)
 	if status != http.StatusGone {
 		heading, text = http.StatusText(status), "something went wrong on our side"
 		if f := fault.As(err); f != nil {
@@ -243,9 +244,10 @@ type pageConfig struct {
 	signupURL    *url.URL
 	signupOrigin string
 	secure       bool
+	product      string
 }
 
-func newPageConfig(publicURL, signupURL string) (pageConfig, error) {
+func newPageConfig(publicURL, signupURL, product string) (pageConfig, error) {
 	set, err := templates.NewPages()
 	if err != nil {
 		return pageConfig{}, err
@@ -255,5 +257,5 @@ func newPageConfig(publicURL, signupURL string) (pageConfig, error) {
 		return pageConfig{}, errors.New("BECKON_SIGNUP_URL must be an absolute URL")
 	}
 	return pageConfig{publicURL: strings.TrimRight(publicURL, "/"), set: set, signupURL: u, signupOrigin: u.Scheme + "://" + u.Host,
-		secure: strings.HasPrefix(publicURL, "https://")}, nil
+		secure: strings.HasPrefix(publicURL, "https://"), product: cmp.Or(product, "Beckon")}, nil
 }

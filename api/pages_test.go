@@ -81,6 +81,17 @@ func expiresOn(locale string) string {
 	return "expire" + map[string]string{"en": "s on ", "fr": " le "}[locale] + templates.FormatDate(time.Now().Add(336*time.Hour), locale)
 }
 
+// gonePage opens a link that must be gone and returns its 410 page
+// without what changes with every response.
+func gonePage(t *testing.T, b *browser, token, lang string) string {
+	t.Helper()
+	code, _, page := b.do("GET", "/i/"+token, nil, lang)
+	if code != 410 {
+		t.Fatalf("%s: %d", token, code)
+	}
+	return regexp.MustCompile(`nonce-[^']+|nonce="[^"]+"|value="[^"]+"`).ReplaceAllString(page, "")
+}
+
 func TestRecipientPage(t *testing.T) {
 	h := newHarness(t, testenv.SQLite(t), generous)
 	h.seed()
@@ -141,19 +152,20 @@ func TestRecipientPage(t *testing.T) {
 		r := h.do("GET", "/v1/invites?inviter=alice&limit=1", nil)
 		id = regexp.MustCompile(`"id":"(inv_[0-9a-f]+)"`).FindStringSubmatch(string(r.Body))[1]
 		want(t, h.do("DELETE", "/v1/invites/"+id, nil), 200, "")
-		strip := regexp.MustCompile(`nonce-[^']+|nonce="[^"]+"|value="[^"]+"`)
 		var pages []string
 		for _, tok := range []string{revoked, strings.Repeat("A", 43), "short", token[:42] + "x"} {
-			code, _, page := b.do("GET", "/i/"+tok, nil, "")
-			if code != 410 {
-				t.Fatalf("%s: %d", tok, code)
-			}
-			pages = append(pages, strip.ReplaceAllString(page, ""))
+			pages = append(pages, gonePage(t, b, tok, ""))
 		}
 		for _, p := range pages[1:] {
 			if p != pages[0] {
 				t.Fatal("410 pages differ")
 			}
+		}
+		if !strings.Contains(pages[0], "can no longer be opened. If you already accepted the invitation, sign in to Beckon to continue.") {
+			t.Fatalf("410 wording:\n%s", pages[0])
+		}
+		if fr := gonePage(t, b, revoked, "fr"); !strings.Contains(fr, "connectez-vous à Beckon pour continuer") {
+			t.Fatalf("French 410 wording:\n%s", fr)
 		}
 	})
 	t.Run("ErrCSRF", func(t *testing.T) {
@@ -192,8 +204,8 @@ func TestRecipientPage(t *testing.T) {
 		}
 		again := h.call("POST", "/v1/links", h.keys["link"], "application/json", jsonBody(t, link))
 		want(t, again, 200, "")
-		if code, _, _ := b.do("GET", "/i/"+token, nil, ""); code != 410 {
-			t.Fatalf("used link: %d", code)
+		if gonePage(t, b, token, "") != gonePage(t, b, strings.Repeat("A", 43), "") {
+			t.Fatal("the page of a used link differs from an unknown one's")
 		}
 		link["account"] = map[string]any{"id": "someone_else", "display_name": "S"}
 		want(t, h.call("POST", "/v1/links", h.keys["link"], "application/json", jsonBody(t, link)), 409, "identifier_taken")

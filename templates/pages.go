@@ -11,7 +11,8 @@ import (
 //go:embed pages
 var pageFiles embed.FS
 
-// Text is the wording of the recipient's pages in one language.
+// Text is the wording of the recipient's pages in one language. Gone
+// holds a %s for the product's name: use GoneFor.
 type Text struct {
 	Title, Invited, External, Group, Warning, Accept, Decline, Block, Stop, Expires        string
 	GoneTitle, Gone, DeclinedTitle, Declined, BlockedTitle, Blocked, StoppedTitle, Stopped string
@@ -23,8 +24,9 @@ var pageText = map[string]Text{
 		Title: "Invitation", Invited: "You are invited to chat", External: "External", Group: "Group chat:",
 		Warning: "This person is outside your organisation. Only accept if you know them. Never share passwords or codes in a chat.",
 		Accept:  "Accept and sign up", Decline: "Decline", Block: "Block this person", Stop: "Stop all invitations to this address",
-		Expires:   "This invitation expires on",
-		GoneTitle: "Invitation unavailable", Gone: "This invitation link is no longer valid.",
+		Expires:       "This invitation expires on",
+		GoneTitle:     "Invitation unavailable",
+		Gone:          "This invitation link can no longer be opened. If you already accepted the invitation, sign in to %s to continue. Otherwise, ask the person who invited you to send you a new one.",
 		DeclinedTitle: "Invitation declined", Declined: "You declined the invitation. The sender is not told why.",
 		BlockedTitle: "Blocked", Blocked: "This person can no longer invite you.",
 		StoppedTitle: "No more invitations", Stopped: "You will not receive invitations at this address any more.",
@@ -36,8 +38,9 @@ var pageText = map[string]Text{
 		Title: "Invitation", Invited: "Vous êtes invité à discuter", External: "Externe", Group: "Conversation de groupe :",
 		Warning: "Cette personne ne fait pas partie de votre organisation. N'acceptez que si vous la connaissez. Ne partagez jamais de mot de passe ni de code dans une conversation.",
 		Accept:  "Accepter et s'inscrire", Decline: "Refuser", Block: "Bloquer cette personne", Stop: "Ne plus recevoir d'invitations à cette adresse",
-		Expires:   "Cette invitation expire le",
-		GoneTitle: "Invitation indisponible", Gone: "Ce lien d'invitation n'est plus valide.",
+		Expires:       "Cette invitation expire le",
+		GoneTitle:     "Invitation indisponible",
+		Gone:          "Ce lien d'invitation ne peut plus être ouvert. Si vous avez déjà accepté l'invitation, connectez-vous à %s pour continuer. Sinon, demandez à la personne qui vous a invité de vous en envoyer une nouvelle.",
 		DeclinedTitle: "Invitation refusée", Declined: "Vous avez refusé l'invitation. L'expéditeur n'en connaît pas la raison.",
 		BlockedTitle: "Personne bloquée", Blocked: "Cette personne ne peut plus vous inviter.",
 		StoppedTitle: "Plus d'invitations", Stopped: "Vous ne recevrez plus d'invitations à cette adresse.",
@@ -112,3 +115,8 @@ func (p *Pages) Render(name string, d PageData) ([]byte, error) {
 
 // Wording returns the page wording of a language.
 func Wording(lang string) Text { return pageText[lang] }
+
+// GoneFor is the text of the page of a link that no longer opens anything
+// (unknown, expired, revoked or used: the same words for all), naming the
+// product to sign in to.
+func (t Text) GoneFor(product string) string { return fmt.Sprintf(t.Gone, product) }

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"fmt"
+	"html"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/beckon-chat/beckon/internal/testenv"
+)
+
+// pageClient is a recipient's browser without JavaScript: it keeps its
+// cookies, does not follow redirects, and submits the forms of the pages
+// it was given, as a person pressing their buttons would.
+type pageClient struct {
+	t    *testing.T
+	base string
+	lang string // Accept-Language
+	http *http.Client
+}
+
+func newPageClient(t *testing.T, base, lang string) *pageClient {
+	jar, _ := cookiejar.New(nil)
+	return &pageClient{t: t, base: base, lang: lang, http: &http.Client{Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (p *pageClient) send(method, target string, form url.Values) (int, http.Header, string) {
+	p.t.Helper()
+	if strings.HasPrefix(target, "/") {
+		target = p.base + target
+	}
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, target, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if p.lang != "" {
+		req.Header.Set("Accept-Language", p.lang)
+	}
+	resp, err := p.http.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// get opens a page.
+func (p *pageClient) get(target string) (int, string) {
+	p.t.Helper()
+	code, _, body := p.send("GET", target, nil)
+	return code, body
+}
+
+var (
+	formRE  = regexp.MustCompile(`(?s)<form method="post" action="([^"]+)">(.*?)</form>`)
+	inputRE = regexp.MustCompile(`<input[^>]* name="([^"]+)" value="([^"]*)"`)
+)
+
+// submit posts the form of page whose action ends with action: the
+// values its inputs hold and the given ones.
+func (p *pageClient) submit(page, action string, fields url.Values) (int, http.Header, string) {
+	p.t.Helper()
+	for _, m := range formRE.FindAllStringSubmatch(page, -1) {
+		if !strings.HasSuffix(html.UnescapeString(m[1]), action) {
+			continue
+		}
+		form := url.Values{}
+		for _, h := range inputRE.FindAllStringSubmatch(m[2], -1) {
+			form.Set(h[1], html.UnescapeString(h[2]))
+		}
+		for k, v := range fields {
+			form[k] = v
+		}
+		return p.send("POST", html.UnescapeString(m[1]), form)
+	}
+	p.t.Fatalf("no form %s in\n%s", action, page)
+	return 0, nil, ""
+}
+
+// pagesServer runs `beckon serve` with the development sign-up page (no
+// BECKON_SIGNUP_URL) and a real SMTP server, seeded with the inviter alice.
+type pagesServer struct {
+	base   string
+	logs   *syncBuffer
+	c      client
+	mailer *testenv.SMTPServer
+}
+
+func startPagesServer(t *testing.T) pagesServer {
+	t.Helper()
+	mailer := testenv.StartSMTP(t)
+	env := inviteEnv(t, testenv.SQLite(t), mailer.Addr)
+	env["BECKON_PUBLIC_URL"] = "http://" + env["BECKON_ADDR"]
+	key := createKey(t, env, "directory,invite,link,resolve")
+	base, logs := startServer(t, env)
+	s := pagesServer{base: base, logs: logs, c: client{t: t, base: base, key: key}, mailer: mailer}
+	seedInviter(t, s.c)
+	return s
+}
+
+// invite sends an invitation from inviter to to in locale and returns the
+// link of its email, the email's text part and the invite's id.
+func (s pagesServer) invite(t *testing.T, inviter, to, locale string) (link, text, id string) {
+	t.Helper()
+	before := len(s.mailer.Mails())
+	code, m := s.c.do("POST", "/v1/invites", fmt.Sprintf(`{"inviter":%q,"identifier":%q,"locale":%q,"chat":{"id":"chat_9","kind":"group","title":"Quote 2026"}}`, inviter, to, locale))
+	if code != 201 {
+		t.Fatalf("invite: %d %v", code, m)
+	}
+	eventually(t, "the email", func() bool { return len(s.mailer.Mails()) > before })
+	mail := s.mailer.Mails()[before]
+	return pageLinkRE.FindString(mail.Raw), textPart(t, mail), m["id"].(string)
+}
+
+// textPart returns the decoded text/plain part of an email.
+func textPart(t *testing.T, m testenv.Mail) string {
+	t.Helper()
+	_, params, _ := mime.ParseMediaType(m.Msg.Header.Get("Content-Type"))
+	mr := multipart.NewReader(strings.NewReader(m.Body), params["boundary"])
+	for p, err := mr.NextPart(); err == nil; p, err = mr.NextPart() {
+		if ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type")); ct == "text/plain" {
+			b, _ := io.ReadAll(p) // NextPart decodes quoted-printable
+			return string(b)
+		}
+	}
+	t.Fatalf("no text part in %s", m.Raw)
+	return ""
+}
+
+// gone opens a link that must be gone and returns its 410 page, as text,
+// without what changes with every response.
+func (p *pageClient) gone(target string) string {
+	p.t.Helper()
+	code, page := p.get(target)
+	if code != 410 {
+		p.t.Fatalf("%s: %d; want 410", target, code)
+	}
+	return html.UnescapeString(regexp.MustCompile(`nonce-[^']+|nonce="[^"]+"|value="[^"]+"`).ReplaceAllString(page, ""))
+}
+
+// TestUsedLink: once the invitation is accepted and the account linked,
+// the link answers the 410 page every gone link gets, which says how to
+// continue (sign in) without telling a used link from an unknown one.
+func TestUsedLink(t *testing.T) {
+	s := startPagesServer(t)
+	link, _, id := s.invite(t, "alice", "rita@example.net", "en")
+	b := newPageClient(t, s.base, "")
+	_, page := b.get(link)
+	code, headers, _ := b.submit(page, "/accept", nil)
+	if code != 303 {
+		t.Fatalf("accept: %d", code)
+	}
+	_, signup := b.get(headers.Get("Location"))
+	if code, _, page := b.submit(signup, "/signup", url.Values{"display_name": {"Rita"}}); code != 200 || !strings.Contains(page, "joined the chat") {
+		t.Fatalf("sign-up: %d\n%s", code, page)
+	}
+	if _, m := s.c.do("GET", "/v1/invites/"+id, ""); m["status"] != "accepted" {
+		t.Fatalf("invite %v", m)
+	}
+	unknown := s.base + "/i/" + strings.Repeat("A", 43)
+	used := b.gone(link)
+	if used != b.gone(unknown) {
+		t.Fatal("a used link's page differs from an unknown link's")
+	}
+	if !strings.Contains(used, "This invitation link can no longer be opened. If you already accepted the invitation, sign in to Beckon to continue. Otherwise, ask the person who invited you to send you a new one.") {
+		t.Fatalf("used link page:\n%s", used)
+	}
+	fr := newPageClient(t, s.base, "fr-FR,fr;q=0.9")
+	if page := fr.gone(link); page != fr.gone(unknown) || !strings.Contains(page, "Si vous avez déjà accepté l'invitation, connectez-vous à Beckon pour continuer.") {
+		t.Fatalf("French used link page:\n%s", page)
+	}
+}
