@@ -17,8 +17,6 @@ import (
 	"github.com/beckon-chat/beckon/templates"
 )
 
-const csrfCookie = "beckon_csrf"
-
 var errCSRF = fault.New(fault.Forbidden, "invalid_csrf", "", "the form expired: open the invitation link again")
 
 func randomString() string {
@@ -41,14 +39,11 @@ func (s *Server) pageHeaders(w http.ResponseWriter, nonce string) {
 	h.Set("Cache-Control", "no-store")
 }
 
-// renderPage writes page name with status, a fresh nonce and CSRF cookie.
+// renderPage writes page name with status, a fresh nonce, and the CSRF
+// token of the browser's cookie.
 func (s *Server) renderPage(w http.ResponseWriter, r *http.Request, status int, name string, d templates.PageData) {
 	d.Nonce = randomString()
-	if d.CSRF == "" {
-		d.CSRF = randomString()
-		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: d.CSRF, Path: "/", HttpOnly: true,
-			Secure: s.pages.secure, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
-	}
+	d.CSRF = s.csrfToken(w, r)
 	body, err := s.pages.set.Render(name, d)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "render page", "page", name, "err", err)
@@ -117,9 +112,32 @@ func (s *Server) handleLanding() http.Handler {
 	})
 }
 
+// csrfToken returns the token for the forms of a page (double submit: the
+// form's copy must match the cookie's). While the browser's cookie lives
+// its token is kept, so that a second tab of the same link does not void
+// the forms of the first; otherwise a new one is made. The cookie is set
+// again either way, so its hour starts over.
+func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request) string {
+	token := ""
+	if c, err := r.Cookie(s.pages.csrfCookie); err == nil && wellFormedToken(c.Value) {
+		token = c.Value
+	} else {
+		token = randomString()
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.pages.csrfCookie, Value: token, Path: "/", HttpOnly: true,
+		Secure: s.pages.secure, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
+	return token
+}
+
+// wellFormedToken reports whether v could have come from randomString.
+func wellFormedToken(v string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	return err == nil && len(b) == 24
+}
+
 // checkCSRF compares the form's token with the cookie set with the page.
-func checkCSRF(r *http.Request) error {
-	c, err := r.Cookie(csrfCookie)
+func (s *Server) checkCSRF(r *http.Request) error {
+	c, err := r.Cookie(s.pages.csrfCookie)
 	form := r.PostFormValue("csrf")
 	if err != nil || form == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) != 1 {
 		return errCSRF
@@ -142,7 +160,7 @@ func (s *Server) pageAction(csrf bool, do func(w http.ResponseWriter, r *http.Re
 			return
 		}
 		if csrf {
-			if err := checkCSRF(r); err != nil {
+			if err := s.checkCSRF(r); err != nil {
 				s.writePageError(w, r, lang, err)
 				return
 			}
@@ -198,7 +216,7 @@ func (s *Server) handleBlock() http.Handler {
 func (s *Server) handleUnsubscribe() http.Handler {
 	return s.pageAction(false, func(_ http.ResponseWriter, r *http.Request, token string) (func(templates.Text) string, func(templates.Text) string, error) {
 		if r.PostFormValue("List-Unsubscribe") != "One-Click" {
-			if err := checkCSRF(r); err != nil {
+			if err := s.checkCSRF(r); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -245,6 +263,9 @@ type pageConfig struct {
 	signupOrigin string
 	secure       bool
 	product      string
+	// csrfCookie is the name of the CSRF cookie: on HTTPS with the
+	// __Host- prefix, which a sibling subdomain cannot set for us.
+	csrfCookie string
 }
 
 func newPageConfig(publicURL, signupURL, product string) (pageConfig, error) {
@@ -256,6 +277,10 @@ func newPageConfig(publicURL, signupURL, product string) (pageConfig, error) {
 	if err != nil || u.Host == "" {
 		return pageConfig{}, errors.New("BECKON_SIGNUP_URL must be an absolute URL")
 	}
-	return pageConfig{publicURL: strings.TrimRight(publicURL, "/"), set: set, signupURL: u, signupOrigin: u.Scheme + "://" + u.Host,
-		secure: strings.HasPrefix(publicURL, "https://"), product: cmp.Or(product, "Beckon")}, nil
+	c := pageConfig{publicURL: strings.TrimRight(publicURL, "/"), set: set, signupURL: u, signupOrigin: u.Scheme + "://" + u.Host,
+		secure: strings.HasPrefix(publicURL, "https://"), product: cmp.Or(product, "Beckon"), csrfCookie: "beckon_csrf"}
+	if c.secure {
+		c.csrfCookie = "__Host-beckon_csrf"
+	}
+	return c, nil
 }

@@ -179,6 +179,25 @@ func TestRecipientPage(t *testing.T) {
 			t.Fatalf("wrong csrf: %d", code)
 		}
 	})
+	t.Run("TwoTabs", func(t *testing.T) {
+		tok := invited(t, h, "alice", "tabs@example.net", "en")
+		_, _, first := b.open(tok, "")
+		_, _, second := b.open(tok, "") // the same link in another tab
+		if first != second {
+			t.Fatal("a second tab changed the token of the first")
+		}
+		if code, _, page := b.do("POST", "/i/"+tok+"/decline", url.Values{"csrf": {first}}, ""); code != 200 || !strings.Contains(page, "You declined") {
+			t.Fatalf("decline from the first tab: %d", code)
+		}
+		// A cookie Beckon could not have made is replaced, not kept.
+		other := newBrowser(t, h)
+		u, _ := url.Parse(h.url)
+		other.client.Jar.SetCookies(u, []*http.Cookie{{Name: "__Host-beckon_csrf", Value: "chosen-by-someone-else", Path: "/"}})
+		_, headers, page := other.do("GET", "/i/"+token, nil, "")
+		if c := headers.Get("Set-Cookie"); !strings.HasPrefix(c, "__Host-beckon_csrf=") || !strings.Contains(c, "Secure") || strings.Contains(page, "chosen-by-someone-else") {
+			t.Fatalf("cookie %q", c)
+		}
+	})
 	t.Run("AcceptAndLink", func(t *testing.T) {
 		other := invited(t, h, "carol", "rita@example.net", "en") // a second inviter: becomes a request
 		_ = other

@@ -89,6 +89,22 @@ func TestPageInChromium(t *testing.T) {
 			return m["status"] == "accepted"
 		})
 	})
+	t.Run("TwoTabs", func(t *testing.T) {
+		ctx, cancel := timed()
+		defer cancel()
+		link, id := linkFor("alice", "tabs@example.net", "en")
+		do(ctx, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("decline")))
+		tab2, cancelTab2 := chromedp.NewContext(ctx) // a second tab of the same browser
+		do(tab2, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("decline")))
+		cancelTab2()
+		do(ctx, chromedp.Click(chromedp.ID("decline")), chromedp.WaitVisible(chromedp.ID("message")))
+		if msg := text(ctx, "message"); !strings.Contains(msg, "You declined") {
+			t.Fatalf("decline from the first tab: %q", msg)
+		}
+		if _, m := c.do("GET", "/v1/invites/"+id, ""); m["status"] != "declined" {
+			t.Fatalf("invite %v", m)
+		}
+	})
 	t.Run("HostileNameIsText", func(t *testing.T) {
 		ctx, cancel := timed()
 		defer cancel()

@@ -183,3 +183,19 @@ func TestUsedLink(t *testing.T) {
 		t.Fatalf("French used link page:\n%s", page)
 	}
 }
+
+// TestTwoTabs: the recipient opens the link twice (the mail app, then the
+// browser; or two tabs) and presses accept in the first page.
+func TestTwoTabs(t *testing.T) {
+	s := startPagesServer(t)
+	link, _, _ := s.invite(t, "alice", "tabs@example.net", "en")
+	b := newPageClient(t, s.base, "")
+	_, first := b.get(link)
+	if code, _ := b.get(link); code != 200 {
+		t.Fatalf("second tab: %d", code)
+	}
+	code, headers, page := b.submit(first, "/accept", nil)
+	if code != 303 || !strings.Contains(headers.Get("Location"), "/signup?") {
+		t.Fatalf("accept from the first tab: %d %s\n%s", code, headers.Get("Location"), page)
+	}
+}
