@@ -67,8 +67,13 @@ func (s *Server) writePageError(w http.ResponseWriter, r *http.Request, lang str
 		s.log.ErrorContext(r.Context(), "internal error", "route", routeOf(r), "err", err)
 	}
 	t := templates.Wording(lang)
-	heading, text := t.GoneTitle, t.GoneFor(s.pages.product)
-	if status != http.StatusGone {
+	var heading, text string
+	switch {
+	case status == http.StatusGone:
+		heading, text = t.GoneTitle, t.GoneFor(s.pages.product)
+	case errors.Is(err, invite.ErrInvalidTicket):
+		heading, text = t.BadTicketTitle, t.BadTicket
+	default:
 		heading, text = http.StatusText(status), "something went wrong on our side"
 		if f := fault.As(err); f != nil {
 			text = f.Message
@@ -227,30 +232,38 @@ func (s *Server) handleUnsubscribe() http.Handler {
 
 // handleSignupPage is the development sign-up page, served when
 // BECKON_SIGNUP_URL is not set, so that the whole loop can be clicked
-// through locally.
+// through locally. It opens only with a valid invite ticket, and shows
+// the ticket's identifier: login_hint is not trusted, since nobody
+// verified it.
 func (s *Server) handleSignupPage() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		lang := langOf(r, "")
 		if !s.pageAllowed(w, r, lang) {
 			return
 		}
-		s.renderPage(w, r, http.StatusOK, "signup", templates.PageData{Lang: lang,
-			Ticket: r.URL.Query().Get("invite_ticket"), LoginHint: r.URL.Query().Get("login_hint")})
+		ticket := r.URL.Query().Get("invite_ticket")
+		signup, err := s.invites.OpenTicket(r.Context(), ticket)
+		if err != nil {
+			s.writePageError(w, r, lang, err)
+			return
+		}
+		s.renderPage(w, r, http.StatusOK, "signup", templates.PageData{Lang: langOf(r, signup.Locale),
+			Ticket: ticket, Identifier: signup.Identifier.Value})
 	})
 }
 
 // handleSignupSubmit creates a personal account for the development
-// sign-up page and links it with the ticket, as an identity provider would.
+// sign-up page and binds it the identifier of the ticket (never one from
+// the form), as an identity provider that verified the address would.
 func (s *Server) handleSignupSubmit() http.Handler {
 	return s.pageAction(true, func(_ http.ResponseWriter, r *http.Request, _ string) (func(templates.Text) string, func(templates.Text) string, error) {
 		name := strings.TrimSpace(r.PostFormValue("display_name"))
 		if name == "" {
 			return nil, nil, fault.Invalidf("missing_field", "display_name", "give your name")
 		}
-		_, err := s.invites.Link(r.Context(), invite.LinkInput{
-			Account:    directory.AccountInput{ID: "dev_" + randomString()[:16], DisplayName: name, Discoverable: true},
-			Identifier: r.PostFormValue("login_hint"), Ticket: r.PostFormValue("invite_ticket"),
-		})
+		_, err := s.invites.SignupWithTicket(r.Context(),
+			directory.AccountInput{ID: "dev_" + randomString()[:16], DisplayName: name, Discoverable: true},
+			r.PostFormValue("invite_ticket"))
 		return func(t templates.Text) string { return t.WelcomeTitle }, func(t templates.Text) string { return t.Welcome }, err
 	})
 }

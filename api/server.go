@@ -106,6 +106,9 @@ func New(cfg Config) (*Server, error) {
 	if s.wake == nil {
 		s.wake = func() {}
 	}
+	if s.devSignup {
+		s.log.Warn("development sign-up page is on: set BECKON_SIGNUP_URL in production")
+	}
 	s.routes()
 	return s, nil
 }

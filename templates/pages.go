@@ -17,6 +17,7 @@ type Text struct {
 	Title, Invited, External, Group, Warning, Accept, Decline, Block, Stop, Expires        string
 	GoneTitle, Gone, DeclinedTitle, Declined, BlockedTitle, Blocked, StoppedTitle, Stopped string
 	SignupTitle, SignupDev, Email, Name, Signup, WelcomeTitle, Welcome                     string
+	BadTicketTitle, BadTicket                                                              string
 }
 
 var pageText = map[string]Text{
@@ -33,6 +34,8 @@ var pageText = map[string]Text{
 		SignupTitle: "Create your account", SignupDev: "Development sign-up page: set BECKON_SIGNUP_URL to use your identity provider.",
 		Email: "Email or phone", Name: "Your name", Signup: "Create account",
 		WelcomeTitle: "Welcome", Welcome: "Your account is ready and you have joined the chat.",
+		BadTicketTitle: "Sign-up link not valid",
+		BadTicket:      "This sign-up link has been used, has expired, or does not come from an invitation. Open your invitation link again and accept it.",
 	},
 	"fr": {
 		Title: "Invitation", Invited: "Vous êtes invité à discuter", External: "Externe", Group: "Conversation de groupe :",
@@ -47,6 +50,8 @@ var pageText = map[string]Text{
 		SignupTitle: "Créez votre compte", SignupDev: "Page d'inscription de développement : définissez BECKON_SIGNUP_URL pour utiliser votre fournisseur d'identité.",
 		Email: "E-mail ou téléphone", Name: "Votre nom", Signup: "Créer le compte",
 		WelcomeTitle: "Bienvenue", Welcome: "Votre compte est prêt et vous avez rejoint la conversation.",
+		BadTicketTitle: "Lien d'inscription non valide",
+		BadTicket:      "Ce lien d'inscription a déjà servi, a expiré ou ne vient pas d'une invitation. Ouvrez à nouveau votre lien d'invitation et acceptez-la.",
 	},
 }
 
@@ -95,8 +100,8 @@ type PageData struct {
 	Token, InviterName, InviterEmail, ChatTitle, ExpiresAt string
 	// Message pages
 	Heading, Text string
-	// Sign-up
-	Ticket, LoginHint string
+	// Sign-up: the ticket and the identifier it binds
+	Ticket, Identifier string
 }
 
 // Render renders page name in d.Lang (whose wording it fills in).

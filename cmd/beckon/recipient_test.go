@@ -199,3 +199,98 @@ func TestTwoTabs(t *testing.T) {
 		t.Fatalf("accept from the first tab: %d %s\n%s", code, headers.Get("Location"), page)
 	}
 }
+
+// TestDevSignup: the development sign-up page (on by default: no
+// BECKON_SIGNUP_URL) binds only the identifier of a valid invite ticket,
+// never the login_hint a visitor sends, so that nobody can take over an
+// address, and the invitations waiting for it, without its link.
+func TestDevSignup(t *testing.T) {
+	s := startPagesServer(t)
+	if !strings.Contains(s.logs.String(), "development sign-up page is on: set BECKON_SIGNUP_URL in production") {
+		t.Fatalf("no warning at start:\n%s", s.logs)
+	}
+	if code, m := s.c.do("PUT", "/v1/accounts/carol", `{"display_name":"Carol","identifiers":["carol@example.com"]}`); code != 200 {
+		t.Fatalf("%d %v", code, m)
+	}
+	s.invite(t, "alice", "victim@example.com", "en") // waits for the victim
+	resolve := func(identifier string) string {
+		t.Helper()
+		_, m := s.c.do("POST", "/v1/resolve", `{"requester":"carol","identifier":"`+identifier+`"}`)
+		return fmt.Sprint(m["match"])
+	}
+	eventTypes := func() string {
+		t.Helper()
+		_, m := s.c.do("GET", "/v1/events", "")
+		var types []string
+		for _, e := range m["items"].([]any) {
+			types = append(types, e.(map[string]any)["type"].(string))
+		}
+		return strings.Join(types, ",")
+	}
+
+	t.Run("ErrNoValidTicket", func(t *testing.T) {
+		attacker := newPageClient(t, s.base, "")
+		for _, ticket := range []string{"", "garbage", strings.Repeat("A", 43)} {
+			q := url.Values{"login_hint": {"victim@example.com"}, "invite_ticket": {ticket}}.Encode()
+			code, page := attacker.get("/signup?" + q)
+			if code != 422 || !strings.Contains(page, "Sign-up link not valid") || strings.Contains(page, "display_name") || strings.Contains(page, "victim@example.com") {
+				t.Fatalf("GET /signup with ticket %q: %d\n%s", ticket, code, page)
+			}
+			// The form posted by hand, with a CSRF cookie from any page.
+			u, _ := url.Parse(s.base)
+			var csrf string
+			for _, c := range attacker.http.Jar.Cookies(u) {
+				if c.Name == "beckon_csrf" {
+					csrf = c.Value
+				}
+			}
+			code, _, page = attacker.send("POST", "/signup", url.Values{"csrf": {csrf}, "login_hint": {"victim@example.com"},
+				"invite_ticket": {ticket}, "display_name": {"Mallory"}})
+			if code != 422 || !strings.Contains(page, "Sign-up link not valid") {
+				t.Fatalf("POST /signup with ticket %q: %d\n%s", ticket, code, page)
+			}
+		}
+		if m := resolve("victim@example.com"); m != "none" {
+			t.Fatalf("resolve victim@example.com: %s", m)
+		}
+		if types := eventTypes(); strings.Contains(types, "account.linked") || strings.Contains(types, "request.created") {
+			t.Fatalf("events %s", types)
+		}
+	})
+	t.Run("TicketBindsItsIdentifier", func(t *testing.T) {
+		link, _, id := s.invite(t, "alice", "rita@example.net", "en")
+		rita := newPageClient(t, s.base, "")
+		_, page := rita.get(link)
+		_, headers, _ := rita.submit(page, "/accept", nil)
+		loc, _ := url.Parse(headers.Get("Location"))
+		q := loc.Query()
+		q.Set("login_hint", "victim@example.com") // tampered with
+		loc.RawQuery = q.Encode()
+		code, signup := rita.get(loc.String())
+		if code != 200 || !strings.Contains(signup, `<strong id="identifier">rita@example.net</strong>`) || strings.Contains(signup, "victim@example.com") {
+			t.Fatalf("sign-up page: %d\n%s", code, signup)
+		}
+		code, _, page = rita.submit(signup, "/signup", url.Values{"display_name": {"Rita"}, "login_hint": {"victim@example.com"}})
+		if code != 200 || !strings.Contains(page, "joined the chat") {
+			t.Fatalf("sign-up: %d\n%s", code, page)
+		}
+		if m := resolve("rita@example.net"); m != "account" {
+			t.Fatalf("resolve rita@example.net: %s", m)
+		}
+		if m := resolve("victim@example.com"); m != "none" {
+			t.Fatalf("resolve victim@example.com: %s", m)
+		}
+		if _, m := s.c.do("GET", "/v1/invites/"+id, ""); m["status"] != "accepted" {
+			t.Fatalf("invite %v", m)
+		}
+		if code, _, page := rita.submit(signup, "/signup", url.Values{"display_name": {"Rita again"}}); code != 422 || !strings.Contains(page, "Sign-up link not valid") {
+			t.Fatalf("the same ticket twice: %d\n%s", code, page)
+		}
+	})
+	t.Run("OwnerLinksLater", func(t *testing.T) {
+		code, m := s.c.do("POST", "/v1/links", `{"account":{"id":"victim","display_name":"Victim"},"identifier":"victim@example.com"}`)
+		if code != 200 || len(m["requests"].([]any)) != 1 {
+			t.Fatalf("link the real owner: %d %v", code, m)
+		}
+	})
+}
