@@ -68,16 +68,19 @@ func (s *Server) writePageError(w http.ResponseWriter, r *http.Request, lang str
 	}
 	t := templates.Wording(lang)
 	var heading, text string
-	switch {
+	switch code := fault.CodeOf(err); {
 	case status == http.StatusGone:
 		heading, text = t.GoneTitle, t.GoneFor(s.pages.product)
-	case errors.Is(err, invite.ErrInvalidTicket):
+	case code == invite.ErrInvalidTicket.Code:
 		heading, text = t.BadTicketTitle, t.BadTicket
+	case code == errCSRF.Code:
+		heading, text = t.FormExpiredTitle, t.FormExpired
+	case code == errRateLimited.Code:
+		heading, text = t.TooManyTitle, t.TooMany
+	case code == errNoName.Code:
+		heading, text = t.ErrorTitle, t.NameMissing
 	default:
-		heading, text = http.StatusText(status), "something went wrong on our side"
-		if f := fault.As(err); f != nil {
-			text = f.Message
-		}
+		heading, text = t.ErrorTitle, t.Error
 	}
 	s.renderPage(w, r, status, "message", templates.PageData{Lang: lang, Heading: heading, Text: text})
 }
@@ -150,17 +153,28 @@ func (s *Server) checkCSRF(r *http.Request) error {
 	return nil
 }
 
-// pageAction runs a recipient action: per-IP limit, a small form body,
-// CSRF, then do, which returns the confirmation wording, or nil wording
-// when it answered itself (a redirect).
-func (s *Server) pageAction(csrf bool, do func(w http.ResponseWriter, r *http.Request, token string) (heading, text func(templates.Text) string, err error)) http.Handler {
+// confirmation is what a recipient action answers: its wording, in the
+// locale of the invite it acted on.
+type confirmation struct {
+	locale        string
+	heading, text func(templates.Text) string
+}
+
+// pageAction runs a recipient action: a small form body, the per-IP
+// limit, CSRF, then do, which returns the confirmation, or nil when it
+// answered itself (a redirect). Until the invite is known, pages speak the
+// language of the page the form came from (its lang field), else
+// Accept-Language; neither depends on the invite, so a gone token's page
+// tells nothing.
+func (s *Server) pageAction(csrf bool, do func(w http.ResponseWriter, r *http.Request, token string) (*confirmation, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		lang := langOf(r, "")
+		r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+		formErr := r.ParseForm()
+		lang := langOf(r, r.PostFormValue("lang"))
 		if !s.pageAllowed(w, r, lang) {
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
-		if err := r.ParseForm(); err != nil {
+		if formErr != nil {
 			s.writePageError(w, r, lang, fault.Invalidf("invalid_form", "", "the form could not be read"))
 			return
 		}
@@ -170,47 +184,51 @@ func (s *Server) pageAction(csrf bool, do func(w http.ResponseWriter, r *http.Re
 				return
 			}
 		}
-		heading, text, err := do(w, r, r.PathValue("token"))
+		c, err := do(w, r, r.PathValue("token"))
 		if err != nil {
 			s.writePageError(w, r, lang, err)
 			return
 		}
-		if heading == nil {
+		if c == nil {
 			return // do answered itself
 		}
+		lang = langOf(r, c.locale)
 		t := templates.Wording(lang)
-		s.renderPage(w, r, http.StatusOK, "message", templates.PageData{Lang: lang, Heading: heading(t), Text: text(t)})
+		s.renderPage(w, r, http.StatusOK, "message", templates.PageData{Lang: lang, Heading: c.heading(t), Text: c.text(t)})
 	})
 }
 
 func (s *Server) handleAccept() http.Handler {
-	return s.pageAction(true, func(w http.ResponseWriter, r *http.Request, token string) (func(templates.Text) string, func(templates.Text) string, error) {
+	return s.pageAction(true, func(w http.ResponseWriter, r *http.Request, token string) (*confirmation, error) {
 		ticket, inv, err := s.invites.Accept(r.Context(), token)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		u := *s.pages.signupURL
 		q := u.Query()
 		q.Set("invite_ticket", ticket)
 		q.Set("login_hint", inv.Recipient.Value)
+		if s.devSignup {
+			q.Set("lang", inv.Locale) // our own page: it speaks the invite's language
+		}
 		u.RawQuery = q.Encode()
 		w.Header().Set("Referrer-Policy", "no-referrer")
 		http.Redirect(w, r, u.String(), http.StatusSeeOther)
-		return nil, nil, nil
+		return nil, nil
 	})
 }
 
 func (s *Server) handleDecline() http.Handler {
-	return s.pageAction(true, func(_ http.ResponseWriter, r *http.Request, token string) (func(templates.Text) string, func(templates.Text) string, error) {
-		_, err := s.invites.Decline(r.Context(), token)
-		return func(t templates.Text) string { return t.DeclinedTitle }, func(t templates.Text) string { return t.Declined }, err
+	return s.pageAction(true, func(_ http.ResponseWriter, r *http.Request, token string) (*confirmation, error) {
+		inv, err := s.invites.Decline(r.Context(), token)
+		return &confirmation{inv.Locale, func(t templates.Text) string { return t.DeclinedTitle }, func(t templates.Text) string { return t.Declined }}, err
 	})
 }
 
 func (s *Server) handleBlock() http.Handler {
-	return s.pageAction(true, func(_ http.ResponseWriter, r *http.Request, token string) (func(templates.Text) string, func(templates.Text) string, error) {
-		_, err := s.invites.BlockInviter(r.Context(), token)
-		return func(t templates.Text) string { return t.BlockedTitle }, func(t templates.Text) string { return t.Blocked }, err
+	return s.pageAction(true, func(_ http.ResponseWriter, r *http.Request, token string) (*confirmation, error) {
+		inv, err := s.invites.BlockInviter(r.Context(), token)
+		return &confirmation{inv.Locale, func(t templates.Text) string { return t.BlockedTitle }, func(t templates.Text) string { return t.Blocked }}, err
 	})
 }
 
@@ -219,14 +237,14 @@ func (s *Server) handleBlock() http.Handler {
 // cookie): stopping invitations is harmless to allow to anyone holding
 // the token.
 func (s *Server) handleUnsubscribe() http.Handler {
-	return s.pageAction(false, func(_ http.ResponseWriter, r *http.Request, token string) (func(templates.Text) string, func(templates.Text) string, error) {
+	return s.pageAction(false, func(_ http.ResponseWriter, r *http.Request, token string) (*confirmation, error) {
 		if r.PostFormValue("List-Unsubscribe") != "One-Click" {
 			if err := s.checkCSRF(r); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 		}
-		err := s.invites.Unsubscribe(r.Context(), token)
-		return func(t templates.Text) string { return t.StoppedTitle }, func(t templates.Text) string { return t.Stopped }, err
+		inv, err := s.invites.Unsubscribe(r.Context(), token)
+		return &confirmation{inv.Locale, func(t templates.Text) string { return t.StoppedTitle }, func(t templates.Text) string { return t.Stopped }}, err
 	})
 }
 
@@ -237,7 +255,7 @@ func (s *Server) handleUnsubscribe() http.Handler {
 // verified it.
 func (s *Server) handleSignupPage() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		lang := langOf(r, "")
+		lang := langOf(r, r.URL.Query().Get("lang"))
 		if !s.pageAllowed(w, r, lang) {
 			return
 		}
@@ -252,19 +270,28 @@ func (s *Server) handleSignupPage() http.Handler {
 	})
 }
 
+var errNoName = fault.Invalidf("missing_field", "display_name", "give your name")
+
 // handleSignupSubmit creates a personal account for the development
 // sign-up page and binds it the identifier of the ticket (never one from
 // the form), as an identity provider that verified the address would.
 func (s *Server) handleSignupSubmit() http.Handler {
-	return s.pageAction(true, func(_ http.ResponseWriter, r *http.Request, _ string) (func(templates.Text) string, func(templates.Text) string, error) {
+	return s.pageAction(true, func(_ http.ResponseWriter, r *http.Request, _ string) (*confirmation, error) {
 		name := strings.TrimSpace(r.PostFormValue("display_name"))
 		if name == "" {
-			return nil, nil, fault.Invalidf("missing_field", "display_name", "give your name")
+			return nil, errNoName
 		}
-		_, err := s.invites.SignupWithTicket(r.Context(),
+		linked, err := s.invites.SignupWithTicket(r.Context(),
 			directory.AccountInput{ID: "dev_" + randomString()[:16], DisplayName: name, Discoverable: true},
 			r.PostFormValue("invite_ticket"))
-		return func(t templates.Text) string { return t.WelcomeTitle }, func(t templates.Text) string { return t.Welcome }, err
+		if err != nil {
+			return nil, err
+		}
+		c := &confirmation{heading: func(t templates.Text) string { return t.WelcomeTitle }, text: func(t templates.Text) string { return t.Welcome }}
+		if len(linked.Accepted) > 0 {
+			c.locale = linked.Accepted[0].Locale
+		}
+		return c, nil
 	})
 }
 

@@ -109,17 +109,17 @@ func (s *Service) BlockInviter(ctx context.Context, token string) (Invite, error
 }
 
 // Unsubscribe stops all invitations to the address of the invite, from
-// anyone. It needs a token that still opens the invite (pending or not,
-// until its tokens are forgotten).
-func (s *Service) Unsubscribe(ctx context.Context, token string) error {
+// anyone, and returns the invite. It needs a token that still opens the
+// invite (pending or not, until its tokens are forgotten).
+func (s *Service) Unsubscribe(ctx context.Context, token string) (Invite, error) {
 	if len(token) != 43 {
-		return ErrGone
+		return Invite{}, ErrGone
 	}
 	inv, err := s.cfg.Store.InviteByToken(ctx, HashToken(token))
 	if err != nil {
-		return err
+		return Invite{}, err
 	}
-	return s.cfg.Store.Unsubscribe(ctx, inv.Recipient)
+	return inv, s.cfg.Store.Unsubscribe(ctx, inv.Recipient)
 }
 
 // LinkInput is what the identity provider tells Beckon after a sign-up or

@@ -17,7 +17,8 @@ type Text struct {
 	Title, Invited, External, Group, Warning, Accept, Decline, Block, Stop, Expires        string
 	GoneTitle, Gone, DeclinedTitle, Declined, BlockedTitle, Blocked, StoppedTitle, Stopped string
 	SignupTitle, SignupDev, Email, Name, Signup, WelcomeTitle, Welcome                     string
-	BadTicketTitle, BadTicket                                                              string
+	BadTicketTitle, BadTicket, FormExpiredTitle, FormExpired, TooManyTitle, TooMany        string
+	ErrorTitle, Error, NameMissing                                                         string
 }
 
 var pageText = map[string]Text{
@@ -34,8 +35,12 @@ var pageText = map[string]Text{
 		SignupTitle: "Create your account", SignupDev: "Development sign-up page: set BECKON_SIGNUP_URL to use your identity provider.",
 		Email: "Email or phone", Name: "Your name", Signup: "Create account",
 		WelcomeTitle: "Welcome", Welcome: "Your account is ready and you have joined the chat.",
-		BadTicketTitle: "Sign-up link not valid",
-		BadTicket:      "This sign-up link has been used, has expired, or does not come from an invitation. Open your invitation link again and accept it.",
+		BadTicketTitle:   "Sign-up link not valid",
+		BadTicket:        "This sign-up link has been used, has expired, or does not come from an invitation. Open your invitation link again and accept it.",
+		FormExpiredTitle: "This page expired", FormExpired: "The page stayed open too long. Open the invitation link again.",
+		TooManyTitle: "Too many attempts", TooMany: "Wait a minute, then try again.",
+		ErrorTitle: "Something went wrong", Error: "Your request could not be completed. Go back and try again.",
+		NameMissing: "Give your name, then try again.",
 	},
 	"fr": {
 		Title: "Invitation", Invited: "Vous êtes invité à discuter", External: "Externe", Group: "Conversation de groupe :",
@@ -50,8 +55,12 @@ var pageText = map[string]Text{
 		SignupTitle: "Créez votre compte", SignupDev: "Page d'inscription de développement : définissez BECKON_SIGNUP_URL pour utiliser votre fournisseur d'identité.",
 		Email: "E-mail ou téléphone", Name: "Votre nom", Signup: "Créer le compte",
 		WelcomeTitle: "Bienvenue", Welcome: "Votre compte est prêt et vous avez rejoint la conversation.",
-		BadTicketTitle: "Lien d'inscription non valide",
-		BadTicket:      "Ce lien d'inscription a déjà servi, a expiré ou ne vient pas d'une invitation. Ouvrez à nouveau votre lien d'invitation et acceptez-la.",
+		BadTicketTitle:   "Lien d'inscription non valide",
+		BadTicket:        "Ce lien d'inscription a déjà servi, a expiré ou ne vient pas d'une invitation. Ouvrez à nouveau votre lien d'invitation et acceptez-la.",
+		FormExpiredTitle: "Cette page a expiré", FormExpired: "La page est restée ouverte trop longtemps. Ouvrez à nouveau le lien d'invitation.",
+		TooManyTitle: "Trop de tentatives", TooMany: "Patientez une minute, puis réessayez.",
+		ErrorTitle: "Une erreur s'est produite", Error: "Votre demande n'a pas pu aboutir. Revenez en arrière et réessayez.",
+		NameMissing: "Indiquez votre nom, puis réessayez.",
 	},
 }
 

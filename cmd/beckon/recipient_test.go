@@ -12,8 +12,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/beckon-chat/beckon/internal/testenv"
+	"github.com/beckon-chat/beckon/templates"
 )
 
 // pageClient is a recipient's browser without JavaScript: it keeps its
@@ -291,6 +293,79 @@ func TestDevSignup(t *testing.T) {
 		code, m := s.c.do("POST", "/v1/links", `{"account":{"id":"victim","display_name":"Victim"},"identifier":"victim@example.com"}`)
 		if code != 200 || len(m["requests"].([]any)) != 1 {
 			t.Fatalf("link the real owner: %d %v", code, m)
+		}
+	})
+}
+
+// TestFrenchThroughout: a French invitation stays French from the email
+// to the last page, in a browser that asks for English: the dates, every
+// action's confirmation and error, the development sign-up page and its
+// welcome.
+func TestFrenchThroughout(t *testing.T) {
+	s := startPagesServer(t)
+	english := func() *pageClient { return newPageClient(t, s.base, "en-US,en;q=0.9") }
+	expires := templates.FormatDate(time.Now().Add(336*time.Hour), "fr")
+
+	t.Run("AcceptAndSignup", func(t *testing.T) {
+		link, text, _ := s.invite(t, "alice", "rene@example.net", "fr")
+		if !strings.Contains(text, "Elle expire le "+expires+".") {
+			t.Fatalf("email:\n%s", text)
+		}
+		b := english()
+		_, page := b.get(link)
+		if !strings.Contains(page, `lang="fr"`) || !strings.Contains(page, "Cette invitation expire le "+expires) {
+			t.Fatalf("page:\n%s", page)
+		}
+		if code, _, page := b.submit(page, "/accept", url.Values{"csrf": {"stale"}}); code != 403 || !strings.Contains(page, "Cette page a expiré") {
+			t.Fatalf("accept with a stale form: %d\n%s", code, page)
+		}
+		code, headers, _ := b.submit(page, "/accept", nil)
+		loc, _ := url.Parse(headers.Get("Location"))
+		if code != 303 || loc.Query().Get("lang") != "fr" {
+			t.Fatalf("accept: %d %s", code, loc)
+		}
+		_, signup := b.get(loc.String())
+		if !strings.Contains(signup, `lang="fr"`) || !strings.Contains(signup, "Créez votre compte") {
+			t.Fatalf("sign-up page:\n%s", signup)
+		}
+		code, _, welcome := b.submit(signup, "/signup", url.Values{"display_name": {"René"}})
+		if code != 200 || !strings.Contains(welcome, `lang="fr"`) || !strings.Contains(welcome, "Votre compte est prêt") {
+			t.Fatalf("welcome: %d\n%s", code, welcome)
+		}
+		// The same ticket again, with the form of the French page.
+		if code, _, page := b.submit(signup, "/signup", url.Values{"display_name": {"René"}}); code != 422 || !strings.Contains(page, "Lien d&#39;inscription non valide") {
+			t.Fatalf("used ticket: %d\n%s", code, page)
+		}
+		// The sign-up link once its ticket is used.
+		if code, page := b.get(loc.String()); code != 422 || !strings.Contains(page, `lang="fr"`) {
+			t.Fatalf("used sign-up link: %d\n%s", code, page)
+		}
+	})
+	for _, c := range []struct{ action, want string }{
+		{"/decline", "Vous avez refusé l&#39;invitation."},
+		{"/block", "Cette personne ne peut plus vous inviter."},
+		{"/unsubscribe", "Vous ne recevrez plus d&#39;invitations à cette adresse."},
+	} {
+		t.Run(strings.TrimPrefix(c.action, "/"), func(t *testing.T) {
+			link, _, _ := s.invite(t, "alice", strings.TrimPrefix(c.action, "/")+"@example.net", "fr")
+			b := english()
+			_, page := b.get(link)
+			if code, _, page := b.submit(page, c.action, nil); code != 200 || !strings.Contains(page, `lang="fr"`) || !strings.Contains(page, c.want) {
+				t.Fatalf("%s: %d\n%s", c.action, code, page)
+			}
+		})
+	}
+	t.Run("OneClickUnsubscribe", func(t *testing.T) {
+		link, _, _ := s.invite(t, "alice", "oneclick@example.net", "fr")
+		// A mail provider's server: no cookie, no form of ours.
+		code, _, page := english().send("POST", link+"/unsubscribe", url.Values{"List-Unsubscribe": {"One-Click"}})
+		if code != 200 || !strings.Contains(page, `lang="fr"`) {
+			t.Fatalf("one-click: %d\n%s", code, page)
+		}
+	})
+	t.Run("UnknownTokenFollowsTheBrowser", func(t *testing.T) {
+		if page := english().gone(s.base + "/i/" + strings.Repeat("A", 43)); !strings.Contains(page, `lang="en"`) {
+			t.Fatalf("410:\n%s", page)
 		}
 	})
 }
