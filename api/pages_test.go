@@ -241,6 +241,13 @@ func TestRecipientPage(t *testing.T) {
 			t.Fatalf("after erasure: %s", r.Body)
 		}
 	})
+	t.Run("ErrSignupWithoutTicket", func(t *testing.T) {
+		for _, q := range []string{"", "?login_hint=rita@example.net", "?invite_ticket=" + strings.Repeat("A", 43) + "&login_hint=rita@example.net"} {
+			if r := h.call("GET", "/signup"+q, "", "", nil); r.Status != 422 || !strings.Contains(string(r.Body), "Sign-up link not valid") {
+				t.Fatalf("GET /signup%s: %d", q, r.Status)
+			}
+		}
+	})
 	t.Run("BlockAndUnsubscribe", func(t *testing.T) {
 		tok := invited(t, h, "alice", "sam@example.net", "en")
 		_, _, csrf := b.open(tok, "")
