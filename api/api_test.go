@@ -92,6 +92,7 @@ func TestBadJSON(t *testing.T) {
 		{"ErrContentType", "text/plain", `{}`, 415, "unsupported_media_type", ""},
 		{"ErrNoContentType", "", `{}`, 415, "unsupported_media_type", ""},
 		{"ErrTooLarge", "application/json", `{"x":"` + strings.Repeat("a", 1<<20+10) + `"}`, 413, "request_too_large", ""},
+		{"ErrTooLargeNotJSON", "application/json", strings.Repeat("a", 2<<20), 413, "request_too_large", ""}, // the size comes first
 	}
 	for _, e := range endpoints {
 		for _, c := range cases {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,7 +28,9 @@ func encode(w http.ResponseWriter, status int, v any) {
 
 // decode reads one JSON object of at most limit bytes into a T, rejecting
 // another content type, unknown fields, wrong types and trailing data.
-// into, when not nil, holds defaults that absent fields keep.
+// into, when not nil, holds defaults that absent fields keep. The size
+// comes first: a body over limit is 413 request_too_large whatever it
+// holds, so it is read whole (up to limit) before it is parsed.
 func decode[T any](w http.ResponseWriter, r *http.Request, limit int64, into *T) (T, error) {
 	var v T
 	if into != nil {
@@ -36,7 +39,14 @@ func decode[T any](w http.ResponseWriter, r *http.Request, limit int64, into *T)
 	if err := requireType(r, "application/json"); err != nil {
 		return v, err
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	if r.ContentLength > limit {
+		return v, tooLarge(limit)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit)) // chunked bodies have no length
+	if err != nil {
+		return v, decodeError(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
 		return v, decodeError(err)
@@ -70,7 +80,7 @@ func decodeError(err error) error {
 	var typeErr *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &maxErr):
-		return fault.New(fault.TooLarge, "request_too_large", "", fmt.Sprintf("the body is larger than %d bytes", maxErr.Limit))
+		return tooLarge(maxErr.Limit)
 	case errors.Is(err, io.EOF):
 		return fault.Invalidf("invalid_json", "", "the body is empty")
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -88,6 +98,11 @@ func decodeError(err error) error {
 		return fault.Invalidf("unknown_field", field, "unknown field %q", field)
 	}
 	return fault.Invalidf("invalid_json", "", "the body could not be read")
+}
+
+// tooLarge is the fault of a body over limit bytes.
+func tooLarge(limit int64) error {
+	return fault.New(fault.TooLarge, "request_too_large", "", fmt.Sprintf("the body is larger than %d bytes", limit))
 }
 
 func jsonType(goKind string) string {

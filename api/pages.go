@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -15,8 +16,6 @@ import (
 	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/templates"
 )
-
-const csrfCookie = "beckon_csrf"
 
 var errCSRF = fault.New(fault.Forbidden, "invalid_csrf", "", "the form expired: open the invitation link again")
 
@@ -40,14 +39,11 @@ func (s *Server) pageHeaders(w http.ResponseWriter, nonce string) {
 	h.Set("Cache-Control", "no-store")
 }
 
-// renderPage writes page name with status, a fresh nonce and CSRF cookie.
+// renderPage writes page name with status, a fresh nonce, and the CSRF
+// token of the browser's cookie.
 func (s *Server) renderPage(w http.ResponseWriter, r *http.Request, status int, name string, d templates.PageData) {
 	d.Nonce = randomString()
-	if d.CSRF == "" {
-		d.CSRF = randomString()
-		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: d.CSRF, Path: "/", HttpOnly: true,
-			Secure: s.pages.secure, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
-	}
+	d.CSRF = s.csrfToken(w, r)
 	body, err := s.pages.set.Render(name, d)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "render page", "page", name, "err", err)
@@ -71,12 +67,20 @@ func (s *Server) writePageError(w http.ResponseWriter, r *http.Request, lang str
 		s.log.ErrorContext(r.Context(), "internal error", "route", routeOf(r), "err", err)
 	}
 	t := templates.Wording(lang)
-	heading, text := t.GoneTitle, t.Gone
-	if status != http.StatusGone {
-		heading, text = http.StatusText(status), "something went wrong on our side"
-		if f := fault.As(err); f != nil {
-			text = f.Message
-		}
+	var heading, text string
+	switch code := fault.CodeOf(err); {
+	case status == http.StatusGone:
+		heading, text = t.GoneTitle, t.GoneFor(s.pages.product)
+	case code == invite.ErrInvalidTicket.Code:
+		heading, text = t.BadTicketTitle, t.BadTicket
+	case code == errCSRF.Code:
+		heading, text = t.FormExpiredTitle, t.FormExpired
+	case code == errRateLimited.Code:
+		heading, text = t.TooManyTitle, t.TooMany
+	case code == errNoName.Code:
+		heading, text = t.ErrorTitle, t.NameMissing
+	default:
+		heading, text = t.ErrorTitle, t.Error
 	}
 	s.renderPage(w, r, status, "message", templates.PageData{Lang: lang, Heading: heading, Text: text})
 }
@@ -112,13 +116,36 @@ func (s *Server) handleLanding() http.Handler {
 		lang = langOf(r, l.Invite.Locale)
 		s.renderPage(w, r, http.StatusOK, "landing", templates.PageData{Lang: lang, Token: token,
 			InviterName: l.InviterName, InviterEmail: l.InviterEmail, ChatTitle: l.ChatTitle,
-			ExpiresAt: l.Invite.ExpiresAt.Format("2006-01-02")})
+			ExpiresAt: templates.FormatDate(l.Invite.ExpiresAt, lang)})
 	})
 }
 
+// csrfToken returns the token for the forms of a page (double submit: the
+// form's copy must match the cookie's). While the browser's cookie lives
+// its token is kept, so that a second tab of the same link does not void
+// the forms of the first; otherwise a new one is made. The cookie is set
+// again either way, so its hour starts over.
+func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request) string {
+	token := ""
+	if c, err := r.Cookie(s.pages.csrfCookie); err == nil && wellFormedToken(c.Value) {
+		token = c.Value
+	} else {
+		token = randomString()
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.pages.csrfCookie, Value: token, Path: "/", HttpOnly: true,
+		Secure: s.pages.secure, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
+	return token
+}
+
+// wellFormedToken reports whether v could have come from randomString.
+func wellFormedToken(v string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	return err == nil && len(b) == 24
+}
+
 // checkCSRF compares the form's token with the cookie set with the page.
-func checkCSRF(r *http.Request) error {
-	c, err := r.Cookie(csrfCookie)
+func (s *Server) checkCSRF(r *http.Request) error {
+	c, err := r.Cookie(s.pages.csrfCookie)
 	form := r.PostFormValue("csrf")
 	if err != nil || form == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) != 1 {
 		return errCSRF
@@ -126,67 +153,82 @@ func checkCSRF(r *http.Request) error {
 	return nil
 }
 
-// pageAction runs a recipient action: per-IP limit, a small form body,
-// CSRF, then do, which returns the confirmation wording, or nil wording
-// when it answered itself (a redirect).
-func (s *Server) pageAction(csrf bool, do func(w http.ResponseWriter, r *http.Request, token string) (heading, text func(templates.Text) string, err error)) http.Handler {
+// confirmation is what a recipient action answers: its wording, in the
+// locale of the invite it acted on.
+type confirmation struct {
+	locale        string
+	heading, text func(templates.Text) string
+}
+
+// pageAction runs a recipient action: a small form body, the per-IP
+// limit, CSRF, then do, which returns the confirmation, or nil when it
+// answered itself (a redirect). Until the invite is known, pages speak the
+// language of the page the form came from (its lang field), else
+// Accept-Language; neither depends on the invite, so a gone token's page
+// tells nothing.
+func (s *Server) pageAction(csrf bool, do func(w http.ResponseWriter, r *http.Request, token string) (*confirmation, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		lang := langOf(r, "")
+		r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+		formErr := r.ParseForm()
+		lang := langOf(r, r.PostFormValue("lang"))
 		if !s.pageAllowed(w, r, lang) {
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
-		if err := r.ParseForm(); err != nil {
+		if formErr != nil {
 			s.writePageError(w, r, lang, fault.Invalidf("invalid_form", "", "the form could not be read"))
 			return
 		}
 		if csrf {
-			if err := checkCSRF(r); err != nil {
+			if err := s.checkCSRF(r); err != nil {
 				s.writePageError(w, r, lang, err)
 				return
 			}
 		}
-		heading, text, err := do(w, r, r.PathValue("token"))
+		c, err := do(w, r, r.PathValue("token"))
 		if err != nil {
 			s.writePageError(w, r, lang, err)
 			return
 		}
-		if heading == nil {
+		if c == nil {
 			return // do answered itself
 		}
+		lang = langOf(r, c.locale)
 		t := templates.Wording(lang)
-		s.renderPage(w, r, http.StatusOK, "message", templates.PageData{Lang: lang, Heading: heading(t), Text: text(t)})
+		s.renderPage(w, r, http.StatusOK, "message", templates.PageData{Lang: lang, Heading: c.heading(t), Text: c.text(t)})
 	})
 }
 
 func (s *Server) handleAccept() http.Handler {
-	return s.pageAction(true, func(w http.ResponseWriter, r *http.Request, token string) (func(templates.Text) string, func(templates.Text) string, error) {
+	return s.pageAction(true, func(w http.ResponseWriter, r *http.Request, token string) (*confirmation, error) {
 		ticket, inv, err := s.invites.Accept(r.Context(), token)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		u := *s.pages.signupURL
 		q := u.Query()
 		q.Set("invite_ticket", ticket)
 		q.Set("login_hint", inv.Recipient.Value)
+		if s.devSignup {
+			q.Set("lang", inv.Locale) // our own page: it speaks the invite's language
+		}
 		u.RawQuery = q.Encode()
 		w.Header().Set("Referrer-Policy", "no-referrer")
 		http.Redirect(w, r, u.String(), http.StatusSeeOther)
-		return nil, nil, nil
+		return nil, nil
 	})
 }
 
 func (s *Server) handleDecline() http.Handler {
-	return s.pageAction(true, func(_ http.ResponseWriter, r *http.Request, token string) (func(templates.Text) string, func(templates.Text) string, error) {
-		_, err := s.invites.Decline(r.Context(), token)
-		return func(t templates.Text) string { return t.DeclinedTitle }, func(t templates.Text) string { return t.Declined }, err
+	return s.pageAction(true, func(_ http.ResponseWriter, r *http.Request, token string) (*confirmation, error) {
+		inv, err := s.invites.Decline(r.Context(), token)
+		return &confirmation{inv.Locale, func(t templates.Text) string { return t.DeclinedTitle }, func(t templates.Text) string { return t.Declined }}, err
 	})
 }
 
 func (s *Server) handleBlock() http.Handler {
-	return s.pageAction(true, func(_ http.ResponseWriter, r *http.Request, token string) (func(templates.Text) string, func(templates.Text) string, error) {
-		_, err := s.invites.BlockInviter(r.Context(), token)
-		return func(t templates.Text) string { return t.BlockedTitle }, func(t templates.Text) string { return t.Blocked }, err
+	return s.pageAction(true, func(_ http.ResponseWriter, r *http.Request, token string) (*confirmation, error) {
+		inv, err := s.invites.BlockInviter(r.Context(), token)
+		return &confirmation{inv.Locale, func(t templates.Text) string { return t.BlockedTitle }, func(t templates.Text) string { return t.Blocked }}, err
 	})
 }
 
@@ -195,44 +237,61 @@ func (s *Server) handleBlock() http.Handler {
 // cookie): stopping invitations is harmless to allow to anyone holding
 // the token.
 func (s *Server) handleUnsubscribe() http.Handler {
-	return s.pageAction(false, func(_ http.ResponseWriter, r *http.Request, token string) (func(templates.Text) string, func(templates.Text) string, error) {
+	return s.pageAction(false, func(_ http.ResponseWriter, r *http.Request, token string) (*confirmation, error) {
 		if r.PostFormValue("List-Unsubscribe") != "One-Click" {
-			if err := checkCSRF(r); err != nil {
-				return nil, nil, err
+			if err := s.checkCSRF(r); err != nil {
+				return nil, err
 			}
 		}
-		err := s.invites.Unsubscribe(r.Context(), token)
-		return func(t templates.Text) string { return t.StoppedTitle }, func(t templates.Text) string { return t.Stopped }, err
+		inv, err := s.invites.Unsubscribe(r.Context(), token)
+		return &confirmation{inv.Locale, func(t templates.Text) string { return t.StoppedTitle }, func(t templates.Text) string { return t.Stopped }}, err
 	})
 }
 
 // handleSignupPage is the development sign-up page, served when
 // BECKON_SIGNUP_URL is not set, so that the whole loop can be clicked
-// through locally.
+// through locally. It opens only with a valid invite ticket, and shows
+// the ticket's identifier: login_hint is not trusted, since nobody
+// verified it.
 func (s *Server) handleSignupPage() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		lang := langOf(r, "")
+		lang := langOf(r, r.URL.Query().Get("lang"))
 		if !s.pageAllowed(w, r, lang) {
 			return
 		}
-		s.renderPage(w, r, http.StatusOK, "signup", templates.PageData{Lang: lang,
-			Ticket: r.URL.Query().Get("invite_ticket"), LoginHint: r.URL.Query().Get("login_hint")})
+		ticket := r.URL.Query().Get("invite_ticket")
+		signup, err := s.invites.OpenTicket(r.Context(), ticket)
+		if err != nil {
+			s.writePageError(w, r, lang, err)
+			return
+		}
+		s.renderPage(w, r, http.StatusOK, "signup", templates.PageData{Lang: langOf(r, signup.Locale),
+			Ticket: ticket, Identifier: signup.Identifier.Value})
 	})
 }
 
+var errNoName = fault.Invalidf("missing_field", "display_name", "give your name")
+
 // handleSignupSubmit creates a personal account for the development
-// sign-up page and links it with the ticket, as an identity provider would.
+// sign-up page and binds it the identifier of the ticket (never one from
+// the form), as an identity provider that verified the address would.
 func (s *Server) handleSignupSubmit() http.Handler {
-	return s.pageAction(true, func(_ http.ResponseWriter, r *http.Request, _ string) (func(templates.Text) string, func(templates.Text) string, error) {
+	return s.pageAction(true, func(_ http.ResponseWriter, r *http.Request, _ string) (*confirmation, error) {
 		name := strings.TrimSpace(r.PostFormValue("display_name"))
 		if name == "" {
-			return nil, nil, fault.Invalidf("missing_field", "display_name", "give your name")
+			return nil, errNoName
 		}
-		_, err := s.invites.Link(r.Context(), invite.LinkInput{
-			Account:    directory.AccountInput{ID: "dev_" + randomString()[:16], DisplayName: name, Discoverable: true},
-			Identifier: r.PostFormValue("login_hint"), Ticket: r.PostFormValue("invite_ticket"),
-		})
-		return func(t templates.Text) string { return t.WelcomeTitle }, func(t templates.Text) string { return t.Welcome }, err
+		linked, err := s.invites.SignupWithTicket(r.Context(),
+			directory.AccountInput{ID: "dev_" + randomString()[:16], DisplayName: name, Discoverable: true},
+			r.PostFormValue("invite_ticket"))
+		if err != nil {
+			return nil, err
+		}
+		c := &confirmation{heading: func(t templates.Text) string { return t.WelcomeTitle }, text: func(t templates.Text) string { return t.Welcome }}
+		if len(linked.Accepted) > 0 {
+			c.locale = linked.Accepted[0].Locale
+		}
+		return c, nil
 	})
 }
 
@@ -243,9 +302,13 @@ type pageConfig struct {
 	signupURL    *url.URL
 	signupOrigin string
 	secure       bool
+	product      string
+	// csrfCookie is the name of the CSRF cookie: on HTTPS with the
+	// __Host- prefix, which a sibling subdomain cannot set for us.
+	csrfCookie string
 }
 
-func newPageConfig(publicURL, signupURL string) (pageConfig, error) {
+func newPageConfig(publicURL, signupURL, product string) (pageConfig, error) {
 	set, err := templates.NewPages()
 	if err != nil {
 		return pageConfig{}, err
@@ -254,6 +317,10 @@ func newPageConfig(publicURL, signupURL string) (pageConfig, error) {
 	if err != nil || u.Host == "" {
 		return pageConfig{}, errors.New("BECKON_SIGNUP_URL must be an absolute URL")
 	}
-	return pageConfig{publicURL: strings.TrimRight(publicURL, "/"), set: set, signupURL: u, signupOrigin: u.Scheme + "://" + u.Host,
-		secure: strings.HasPrefix(publicURL, "https://")}, nil
+	c := pageConfig{publicURL: strings.TrimRight(publicURL, "/"), set: set, signupURL: u, signupOrigin: u.Scheme + "://" + u.Host,
+		secure: strings.HasPrefix(publicURL, "https://"), product: cmp.Or(product, "Beckon"), csrfCookie: "beckon_csrf"}
+	if c.secure {
+		c.csrfCookie = "__Host-beckon_csrf"
+	}
+	return c, nil
 }

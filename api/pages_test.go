@@ -8,8 +8,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/beckon-chat/beckon/internal/testenv"
+	"github.com/beckon-chat/beckon/templates"
 )
 
 // browser is a cookie-keeping client that does not follow redirects.
@@ -73,6 +75,23 @@ func invited(t *testing.T, h *harness, inviter, to, locale string) string {
 	return tokenRE.FindStringSubmatch(msgs[0].Text)[1]
 }
 
+// expiresOn is the expiry date of an invite created now, as a page in
+// locale writes it.
+func expiresOn(locale string) string {
+	return "expire" + map[string]string{"en": "s on ", "fr": " le "}[locale] + templates.FormatDate(time.Now().Add(336*time.Hour), locale)
+}
+
+// gonePage opens a link that must be gone and returns its 410 page
+// without what changes with every response.
+func gonePage(t *testing.T, b *browser, token, lang string) string {
+	t.Helper()
+	code, _, page := b.do("GET", "/i/"+token, nil, lang)
+	if code != 410 {
+		t.Fatalf("%s: %d", token, code)
+	}
+	return regexp.MustCompile(`nonce-[^']+|nonce="[^"]+"|value="[^"]+"`).ReplaceAllString(page, "")
+}
+
 func TestRecipientPage(t *testing.T) {
 	h := newHarness(t, testenv.SQLite(t), generous)
 	h.seed()
@@ -108,8 +127,12 @@ func TestRecipientPage(t *testing.T) {
 	})
 	t.Run("French", func(t *testing.T) {
 		fr := invited(t, h, "alice", "rene@example.net", "fr")
-		if _, page, _ := b.open(fr, ""); !strings.Contains(page, `lang="fr"`) || !strings.Contains(page, "Externe") || !strings.Contains(page, "Refuser") {
+		if _, page, _ := b.open(fr, ""); !strings.Contains(page, `lang="fr"`) || !strings.Contains(page, "Externe") || !strings.Contains(page, "Refuser") ||
+			!strings.Contains(page, expiresOn("fr")) {
 			t.Fatalf("not French:\n%s", page)
+		}
+		if _, page, _ := b.open(token, ""); !strings.Contains(page, expiresOn("en")) {
+			t.Fatalf("no English date:\n%s", page)
 		}
 		if _, page, _ := b.open(token, "fr-CA,fr;q=0.9,en;q=0.5"); !strings.Contains(page, `lang="en"`) {
 			t.Fatal("the invite's locale (en) comes before Accept-Language")
@@ -129,19 +152,20 @@ func TestRecipientPage(t *testing.T) {
 		r := h.do("GET", "/v1/invites?inviter=alice&limit=1", nil)
 		id = regexp.MustCompile(`"id":"(inv_[0-9a-f]+)"`).FindStringSubmatch(string(r.Body))[1]
 		want(t, h.do("DELETE", "/v1/invites/"+id, nil), 200, "")
-		strip := regexp.MustCompile(`nonce-[^']+|nonce="[^"]+"|value="[^"]+"`)
 		var pages []string
 		for _, tok := range []string{revoked, strings.Repeat("A", 43), "short", token[:42] + "x"} {
-			code, _, page := b.do("GET", "/i/"+tok, nil, "")
-			if code != 410 {
-				t.Fatalf("%s: %d", tok, code)
-			}
-			pages = append(pages, strip.ReplaceAllString(page, ""))
+			pages = append(pages, gonePage(t, b, tok, ""))
 		}
 		for _, p := range pages[1:] {
 			if p != pages[0] {
 				t.Fatal("410 pages differ")
 			}
+		}
+		if !strings.Contains(pages[0], "can no longer be opened. If you already accepted the invitation, sign in to Beckon to continue.") {
+			t.Fatalf("410 wording:\n%s", pages[0])
+		}
+		if fr := gonePage(t, b, revoked, "fr"); !strings.Contains(fr, "connectez-vous à Beckon pour continuer") {
+			t.Fatalf("French 410 wording:\n%s", fr)
 		}
 	})
 	t.Run("ErrCSRF", func(t *testing.T) {
@@ -153,6 +177,25 @@ func TestRecipientPage(t *testing.T) {
 		_, _, csrf := b.open(token, "")
 		if code, _, _ := b.do("POST", "/i/"+token+"/accept", url.Values{"csrf": {csrf + "x"}}, ""); code != 403 {
 			t.Fatalf("wrong csrf: %d", code)
+		}
+	})
+	t.Run("TwoTabs", func(t *testing.T) {
+		tok := invited(t, h, "alice", "tabs@example.net", "en")
+		_, _, first := b.open(tok, "")
+		_, _, second := b.open(tok, "") // the same link in another tab
+		if first != second {
+			t.Fatal("a second tab changed the token of the first")
+		}
+		if code, _, page := b.do("POST", "/i/"+tok+"/decline", url.Values{"csrf": {first}}, ""); code != 200 || !strings.Contains(page, "You declined") {
+			t.Fatalf("decline from the first tab: %d", code)
+		}
+		// A cookie Beckon could not have made is replaced, not kept.
+		other := newBrowser(t, h)
+		u, _ := url.Parse(h.url)
+		other.client.Jar.SetCookies(u, []*http.Cookie{{Name: "__Host-beckon_csrf", Value: "chosen-by-someone-else", Path: "/"}})
+		_, headers, page := other.do("GET", "/i/"+token, nil, "")
+		if c := headers.Get("Set-Cookie"); !strings.HasPrefix(c, "__Host-beckon_csrf=") || !strings.Contains(c, "Secure") || strings.Contains(page, "chosen-by-someone-else") {
+			t.Fatalf("cookie %q", c)
 		}
 	})
 	t.Run("AcceptAndLink", func(t *testing.T) {
@@ -180,8 +223,8 @@ func TestRecipientPage(t *testing.T) {
 		}
 		again := h.call("POST", "/v1/links", h.keys["link"], "application/json", jsonBody(t, link))
 		want(t, again, 200, "")
-		if code, _, _ := b.do("GET", "/i/"+token, nil, ""); code != 410 {
-			t.Fatalf("used link: %d", code)
+		if gonePage(t, b, token, "") != gonePage(t, b, strings.Repeat("A", 43), "") {
+			t.Fatal("the page of a used link differs from an unknown one's")
 		}
 		link["account"] = map[string]any{"id": "someone_else", "display_name": "S"}
 		want(t, h.call("POST", "/v1/links", h.keys["link"], "application/json", jsonBody(t, link)), 409, "identifier_taken")
@@ -196,6 +239,13 @@ func TestRecipientPage(t *testing.T) {
 		r = h.do("GET", "/v1/invites/"+acceptedID, nil)
 		if strings.Contains(string(r.Body), "rita@example.net") || !strings.Contains(string(r.Body), `"accepted_by":null`) {
 			t.Fatalf("after erasure: %s", r.Body)
+		}
+	})
+	t.Run("ErrSignupWithoutTicket", func(t *testing.T) {
+		for _, q := range []string{"", "?login_hint=rita@example.net", "?invite_ticket=" + strings.Repeat("A", 43) + "&login_hint=rita@example.net"} {
+			if r := h.call("GET", "/signup"+q, "", "", nil); r.Status != 422 || !strings.Contains(string(r.Body), "Sign-up link not valid") {
+				t.Fatalf("GET /signup%s: %d", q, r.Status)
+			}
 		}
 	})
 	t.Run("BlockAndUnsubscribe", func(t *testing.T) {

@@ -54,6 +54,9 @@ type Config struct {
 	PublicURL string
 	SignupURL string
 	DevSignup bool
+	// ProductName is the product the recipient's pages name (where to
+	// sign in); empty: "Beckon".
+	ProductName string
 	// TwilioAuthToken checks Twilio's callbacks; empty: they answer 404.
 	TwilioAuthToken string
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
@@ -89,7 +92,7 @@ type Server struct {
 
 // New returns a Server; call Handler to serve it.
 func New(cfg Config) (*Server, error) {
-	pages, err := newPageConfig(cfg.PublicURL, cfg.SignupURL)
+	pages, err := newPageConfig(cfg.PublicURL, cfg.SignupURL, cfg.ProductName)
 	if err != nil {
 		return nil, err
 	}
@@ -102,6 +105,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.wake == nil {
 		s.wake = func() {}
+	}
+	if s.devSignup {
+		s.log.Warn("development sign-up page is on: set BECKON_SIGNUP_URL in production")
 	}
 	s.routes()
 	return s, nil

@@ -193,6 +193,9 @@ type Store interface {
 	Unsubscribe(ctx context.Context, id resolver.Identifier) error
 	// IssueTicket stores a sign-up ticket hash for the invite.
 	IssueTicket(ctx context.Context, inv Invite, hash string, expires time.Time) error
+	// Ticket returns the sign-up ticket with this hash, used or not, or
+	// ErrInvalidTicket when there is none.
+	Ticket(ctx context.Context, hash string) (Ticket, error)
 	// ExpireDue expires up to limit overdue invites, with their events.
 	ExpireDue(ctx context.Context, limit int) (int, error)
 	// DueReminders lists email invites to remind: pending, not reminded,

@@ -14,8 +14,21 @@ import (
 // expired, revoked or used all look the same.
 var ErrGone = fault.New(fault.Gone, "invite_gone", "", "this invitation link is no longer valid")
 
+// ErrInvalidTicket answers a sign-up ticket that is unknown, used,
+// expired, for another identifier, or whose invite ended.
+var ErrInvalidTicket = fault.New(fault.Unprocessable, "invalid_ticket", "invite_ticket", "the invite ticket is unknown, used, expired or for another identifier")
+
 // TicketTTL is how long a sign-up ticket is valid.
 const TicketTTL = 15 * time.Minute
+
+// Ticket is a sign-up ticket, issued when the recipient accepts: the proof
+// that its holder opened the link sent to Identifier.
+type Ticket struct {
+	InviteID   string
+	Identifier resolver.Identifier
+	ExpiresAt  time.Time
+	UsedAt     time.Time // zero while unused
+}
 
 // Landing is what the recipient's page shows: only the inviter's name
 // (cleaned, and escaped by the page) and email, never anything else.
@@ -96,17 +109,17 @@ func (s *Service) BlockInviter(ctx context.Context, token string) (Invite, error
 }
 
 // Unsubscribe stops all invitations to the address of the invite, from
-// anyone. It needs a token that still opens the invite (pending or not,
-// until its tokens are forgotten).
-func (s *Service) Unsubscribe(ctx context.Context, token string) error {
+// anyone, and returns the invite. It needs a token that still opens the
+// invite (pending or not, until its tokens are forgotten).
+func (s *Service) Unsubscribe(ctx context.Context, token string) (Invite, error) {
 	if len(token) != 43 {
-		return ErrGone
+		return Invite{}, ErrGone
 	}
 	inv, err := s.cfg.Store.InviteByToken(ctx, HashToken(token))
 	if err != nil {
-		return err
+		return Invite{}, err
 	}
-	return s.cfg.Store.Unsubscribe(ctx, inv.Recipient)
+	return inv, s.cfg.Store.Unsubscribe(ctx, inv.Recipient)
 }
 
 // LinkInput is what the identity provider tells Beckon after a sign-up or
@@ -136,9 +149,71 @@ func (s *Service) Link(ctx context.Context, in LinkInput) (Linked, error) {
 	hash := ""
 	if in.Ticket != "" {
 		if len(in.Ticket) != 43 {
-			return Linked{}, fault.New(fault.Unprocessable, "invalid_ticket", "invite_ticket", "the invite ticket is unknown, used, expired or for another identifier")
+			return Linked{}, ErrInvalidTicket
 		}
 		hash = HashToken(in.Ticket)
 	}
 	return s.cfg.Store.Link(ctx, acct, id, hash)
+}
+
+// Signup is what a sign-up page may show for a valid ticket: the
+// identifier the account will get, and the invite's locale.
+type Signup struct {
+	Identifier resolver.Identifier
+	Locale     string
+}
+
+// OpenTicket reads a sign-up ticket without using it. Errors:
+// ErrInvalidTicket when it is unknown, used or expired, or its invite is
+// no longer pending.
+func (s *Service) OpenTicket(ctx context.Context, ticket string) (Signup, error) {
+	t, inv, err := s.validTicket(ctx, ticket)
+	if err != nil {
+		return Signup{}, err
+	}
+	return Signup{Identifier: t.Identifier, Locale: inv.Locale}, nil
+}
+
+// validTicket returns an unused, unexpired ticket and its pending invite,
+// or ErrInvalidTicket.
+func (s *Service) validTicket(ctx context.Context, ticket string) (Ticket, Invite, error) {
+	if len(ticket) != 43 {
+		return Ticket{}, Invite{}, ErrInvalidTicket
+	}
+	t, err := s.cfg.Store.Ticket(ctx, HashToken(ticket))
+	if err != nil {
+		return Ticket{}, Invite{}, err
+	}
+	if !t.UsedAt.IsZero() || !s.cfg.Now().Before(t.ExpiresAt) {
+		return Ticket{}, Invite{}, ErrInvalidTicket
+	}
+	inv, err := s.cfg.Store.Invite(ctx, t.InviteID)
+	if err != nil {
+		return Ticket{}, Invite{}, err
+	}
+	if inv.Status != Pending {
+		return Ticket{}, Invite{}, ErrInvalidTicket
+	}
+	return t, inv, nil
+}
+
+// SignupWithTicket creates (or updates) an account and binds to it the
+// identifier of a valid ticket — and only that one, since the ticket is
+// the proof that its holder opened the link sent to it — then links as
+// Link does: the ticket's invite is accepted, other pending invites to
+// the identifier become message requests. It serves the development
+// sign-up page, where nobody else verified an address. Errors:
+// ErrInvalidTicket (unknown, used, expired, invite ended), account
+// faults, identifier_taken.
+func (s *Service) SignupWithTicket(ctx context.Context, account directory.AccountInput, ticket string) (Linked, error) {
+	acct, err := account.Prepare("")
+	if err != nil {
+		return Linked{}, err
+	}
+	t, _, err := s.validTicket(ctx, ticket)
+	if err != nil {
+		return Linked{}, err
+	}
+	// The store checks the ticket again in the transaction that uses it.
+	return s.cfg.Store.Link(ctx, acct, t.Identifier, HashToken(ticket))
 }

@@ -243,7 +243,7 @@ func (s *Service) message(ctx context.Context, inv Invite, kind string, req reso
 		External:        true, // the recipient has no account, so no tenant in common
 		Link:            link,
 		UnsubscribeLink: link + "?stop=1",
-		ExpiresAt:       inv.ExpiresAt.Format("2 January 2006"),
+		ExpiresAt:       templates.FormatDate(inv.ExpiresAt, inv.Locale),
 	}
 	if data.InviterName == "" {
 		data.InviterName = "Someone"

@@ -144,3 +144,76 @@ func regexpLink(text string) string {
 	i := strings.Index(text, "https://beckon.test/i/")
 	return text[i : i+len("https://beckon.test/i/")+43]
 }
+
+// TestDateInLocale: the expiry date of a message is written in the
+// invite's language.
+func TestDateInLocale(t *testing.T) {
+	svc, db, now := setup(t, testenv.SQLite(t))
+	ctx := context.Background()
+	*now = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC) // expires on 8 December
+	for _, c := range []struct{ locale, to, want string }{
+		{"fr", "rene@example.org", "8 décembre 2026"},
+		{"fr-CA", "gaby@example.org", "8 décembre 2026"},
+		{"en", "bob@example.org", "8 December 2026"},
+	} {
+		if _, err := svc.Create(ctx, invite.CreateInput{InviterID: "alice", Identifier: c.to, Locale: c.locale, Chat: invite.Chat{ID: "c", Kind: invite.OneOnOne}}); err != nil {
+			t.Fatal(err)
+		}
+		msgs, _ := db.Claim(ctx, 10, time.Minute)
+		if len(msgs) != 1 {
+			t.Fatalf("%d messages", len(msgs))
+		}
+		if m := msgs[0]; !strings.Contains(m.Text, c.want) || !strings.Contains(m.HTML, c.want) {
+			t.Fatalf("%s: no %q in\n%s\n%s", c.locale, c.want, m.Text, m.HTML)
+		}
+		if err := db.Record(ctx, []notify.Attempt{{Message: msgs[0], State: notify.StateSent}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestSignupWithTicket: the ticket, not the caller, names the identifier
+// the account gets; an unknown, expired or used ticket binds nothing.
+func TestSignupWithTicket(t *testing.T) {
+	svc, db, now := setup(t, testenv.SQLite(t))
+	ctx := context.Background()
+	if _, err := svc.Create(ctx, invite.CreateInput{InviterID: "alice", Identifier: "bob@example.org", Locale: "fr", Chat: invite.Chat{ID: "c", Kind: invite.OneOnOne}}); err != nil {
+		t.Fatal(err)
+	}
+	token := firstToken(t, db)
+	account := func(id string) directory.AccountInput {
+		return directory.AccountInput{ID: id, DisplayName: "Someone", Discoverable: true}
+	}
+	for _, ticket := range []string{"", "nope", strings.Repeat("A", 43)} {
+		if _, err := svc.SignupWithTicket(ctx, account("mallory"), ticket); err != invite.ErrInvalidTicket {
+			t.Fatalf("ticket %q: %v", ticket, err)
+		}
+		if _, err := svc.OpenTicket(ctx, ticket); err != invite.ErrInvalidTicket {
+			t.Fatalf("open ticket %q: %v", ticket, err)
+		}
+	}
+	late, _, _ := svc.Accept(ctx, token)
+	*now = now.Add(invite.TicketTTL)
+	if _, err := svc.SignupWithTicket(ctx, account("bob"), late); err != invite.ErrInvalidTicket {
+		t.Fatalf("expired ticket: %v", err)
+	}
+	ticket, _, _ := svc.Accept(ctx, token)
+	if s, err := svc.OpenTicket(ctx, ticket); err != nil || s.Identifier.Value != "bob@example.org" || s.Locale != "fr" {
+		t.Fatalf("open: %+v %v", s, err)
+	}
+	linked, err := svc.SignupWithTicket(ctx, account("bob"), ticket)
+	if err != nil || linked.Identifier.Value != "bob@example.org" || len(linked.Accepted) != 1 {
+		t.Fatalf("sign-up: %+v %v", linked, err)
+	}
+	if _, err := svc.OpenTicket(ctx, ticket); err != invite.ErrInvalidTicket {
+		t.Fatalf("used ticket opens: %v", err)
+	}
+	if _, err := svc.SignupWithTicket(ctx, account("eve"), ticket); err != invite.ErrInvalidTicket {
+		t.Fatalf("used ticket, another account: %v", err)
+	}
+	for _, id := range []string{"mallory", "eve"} {
+		if _, err := db.Account(ctx, id); err == nil {
+			t.Fatalf("account %s was written", id)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package templates_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/beckon-chat/beckon/templates"
 )
@@ -120,6 +121,29 @@ func TestSMSSegments(t *testing.T) {
 		enc, n := templates.SMSSegments(c.text)
 		if enc != c.enc || n != c.n {
 			t.Errorf("%q: %s %d; want %s %d", c.text[:10], enc, n, c.enc, c.n)
+		}
+	}
+}
+
+func TestFormatDate(t *testing.T) {
+	d := time.Date(2026, 12, 8, 23, 30, 0, 0, time.UTC)
+	first := time.Date(2027, 8, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		t      time.Time
+		locale string
+		want   string
+	}{
+		{d, "en", "8 December 2026"},
+		{d, "fr", "8 décembre 2026"},
+		{d, "fr-CA", "8 décembre 2026"},
+		{d, "FR_be", "8 décembre 2026"},
+		{d, "de", "8 December 2026"},
+		{d, "", "8 December 2026"},
+		{first, "fr", "1er août 2027"},
+		{first, "en-GB", "1 August 2027"},
+	} {
+		if got := templates.FormatDate(c.t, c.locale); got != c.want {
+			t.Errorf("FormatDate(%s, %q) = %q; want %q", c.t.Format(time.DateOnly), c.locale, got, c.want)
 		}
 	}
 }

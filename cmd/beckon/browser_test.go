@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,7 +19,11 @@ import (
 // headless Chromium: accept, the development sign-up, and the chat joined;
 // a hostile inviter name shown as text with no script run; the French page.
 func TestPageInChromium(t *testing.T) {
-	browser := testenv.Chromium(t)
+	var cookie string
+	t.Cleanup(func() { noChromiumLeftovers(t, cookie) }) // runs after the browser quit: cleanups run last first
+	dir := t.TempDir()
+	browser := testenv.Chromium(t, dir)
+	cookie = singletonCookie(t, dir)
 	mailer := testenv.StartSMTP(t)
 	env := inviteEnv(t, testenv.SQLite(t), mailer.Addr)
 	env["BECKON_PUBLIC_URL"] = "http://" + env["BECKON_ADDR"]
@@ -89,6 +95,22 @@ func TestPageInChromium(t *testing.T) {
 			return m["status"] == "accepted"
 		})
 	})
+	t.Run("TwoTabs", func(t *testing.T) {
+		ctx, cancel := timed()
+		defer cancel()
+		link, id := linkFor("alice", "tabs@example.net", "en")
+		do(ctx, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("decline")))
+		tab2, cancelTab2 := chromedp.NewContext(ctx) // a second tab of the same browser
+		do(tab2, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("decline")))
+		cancelTab2()
+		do(ctx, chromedp.Click(chromedp.ID("decline")), chromedp.WaitVisible(chromedp.ID("message")))
+		if msg := text(ctx, "message"); !strings.Contains(msg, "You declined") {
+			t.Fatalf("decline from the first tab: %q", msg)
+		}
+		if _, m := c.do("GET", "/v1/invites/"+id, ""); m["status"] != "declined" {
+			t.Fatalf("invite %v", m)
+		}
+	})
 	t.Run("HostileNameIsText", func(t *testing.T) {
 		ctx, cancel := timed()
 		defer cancel()
@@ -115,4 +137,31 @@ func TestPageInChromium(t *testing.T) {
 			t.Fatalf("lang %q, accept %q, badge %q", lang, accept, badge)
 		}
 	})
+}
+
+// singletonCookie returns the cookie of the running Chromium's profile in
+// dir: the same value names the folder of its singleton socket, which
+// Chromium makes in its temporary folder.
+func singletonCookie(t *testing.T, dir string) string {
+	t.Helper()
+	cookie, err := os.Readlink(filepath.Join(dir, "profile", "SingletonCookie"))
+	if err != nil {
+		t.Fatalf("the profile has no singleton cookie (has Chromium changed?): %v", err)
+	}
+	return cookie
+}
+
+// noChromiumLeftovers fails when a /tmp/org.chromium.Chromium.* folder of
+// the Chromium with this cookie is left after it quit. Folders of other
+// Chromiums on the machine (other tests, other people) are not ours.
+func noChromiumLeftovers(t *testing.T, cookie string) {
+	if cookie == "" {
+		return // the browser did not start
+	}
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "org.chromium.Chromium.*"))
+	for _, d := range dirs {
+		if c, err := os.Readlink(filepath.Join(d, "SingletonCookie")); err == nil && c == cookie {
+			t.Errorf("Chromium left %s behind", d)
+		}
+	}
 }
