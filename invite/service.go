@@ -41,8 +41,10 @@ type Config struct {
 	Limiter   ratelimit.Limiter
 	Limits    Limits
 	PublicURL string
-	TTL       time.Duration
-	Now       func() time.Time
+	// ProductName is the product named in messages; default "Beckon".
+	ProductName string
+	TTL         time.Duration
+	Now         func() time.Time
 }
 
 // Service runs the invitation lifecycle.
@@ -54,6 +56,9 @@ func NewService(cfg Config) *Service {
 		cfg.Now = time.Now
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	if cfg.ProductName == "" {
+		cfg.ProductName = "Beckon"
+	}
 	return &Service{cfg: cfg}
 }
 
@@ -237,6 +242,7 @@ func (s *Service) message(ctx context.Context, inv Invite, kind string, req reso
 	}
 	link := s.cfg.PublicURL + "/i/" + tok.Secret
 	data := templates.Data{
+		Product:         s.cfg.ProductName,
 		InviterName:     templates.Sanitize(name),
 		InviterEmail:    email,
 		ChatTitle:       "",

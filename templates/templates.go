@@ -33,6 +33,8 @@ var defaults embed.FS
 
 // Data is what a template may use.
 type Data struct {
+	// Product is the product named in messages (BECKON_PRODUCT_NAME).
+	Product         string
 	InviterName     string
 	InviterEmail    string
 	ChatTitle       string

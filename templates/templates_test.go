@@ -44,6 +44,7 @@ func TestLocales(t *testing.T) {
 
 func worstCase() templates.Data {
 	return templates.Data{
+		Product:         "Contoso Chat Enterprise",
 		InviterName:     strings.Repeat("W", templates.MaxNameRunes),
 		InviterEmail:    strings.Repeat("w", 64) + "@" + strings.Repeat("d", 60) + ".example",
 		ChatTitle:       strings.Repeat("T", templates.MaxNameRunes),

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/beckon-chat/beckon/api"
 	"github.com/beckon-chat/beckon/internal/app"
@@ -92,6 +93,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if err := c.Twilio.Validate(); err != nil {
 		errs = append(errs, strings.Split(err.Error(), "\n")...)
+	}
+	c.ProductName = get("BECKON_PRODUCT_NAME", "Beckon")
+	if utf8.RuneCountInString(c.ProductName) > 40 || strings.ContainsAny(c.ProductName, "<>\r\n") {
+		errs = append(errs, "BECKON_PRODUCT_NAME must be at most 40 characters, without <, > or line breaks")
 	}
 	c.SignupURL = get("BECKON_SIGNUP_URL", "")
 	c.DevSignup = c.SignupURL == ""

@@ -272,3 +272,19 @@ func TestIdempotencyThroughRun(t *testing.T) {
 		t.Fatalf("%d invites after a replay and a reused key; want 1", n)
 	}
 }
+
+// TestProductName: BECKON_PRODUCT_NAME names the product in messages.
+func TestProductName(t *testing.T) {
+	mailer := testenv.StartSMTP(t)
+	env := inviteEnv(t, testenv.SQLite(t), mailer.Addr)
+	env["BECKON_PRODUCT_NAME"] = "Contoso Chat"
+	key := createKey(t, env, "directory,invite")
+	base, _ := startNode(t, env)
+	c := client{t: t, base: base, key: key}
+	seedInviters(t, c, "alice")
+	inviteAs(t, c, "alice", "p@example.net", "chat_1")
+	eventually(t, "the email", func() bool { return mailsTo(mailer, "p@example.net") == 1 })
+	if s := mailer.Mails()[0].Msg.Header.Get("Subject"); s != "alice invited you to chat on Contoso Chat" {
+		t.Fatalf("subject %q", s)
+	}
+}

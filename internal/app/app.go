@@ -52,6 +52,7 @@ type Config struct {
 	Twilio       twilio.Config
 	SignupURL    string
 	DevSignup    bool
+	ProductName  string
 
 	WebhookURL    string
 	WebhookSecret string
@@ -121,7 +122,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 	res := resolver.NewService(db, invite.Finder{Store: db})
 	a.Invites = invite.NewService(invite.Config{
 		Store: db, Accounts: db, Resolver: res, Templates: tmpl, Limiter: limiter, Limits: cfg.InviteLimits,
-		PublicURL: cfg.PublicURL, TTL: cfg.InviteTTL,
+		PublicURL: cfg.PublicURL, ProductName: cfg.ProductName, TTL: cfg.InviteTTL,
 	})
 	senders, err := newSenders(cfg, log)
 	if err != nil {
@@ -134,6 +135,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 		PublicURL:       cfg.PublicURL,
 		SignupURL:       cfg.SignupURL,
 		DevSignup:       cfg.DevSignup,
+		ProductName:     cfg.ProductName,
 		TwilioAuthToken: cfg.Twilio.AuthToken,
 		TrustedProxies:  cfg.TrustedProxies,
 		Directory:       directory.NewService(db),
