@@ -18,9 +18,10 @@ var _ notify.Gate = (*Service)(nil)
 // when its invite is no longer pending, when its address asked for no
 // invitations or blocked the inviter from the page, when the account that
 // owns the address blocked the inviter or its policy refuses them, when the
-// inviter's own policy now refuses the address, and when the address is
-// over its daily cap (charged on a message's first attempt only). The
-// dispatcher makes a held-back message look sent to the inviter.
+// inviter's own policy no longer allows the address or the channel, and
+// when the address is over its daily cap. The cap is decided once a
+// message, on its first claim, and kept with it. The dispatcher makes a
+// held-back message look sent to the inviter.
 func (s *Service) Admit(ctx context.Context, msgs []notify.Message) ([]bool, error) {
 	ok := make([]bool, len(msgs))
 	for i, m := range msgs {
@@ -33,6 +34,8 @@ func (s *Service) Admit(ctx context.Context, msgs []notify.Message) ([]bool, err
 	return ok, nil
 }
 
+// admit does the same reads for every message whatever it finds, so that
+// the time a held message takes does not tell why.
 func (s *Service) admit(ctx context.Context, m notify.Message) (bool, error) {
 	inv, err := s.cfg.Store.Invite(ctx, m.InviteID)
 	if fault.CodeOf(err) == ErrNotFound.Code {
@@ -41,37 +44,59 @@ func (s *Service) admit(ctx context.Context, m notify.Message) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if inv.Status != Pending || !s.cfg.Now().Before(inv.ExpiresAt) {
-		return false, nil
-	}
-	if refused, err := s.refused(ctx, inv); err != nil || refused {
+	refused, err := s.refused(ctx, inv)
+	if err != nil {
 		return false, err
 	}
-	if m.Attempt > 1 {
-		return true, nil // charged to the cap on its first attempt
-	}
-	r, err := s.cfg.Limiter.AllowN(ctx, recipientKey(inv.Recipient), s.cfg.Limits.PerRecipientDay, 1)
+	refused = refused || inv.Status != Pending || !s.cfg.Now().Before(inv.ExpiresAt)
+	capped, err := s.capped(ctx, m, inv.Recipient, refused)
 	if err != nil {
-		return false, fmt.Errorf("invite limit: %w", err)
+		return false, err
 	}
-	return r.OK(), nil
+	return !refused && !capped, nil
 }
 
-// refused reports whether the recipient of inv refuses its inviter now:
-// unsubscribed or blocked from the page, or an owning account that blocked
-// the inviter or whose policy refuses them, or the inviter's own policy.
+// refused reports whether inv may not be sent now: its address unsubscribed
+// or blocked the inviter from the page, an owning account blocked the
+// inviter or its policy refuses them, or the inviter is gone or its policy
+// no longer allows the address, the channel or any invitation.
 func (s *Service) refused(ctx context.Context, inv Invite) (bool, error) {
-	if refuses, err := s.cfg.Store.Refuses(ctx, inv.Recipient, inv.InviterID); err != nil || refuses {
-		return refuses, err
+	refuses, err := s.cfg.Store.Refuses(ctx, inv.Recipient, inv.InviterID)
+	if err != nil {
+		return false, err
 	}
 	res, err := s.cfg.Resolver.Inspect(ctx, inv.InviterID, resolver.Query{Identifier: inv.Recipient.Value})
 	if fault.As(err) != nil {
-		return true, nil // the inviter is gone, or its policy refuses the address now
+		return true, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	return res.Owner.Found && !res.Owner.Admits(res.Requester), nil
+	policy := res.Requester.Policy.ChannelAllowed(res.Result.Identifier) && policyOf(res.Requester).InvitesPerUserPerDay > 0
+	return refuses || !policy || (res.Owner.Found && !res.Owner.Admits(res.Requester)), nil
+}
+
+// capped applies the per-recipient daily cap to m once: the first decision
+// is stored with the message, so that a message claimed again (a crash, a
+// lease that ran out) is neither charged twice nor let through uncharged.
+// A refused message is not charged, but the limiter is read all the same.
+func (s *Service) capped(ctx context.Context, m notify.Message, id resolver.Identifier, refused bool) (bool, error) {
+	if m.CapDecided {
+		return m.Capped, nil
+	}
+	n := 1
+	if refused {
+		n = 0
+	}
+	r, err := s.cfg.Limiter.AllowN(ctx, recipientKey(id), s.cfg.Limits.PerRecipientDay, n)
+	if err != nil {
+		return false, fmt.Errorf("invite limit: %w", err)
+	}
+	capped := !refused && !r.OK()
+	if err := s.cfg.Store.SetCapped(ctx, m.ID, capped); err != nil {
+		return false, err
+	}
+	return capped, nil
 }
 
 func recipientKey(id resolver.Identifier) string {

@@ -61,9 +61,9 @@ type Chat struct {
 	Title string `json:"title,omitempty"`
 }
 
-// Invite is an invitation. Suppressed is true while none of its messages
-// really went out (they were held back when sent); the inviter never sees
-// it: a held message shows exactly as a sent one.
+// Invite is an invitation. Suppressed is true until one of its messages
+// really goes out (none has yet, or all were held back); the inviter never
+// sees it: a held message shows exactly as a sent one.
 type Invite struct {
 	ID         string
 	InviterID  string
@@ -201,9 +201,14 @@ type Store interface {
 	// DueReminders lists email invites to remind: pending, not reminded,
 	// expiring within `within`.
 	DueReminders(ctx context.Context, within time.Duration, limit int) ([]Invite, error)
-	// QueueReminder marks the invite reminded and stores a reminder's
-	// token and message (none when msg is nil), at most once an invite.
+	// MarkReminded claims the invite's one reminder: false when another
+	// node took it or the invite ended.
+	MarkReminded(ctx context.Context, id string) (bool, error)
+	// QueueReminder stores a claimed reminder's token and message.
 	QueueReminder(ctx context.Context, inv Invite, tokenHash string, msg *Message) error
+	// SetCapped keeps the per-recipient cap decision of an outbox message
+	// (the first one stays).
+	SetCapped(ctx context.Context, outboxID int64, capped bool) error
 	// ReportDelivery records a provider's delivery report.
 	ReportDelivery(ctx context.Context, providerID string, delivery Delivery) error
 	// Link binds id to acct, accepts the ticket's invite (ticketHash may be

@@ -157,7 +157,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Created, error) {
 	}
 	now := s.cfg.Now().UTC()
 	inv := Invite{InviterID: in.InviterID, TenantID: req.TenantID, Recipient: id, Chat: in.Chat, Locale: in.Locale,
-		Status: Pending, Delivery: Queued, CreatedAt: now, ExpiresAt: now.Add(s.cfg.TTL), LastSentAt: now}
+		Status: Pending, Delivery: Queued, Suppressed: true, CreatedAt: now, ExpiresAt: now.Add(s.cfg.TTL), LastSentAt: now}
 	inv.Channel = ChannelEmail
 	if id.Kind == resolver.Phone {
 		inv.Channel = ChannelSMS
@@ -331,11 +331,11 @@ func (s *Service) Resend(ctx context.Context, id string) (Invite, error) {
 	if wait := inv.LastSentAt.Add(ResendEvery).Sub(now); wait > 0 {
 		return inv, &fault.Error{Kind: fault.RateLimited, Code: "rate_limited", RetryAfter: wait, Message: "an invite is sent again at most once an hour"}
 	}
-	req, err := s.inviter(ctx, inv)
+	req, to, err := s.inviter(ctx, inv)
 	if err != nil {
 		return inv, err
 	}
-	if err := s.charge(ctx, req, inv.Recipient, true); err != nil {
+	if err := s.charge(ctx, req, to, true); err != nil {
 		return inv, err
 	}
 	tok, msg, err := s.message(ctx, inv, "invite", req)
@@ -348,17 +348,43 @@ func (s *Service) Resend(ctx context.Context, id string) (Invite, error) {
 	return s.cfg.Store.Resend(ctx, inv, tok.Hash, msg)
 }
 
-// inviter reads the inviter of inv with its effective policy, and checks
-// that the policy still lets it send to the recipient on this channel.
-func (s *Service) inviter(ctx context.Context, inv Invite) (resolver.Requester, error) {
+// inviter reads the inviter of inv with its effective policy, and the
+// recipient as normalised for it (a number with its region and line type);
+// it checks that the policy still lets it send there on this channel.
+func (s *Service) inviter(ctx context.Context, inv Invite) (resolver.Requester, resolver.Identifier, error) {
 	res, err := s.cfg.Resolver.Inspect(ctx, inv.InviterID, resolver.Query{Identifier: inv.Recipient.Value})
 	if err != nil {
-		return res.Requester, err
+		return res.Requester, inv.Recipient, err
 	}
-	if !res.Requester.Policy.ChannelAllowed(inv.Recipient) {
-		return res.Requester, ErrChannelNotAllowed
+	id := res.Result.Identifier
+	if !res.Requester.Policy.ChannelAllowed(id) {
+		return res.Requester, id, ErrChannelNotAllowed
 	}
-	return res.Requester, nil
+	return res.Requester, id, nil
+}
+
+// remind claims inv's one reminder and, when the inviter may still send it
+// and is within its and its tenant's daily limits, queues it; otherwise it
+// is skipped, silently.
+func (s *Service) remind(ctx context.Context, inv Invite) (bool, error) {
+	if ok, err := s.cfg.Store.MarkReminded(ctx, inv.ID); err != nil || !ok {
+		return false, err
+	}
+	req, id, err := s.inviter(ctx, inv)
+	if err == nil {
+		err = s.charge(ctx, req, id, false)
+	}
+	if fault.As(err) != nil {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	tok, msg, err := s.message(ctx, inv, "reminder", req)
+	if err != nil {
+		return false, err
+	}
+	return true, s.cfg.Store.QueueReminder(ctx, inv, tok.Hash, msg)
 }
 
 // Finder finds a requester's own pending invites for resolve; it
@@ -402,27 +428,10 @@ func (s *Service) Sweep(ctx context.Context) (expired, reminded int, err error) 
 		return expired, reminded, err
 	}
 	for _, inv := range due {
-		// A reminder is charged to the inviter's and tenant's daily limits;
-		// over them, or when the inviter may no longer send, it is skipped.
-		req, err := s.inviter(ctx, inv)
-		if err == nil {
-			err = s.charge(ctx, req, inv.Recipient, false)
-		}
-		var msg *Message
-		tok := Token{}
-		switch {
-		case fault.As(err) != nil:
-			// marked reminded below, with no message
-		case err != nil:
+		if ok, err := s.remind(ctx, inv); err != nil {
 			return expired, reminded, err
-		default:
-			if tok, msg, err = s.message(ctx, inv, "reminder", req); err != nil {
-				return expired, reminded, err
-			}
+		} else if ok {
 			reminded++
-		}
-		if err := s.cfg.Store.QueueReminder(ctx, inv, tok.Hash, msg); err != nil {
-			return expired, reminded, err
 		}
 	}
 	return expired, reminded, nil

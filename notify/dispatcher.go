@@ -52,18 +52,23 @@ type DispatcherConfig struct {
 	// channel that reports delivery is reported delivered (default 2–20 s,
 	// how long SMS delivery reports typically take).
 	DeliveredAfter [2]time.Duration
+	// Pace is how long a held message takes before a real one of its
+	// channel was sent on this node (default 200 ms); then the time real
+	// ones take.
+	Pace time.Duration
 }
 
 // Dispatcher runs workers that deliver the outbox.
 type Dispatcher struct {
 	cfg  DispatcherConfig
 	wake chan struct{}
+	mu sync.Mutex
 	// pace is how long one message of each channel took to send lately:
 	// a held message takes as long, so that a batch takes the same time.
-	mu   sync.Mutex
 	pace map[string]time.Duration
-	// reports are the pending delivered reports of held messages.
-	reports sync.WaitGroup
+	// lastErr is the error of each channel's latest real attempt (nil when
+	// it was sent): while a provider fails, held messages fail alike.
+	lastErr map[string]error
 }
 
 // NewDispatcher returns a dispatcher; defaults: 2 workers, batches of 50,
@@ -84,7 +89,10 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 	if cfg.DeliveredAfter[1] <= 0 {
 		cfg.DeliveredAfter = [2]time.Duration{2 * time.Second, 20 * time.Second}
 	}
-	return &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1), pace: map[string]time.Duration{}}
+	if cfg.Pace <= 0 {
+		cfg.Pace = 200 * time.Millisecond
+	}
+	return &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1), pace: map[string]time.Duration{}, lastErr: map[string]error{}}
 }
 
 // Wake tells an idle worker that a message was queued.
@@ -106,7 +114,6 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
-	d.reports.Wait()
 }
 
 // RunOnce claims and delivers one batch with senders of its own, and
@@ -144,64 +151,29 @@ func (d *Dispatcher) work(ctx context.Context) {
 	}
 }
 
-// round claims one batch and delivers it; it returns how many it claimed.
+// round claims one batch, delivers it channel by channel and records the
+// outcomes in claim order; it returns how many messages it claimed. Held
+// messages of held SMS that are due are reported delivered first.
 func (d *Dispatcher) round(ctx context.Context, senders map[string]Sender) (int, error) {
+	if err := d.cfg.Outbox.ReportHeld(ctx, d.cfg.Batch); err != nil {
+		d.cfg.Log.Error("report held messages delivered", "err", err)
+	}
 	msgs, err := d.cfg.Outbox.Claim(ctx, d.cfg.Batch, d.cfg.Lease)
 	if err != nil || len(msgs) == 0 {
 		return 0, err
 	}
-	admitted := make([]bool, len(msgs))
-	for i := range admitted {
-		admitted[i] = true
-	}
-	if d.cfg.Gate != nil {
-		if admitted, err = d.cfg.Gate.Admit(ctx, msgs); err != nil {
-			// Nothing is sent unchecked: the leases run out and the
-			// messages are claimed again.
-			return len(msgs), fmt.Errorf("check consent: %w", err)
-		}
-	}
-	byChannel := map[string][]Message{}
-	held := map[string][]Message{}
+	byChannel := map[string][]int{}
+	var channels []string
 	for i, m := range msgs {
-		if admitted[i] {
-			byChannel[m.Channel] = append(byChannel[m.Channel], m)
-		} else {
-			held[m.Channel] = append(held[m.Channel], m)
+		if byChannel[m.Channel] == nil {
+			channels = append(channels, m.Channel)
 		}
+		byChannel[m.Channel] = append(byChannel[m.Channel], i)
 	}
-	// Record outcomes even if the server is shutting down meanwhile.
-	rec := context.WithoutCancel(ctx)
-	var attempts []Attempt
-	for channel, batch := range byChannel {
-		s, err := d.sender(channel, senders)
-		if err != nil {
-			for _, m := range batch {
-				attempts = append(attempts, d.attempt(m, Outcome{Err: err}))
-			}
-			continue
-		}
-		start := time.Now()
-		outcomes := s.Send(ctx, batch)
-		d.learn(channel, time.Since(start)/time.Duration(len(batch)))
-		for i, out := range outcomes {
-			attempts = append(attempts, d.attempt(batch[i], out))
-		}
-	}
-	var report []Message
-	for channel, batch := range held {
-		// As long as sending them would have taken.
-		select {
-		case <-ctx.Done():
-		case <-time.After(d.paceOf(channel) * time.Duration(len(batch))):
-		}
-		s, err := d.sender(channel, senders)
-		reports := err == nil && reportsDelivery(s)
-		for _, m := range batch {
-			attempts = append(attempts, Attempt{Message: m, State: StateHeld})
-			if reports && m.Kind == "invite" {
-				report = append(report, m)
-			}
+	attempts := make([]Attempt, len(msgs))
+	for _, channel := range channels {
+		if err := d.deliver(ctx, senders, channel, msgs, byChannel[channel], attempts); err != nil {
+			return len(msgs), err
 		}
 	}
 	if d.cfg.Observe != nil {
@@ -209,14 +181,81 @@ func (d *Dispatcher) round(ctx context.Context, senders map[string]Sender) (int,
 			d.cfg.Observe(a)
 		}
 	}
-	if err := d.cfg.Outbox.Record(rec, attempts); err != nil {
+	// Record outcomes even if the server is shutting down meanwhile.
+	if err := d.cfg.Outbox.Record(context.WithoutCancel(ctx), attempts); err != nil {
 		// The leases run out and the messages are sent again: at least once.
 		return len(msgs), fmt.Errorf("record attempts: %w", err)
 	}
-	for _, m := range report {
-		d.reportLater(ctx, m)
-	}
 	return len(msgs), nil
+}
+
+// deliver asks the gate about the messages of one channel just before
+// sending them, sends the admitted ones, and makes the held ones take as
+// long and end as a real one would: sent (and reported delivered later on
+// a channel that reports delivery), or retried and failed alike while the
+// provider fails. It fills attempts at the messages' indexes.
+func (d *Dispatcher) deliver(ctx context.Context, senders map[string]Sender, channel string, msgs []Message, idx []int, attempts []Attempt) error {
+	batch := make([]Message, len(idx))
+	for j, i := range idx {
+		batch[j] = msgs[i]
+	}
+	admitted := make([]bool, len(batch))
+	for j := range admitted {
+		admitted[j] = true
+	}
+	if d.cfg.Gate != nil {
+		var err error
+		if admitted, err = d.cfg.Gate.Admit(ctx, batch); err != nil {
+			// Nothing is sent unchecked: the leases run out and the
+			// messages are claimed again.
+			return fmt.Errorf("check consent: %w", err)
+		}
+	}
+	var send []Message
+	var sendIdx []int
+	for j, ok := range admitted {
+		if ok {
+			send, sendIdx = append(send, batch[j]), append(sendIdx, idx[j])
+		}
+	}
+	s, err := d.sender(channel, senders)
+	switch {
+	case err != nil:
+		for j := range send {
+			attempts[sendIdx[j]] = d.attempt(send[j], Outcome{Err: err})
+		}
+	case len(send) > 0:
+		start := time.Now()
+		outcomes := s.Send(ctx, send)
+		d.learn(channel, time.Since(start)/time.Duration(len(send)), outcomes[len(outcomes)-1].Err)
+		for j, out := range outcomes {
+			attempts[sendIdx[j]] = d.attempt(send[j], out)
+		}
+	}
+	pace, lastErr := d.state(channel)
+	held := len(batch) - len(send)
+	select {
+	case <-ctx.Done():
+	case <-time.After(pace * time.Duration(held)):
+	}
+	reports := err == nil && reportsDelivery(s)
+	for j, ok := range admitted {
+		if ok {
+			continue
+		}
+		m := batch[j]
+		if lastErr != nil && !IsPermanent(lastErr) {
+			attempts[idx[j]] = d.attempt(m, Outcome{Err: lastErr})
+			continue
+		}
+		a := Attempt{Message: m, State: StateHeld}
+		if reports && m.Kind == "invite" {
+			lo, hi := d.cfg.DeliveredAfter[0], d.cfg.DeliveredAfter[1]
+			a.ReportAt = time.Now().Add(lo + time.Duration(rand.Int64N(int64(hi-lo)+1)))
+		}
+		attempts[idx[j]] = a
+	}
+	return nil
 }
 
 func (d *Dispatcher) sender(channel string, senders map[string]Sender) (Sender, error) {
@@ -235,41 +274,28 @@ func reportsDelivery(s Sender) bool {
 	return ok && r.ReportsDelivery()
 }
 
-// learn folds the time one message of channel took into its pace.
-func (d *Dispatcher) learn(channel string, took time.Duration) {
+// learn folds the time one message of channel took into its pace, and
+// remembers the outcome of its latest real attempt.
+func (d *Dispatcher) learn(channel string, took time.Duration, last error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if p, ok := d.pace[channel]; ok {
 		took = (7*p + took) / 8
 	}
 	d.pace[channel] = took
+	d.lastErr[channel] = last
 }
 
-func (d *Dispatcher) paceOf(channel string) time.Duration {
+// state returns the pace of channel and the error of its latest real
+// attempt.
+func (d *Dispatcher) state(channel string) (time.Duration, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.pace[channel]
-}
-
-// reportLater reports a held message delivered after a random delay in
-// DeliveredAfter, as the provider's report of a real one would arrive. A
-// node that stops first drops the report: the invite then stays "sent", as
-// a real one does when its provider's report never comes.
-func (d *Dispatcher) reportLater(ctx context.Context, m Message) {
-	lo, hi := d.cfg.DeliveredAfter[0], d.cfg.DeliveredAfter[1]
-	wait := lo + time.Duration(rand.Int64N(int64(hi-lo)+1))
-	d.reports.Add(1)
-	go func() {
-		defer d.reports.Done()
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		if err := d.cfg.Outbox.ReportHeldDelivered(ctx, m.ID); err != nil && ctx.Err() == nil {
-			d.cfg.Log.Error("report held message delivered", "outbox_id", m.ID, "err", err)
-		}
-	}()
+	p, ok := d.pace[channel]
+	if !ok {
+		p = d.cfg.Pace
+	}
+	return p, d.lastErr[channel]
 }
 
 // attempt decides what an outcome means: sent, retried with backoff, or

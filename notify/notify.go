@@ -25,6 +25,10 @@ type Message struct {
 	Unsubscribe string
 	// Attempt is 1 for the first try.
 	Attempt int
+	// CapDecided says the per-recipient cap was already applied to this
+	// message (on an earlier claim); Capped is what it decided.
+	CapDecided bool
+	Capped     bool
 }
 
 // Outcome is what happened to one message.
@@ -73,6 +77,9 @@ type Attempt struct {
 	Reason     string
 	// RetryAt is when to try again, for StateRetry.
 	RetryAt time.Time
+	// ReportAt, for a held message on a channel that reports delivery, is
+	// when to report it delivered, as the provider would a real one.
+	ReportAt time.Time
 }
 
 // Outbox is where messages wait. Each method is one transaction.
@@ -84,9 +91,10 @@ type Outbox interface {
 	// wiped and its invite's delivery updated, with the event (a held
 	// message exactly as a sent one); a retried one waits until RetryAt.
 	Record(ctx context.Context, attempts []Attempt) error
-	// ReportHeldDelivered reports a held message delivered, as a
-	// provider's report does for a real one.
-	ReportHeldDelivered(ctx context.Context, outboxID int64) error
+	// ReportHeld reports up to n held messages whose ReportAt has come
+	// delivered, as a provider's report does a real one; any node may run
+	// it, and each report is made once.
+	ReportHeld(ctx context.Context, n int) error
 }
 
 // permanent marks an error that retrying cannot fix.

@@ -192,7 +192,9 @@ UPDATE invites SET status = 'revoked', updated_at = ? WHERE id = ? AND status = 
 DELETE FROM invite_tokens WHERE invite_id = ?;
 
 -- name: resend-invite
-UPDATE invites SET resends = ?, last_sent_at = ?, delivery = ?, updated_at = ? WHERE id = ? AND status = 'pending';
+-- Guarded by the resend count read: of two concurrent resends, one wins.
+UPDATE invites SET resends = ?, last_sent_at = ?, delivery = ?, updated_at = ?
+WHERE id = ? AND status = 'pending' AND resends = ?;
 
 -- name: unsubscribe
 INSERT INTO unsubscribes (kind, value, created_at) VALUES (?, ?, ?) ON CONFLICT (kind, value) DO NOTHING;
@@ -202,39 +204,52 @@ UPDATE outbox SET state = 'sending', attempts = attempts + 1, locked_until = ?, 
 WHERE id IN (SELECT id FROM outbox
              WHERE (state = 'pending' AND next_attempt_at <= ?) OR (state = 'sending' AND locked_until <= ?)
              ORDER BY id LIMIT ?)
-RETURNING id, invite_id, kind, channel, recipient, subject, body_text, body_html, unsubscribe, attempts;
+RETURNING id, invite_id, kind, channel, recipient, subject, body_text, body_html, unsubscribe, attempts, capped;
 
 -- name: claim-outbox.postgres
 UPDATE outbox SET state = 'sending', attempts = attempts + 1, locked_until = ?, updated_at = ?
 WHERE id IN (SELECT id FROM outbox
              WHERE (state = 'pending' AND next_attempt_at <= ?) OR (state = 'sending' AND locked_until <= ?)
              ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED)
-RETURNING id, invite_id, kind, channel, recipient, subject, body_text, body_html, unsubscribe, attempts;
+RETURNING id, invite_id, kind, channel, recipient, subject, body_text, body_html, unsubscribe, attempts, capped;
 
 -- name: outbox-done
--- Sent or failed for good: the bodies, which hold the link, are wiped.
+-- Sent, held or failed for good: the bodies, which hold the link, are
+-- wiped. A held message with a delivery report to make waits in
+-- 'held_report' until next_attempt_at. Fenced by the attempt: a worker
+-- whose lease ran out records nothing over the one that took it over.
 UPDATE outbox SET state = ?, subject = '', body_text = '', body_html = '', unsubscribe = '', provider_id = ?,
-                  last_error = ?, locked_until = NULL, updated_at = ?
-WHERE id = ? AND state = 'sending';
+                  last_error = ?, locked_until = NULL, next_attempt_at = ?, updated_at = ?
+WHERE id = ? AND state = 'sending' AND attempts = ?;
 
 -- name: outbox-retry
 UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ?, locked_until = NULL, updated_at = ?
-WHERE id = ? AND state = 'sending';
+WHERE id = ? AND state = 'sending' AND attempts = ?;
+
+-- name: outbox-capped
+UPDATE outbox SET capped = ? WHERE id = ? AND capped IS NULL;
+
+-- name: held-reports.sqlite
+UPDATE outbox SET state = 'held', updated_at = ?
+WHERE id IN (SELECT id FROM outbox WHERE state = 'held_report' AND next_attempt_at <= ? ORDER BY id LIMIT ?)
+RETURNING invite_id;
+
+-- name: held-reports.postgres
+UPDATE outbox SET state = 'held', updated_at = ?
+WHERE id IN (SELECT id FROM outbox WHERE state = 'held_report' AND next_attempt_at <= ? ORDER BY id LIMIT ?
+             FOR UPDATE SKIP LOCKED)
+RETURNING invite_id;
 
 -- name: insert-attempt
 INSERT INTO outbox_attempts (outbox_id, attempt, at, outcome, error) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (outbox_id, attempt) DO NOTHING;
 
 -- name: set-delivery
-UPDATE invites SET delivery = ?, updated_at = ? WHERE id = ?;
+UPDATE invites SET delivery = ?, updated_at = ? WHERE id = ? AND status = 'pending';
 
--- name: refresh-suppressed
--- An invite is suppressed while none of its messages really went out.
-UPDATE invites SET suppressed = NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.invite_id = invites.id AND outbox.state = 'sent')
-WHERE id = ?;
-
--- name: invite-by-held
-SELECT invite_id FROM outbox WHERE id = ? AND state = 'held';
+-- name: mark-reached
+-- A message of the invite really went out (suppressed starts true).
+UPDATE invites SET suppressed = FALSE WHERE id = ? AND suppressed;
 
 -- name: list-events
 SELECT seq, id, type, data, created_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?;
@@ -297,6 +312,9 @@ ORDER BY i.id;
 
 -- name: identifier-blocked
 SELECT blocked_id FROM identifier_blocks WHERE kind = ? AND value = ? ORDER BY blocked_id;
+
+-- name: forget-identifier-blocks
+DELETE FROM identifier_blocks WHERE kind = ? AND value = ?;
 
 -- name: insert-request
 INSERT INTO requests (id, invite_id, sender_id, recipient_id, chat_id, status, created_at, updated_at)

@@ -210,7 +210,7 @@ func (d *DB) Resend(ctx context.Context, inv invite.Invite, tokenHash string, ms
 	var out invite.Invite
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		now := d.timeArg(d.now())
-		res, err := tx.ExecContext(ctx, d.query("resend-invite"), inv.Resends, d.timeArg(inv.LastSentAt), string(inv.Delivery), now, inv.ID)
+		res, err := tx.ExecContext(ctx, d.query("resend-invite"), inv.Resends, d.timeArg(inv.LastSentAt), string(inv.Delivery), now, inv.ID, inv.Resends-1)
 		if err != nil {
 			return fmt.Errorf("resend: %w", err)
 		}
@@ -349,20 +349,20 @@ func (d *DB) DueReminders(ctx context.Context, within time.Duration, limit int) 
 // QueueReminder stores the reminder's token and message, once.
 func (d *DB) QueueReminder(ctx context.Context, inv invite.Invite, tokenHash string, msg *invite.Message) error {
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
-		now := d.timeArg(d.now())
-		res, err := tx.ExecContext(ctx, d.query("mark-reminded"), now, inv.ID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil // another node reminded it, or it ended
-		}
-		if msg == nil {
-			return nil // skipped: marked reminded only
-		}
-		if _, err := tx.ExecContext(ctx, d.query("insert-token"), tokenHash, inv.ID, now); err != nil {
+		if _, err := tx.ExecContext(ctx, d.query("insert-token"), tokenHash, inv.ID, d.timeArg(d.now())); err != nil {
 			return err
 		}
 		return d.queueMessage(ctx, tx, msg)
 	})
+}
+
+// MarkReminded claims an invite's one reminder; false when it was taken
+// (by another node) or the invite ended.
+func (d *DB) MarkReminded(ctx context.Context, id string) (bool, error) {
+	res, err := d.db.ExecContext(ctx, d.query("mark-reminded"), d.timeArg(d.now()), id)
+	if err != nil {
+		return false, fmt.Errorf("mark reminded: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
 }

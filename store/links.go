@@ -27,7 +27,7 @@ type ticketRow struct {
 
 // Link binds id to the account (creating or updating the account row),
 // accepts the ticket's invite, makes the blocks given from the invite page
-// to id the account's own, turns the other pending invites to id into
+// to id the account's own (once: they are then forgotten on id), turns the other pending invites to id into
 // message requests (except those from blocked inviters, suppressed ones,
 // and all when id asked for no invitations), and emits the events, in one
 // transaction. Calling it
@@ -115,6 +115,11 @@ func (d *DB) Link(ctx context.Context, acct directory.Account, id resolver.Ident
 			if _, err := tx.ExecContext(ctx, d.query("put-block"), acct.ID, b, now); err != nil {
 				return fmt.Errorf("adopt block: %w", err)
 			}
+		}
+		// Adopted once: an unblock the account makes later is not undone by
+		// the next link.
+		if _, err := tx.ExecContext(ctx, d.query("forget-identifier-blocks"), string(id.Kind), id.Value); err != nil {
+			return fmt.Errorf("forget page blocks: %w", err)
 		}
 		var pending []string
 		if err := tx.SelectContext(ctx, &pending, d.query("pending-to"), string(id.Kind), id.Value, now, acct.ID); err != nil {

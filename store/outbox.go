@@ -15,16 +15,17 @@ import (
 var _ notify.Outbox = (*DB)(nil)
 
 type outboxRow struct {
-	ID          int64  `db:"id"`
-	InviteID    string `db:"invite_id"`
-	Kind        string `db:"kind"`
-	Channel     string `db:"channel"`
-	Recipient   string `db:"recipient"`
-	Subject     string `db:"subject"`
-	Text        string `db:"body_text"`
-	HTML        string `db:"body_html"`
-	Unsubscribe string `db:"unsubscribe"`
-	Attempts    int    `db:"attempts"`
+	ID          int64        `db:"id"`
+	InviteID    string       `db:"invite_id"`
+	Kind        string       `db:"kind"`
+	Channel     string       `db:"channel"`
+	Recipient   string       `db:"recipient"`
+	Subject     string       `db:"subject"`
+	Text        string       `db:"body_text"`
+	HTML        string       `db:"body_html"`
+	Unsubscribe string       `db:"unsubscribe"`
+	Attempts    int          `db:"attempts"`
+	Capped      sql.NullBool `db:"capped"`
 }
 
 // Claim leases up to n due messages. On PostgreSQL concurrent claimers skip
@@ -42,7 +43,8 @@ func (d *DB) Claim(ctx context.Context, n int, lease time.Duration) ([]notify.Me
 	out := make([]notify.Message, len(rows))
 	for i, r := range rows {
 		out[i] = notify.Message{ID: r.ID, InviteID: r.InviteID, Kind: r.Kind, Channel: r.Channel, To: r.Recipient,
-			Subject: r.Subject, Text: r.Text, HTML: r.HTML, Unsubscribe: r.Unsubscribe, Attempt: r.Attempts}
+			Subject: r.Subject, Text: r.Text, HTML: r.HTML, Unsubscribe: r.Unsubscribe, Attempt: r.Attempts,
+			CapDecided: r.Capped.Valid, Capped: r.Capped.Bool}
 	}
 	return out, nil
 }
@@ -63,14 +65,18 @@ func (d *DB) Record(ctx context.Context, attempts []notify.Attempt) error {
 }
 
 func (d *DB) record(ctx context.Context, tx *sqlx.Tx, a notify.Attempt) error {
-	now := d.timeArg(d.now())
+	nowT := d.now()
+	now := d.timeArg(nowT)
 	m := a.Message
 	var res sql.Result
 	var err error
-	if a.State == notify.StateRetry {
-		res, err = tx.ExecContext(ctx, d.query("outbox-retry"), d.timeArg(a.RetryAt), a.Reason, now, m.ID)
-	} else {
-		res, err = tx.ExecContext(ctx, d.query("outbox-done"), a.State, a.ProviderID, a.Reason, now, m.ID)
+	switch {
+	case a.State == notify.StateRetry:
+		res, err = tx.ExecContext(ctx, d.query("outbox-retry"), d.timeArg(a.RetryAt), a.Reason, now, m.ID, m.Attempt)
+	case a.State == notify.StateHeld && !a.ReportAt.IsZero():
+		res, err = tx.ExecContext(ctx, d.query("outbox-done"), "held_report", "", "", d.timeArg(a.ReportAt), now, m.ID, m.Attempt)
+	default:
+		res, err = tx.ExecContext(ctx, d.query("outbox-done"), a.State, a.ProviderID, a.Reason, now, now, m.ID, m.Attempt)
 	}
 	if err != nil {
 		return fmt.Errorf("outbox %s: %w", a.State, err)
@@ -86,10 +92,12 @@ func (d *DB) record(ctx context.Context, tx *sqlx.Tx, a notify.Attempt) error {
 	if a.State == notify.StateRetry {
 		return nil
 	}
-	// Whether anything of the invite reached the recipient: link turns
-	// only those invites into message requests.
-	if _, err := tx.ExecContext(ctx, d.query("refresh-suppressed"), m.InviteID); err != nil {
-		return err
+	if a.State == notify.StateSent {
+		// Something of the invite reached the recipient: at link, only
+		// such invites become message requests.
+		if _, err := tx.ExecContext(ctx, d.query("mark-reached"), m.InviteID); err != nil {
+			return err
+		}
 	}
 	if m.Kind == "reminder" {
 		return nil // a reminder does not change the invite's delivery
@@ -99,8 +107,12 @@ func (d *DB) record(ctx context.Context, tx *sqlx.Tx, a notify.Attempt) error {
 	if a.State == notify.StateFailed {
 		delivery, event = invite.Failed, "invite.delivery_failed"
 	}
-	if _, err := tx.ExecContext(ctx, d.query("set-delivery"), string(delivery), now, m.InviteID); err != nil {
+	res, err = tx.ExecContext(ctx, d.query("set-delivery"), string(delivery), now, m.InviteID)
+	if err != nil {
 		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil // the invite ended meanwhile: its delivery no longer moves
 	}
 	inv, err := d.inviteIn(ctx, tx, m.InviteID)
 	if err != nil {
@@ -109,19 +121,32 @@ func (d *DB) record(ctx context.Context, tx *sqlx.Tx, a notify.Attempt) error {
 	return d.emit(ctx, tx, event, map[string]any{"invite": inv})
 }
 
-// ReportHeldDelivered reports a held message delivered, exactly as
-// ReportDelivery does a provider's report of a real one.
-func (d *DB) ReportHeldDelivered(ctx context.Context, outboxID int64) error {
+// ReportHeld reports up to n held messages whose report is due delivered,
+// as ReportDelivery does a provider's report of a real one, in one
+// transaction. Concurrent nodes skip each other's rows on PostgreSQL.
+func (d *DB) ReportHeld(ctx context.Context, n int) error {
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
-		var inviteID string
-		if err := tx.GetContext(ctx, &inviteID, d.query("invite-by-held"), outboxID); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return nil
-			}
-			return err
+		now := d.timeArg(d.now())
+		var ids []string
+		if err := tx.SelectContext(ctx, &ids, d.query("held-reports."+string(d.dialect)), now, now, n); err != nil {
+			return fmt.Errorf("held reports: %w", err)
 		}
-		return d.reportDelivery(ctx, tx, inviteID, invite.Delivered)
+		for _, id := range ids {
+			if err := d.reportDelivery(ctx, tx, id, invite.Delivered); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
+}
+
+// SetCapped keeps the per-recipient cap decision of an outbox message; the
+// first decision stays.
+func (d *DB) SetCapped(ctx context.Context, outboxID int64, capped bool) error {
+	if _, err := d.db.ExecContext(ctx, d.query("outbox-capped"), capped, outboxID); err != nil {
+		return fmt.Errorf("set capped: %w", err)
+	}
+	return nil
 }
 
 // ReportDelivery records a provider's delivery report for the message it

@@ -142,15 +142,28 @@ func TestEmailFaults(t *testing.T) {
 		}
 	})
 	t.Run("ServerDownThenBack", func(t *testing.T) {
+		// An account that blocked alice: its invite is held, and must look
+		// like the others while the server is down, then sent with them.
+		for _, s := range []struct{ method, path, body string }{
+			{"PUT", "/v1/accounts/blk", `{"tenant_id":null,"display_name":"B","identifiers":["held@example.org"]}`},
+			{"PUT", "/v1/accounts/blk/blocks/alice", ""},
+		} {
+			if code, m := c.do(s.method, s.path, s.body); code != 200 {
+				t.Fatalf("%s: %d %v", s.path, code, m)
+			}
+		}
 		mailer.Stop()
 		sent := len(mailer.Mails())
 		var ids []string
 		for i := 0; i < 5; i++ {
 			ids = append(ids, sendInvite(t, c, fmt.Sprintf("later%d@example.org", i)))
 		}
+		ids = append(ids, sendInvite(t, c, "held@example.org"))
 		time.Sleep(time.Second)
-		if delivery(c, ids[0]) != "queued" {
-			t.Fatalf("delivery %s while the server is down", delivery(c, ids[0]))
+		for _, id := range ids {
+			if d := delivery(c, id); d != "queued" {
+				t.Fatalf("delivery %s while the server is down", d)
+			}
 		}
 		mailer.Start()
 		eventually(t, "the queued emails", func() bool { return len(mailer.Mails()) == sent+5 })

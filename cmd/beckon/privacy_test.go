@@ -70,20 +70,24 @@ func TestBlocksSurviveSignup(t *testing.T) {
 		c := client{t: t, base: base, key: key}
 		seedInviters(t, c, "alice", "mallory")
 
+		// Two invites from mallory reach rose; she blocks him from the second.
+		inviteAs(t, c, "mallory", "rose@example.net", "chat_m0")
+		eventually(t, "mallory's first email", func() bool { return mailsTo(mailer, "rose@example.net") == 1 })
 		inviteAs(t, c, "mallory", "rose@example.net", "chat_m1")
-		eventually(t, "mallory's email", func() bool { return mailsTo(mailer, "rose@example.net") == 1 })
+		eventually(t, "mallory's second email", func() bool { return mailsTo(mailer, "rose@example.net") == 2 })
 		if resp := pageAction(t, lastLinkTo(t, mailer, "rose@example.net"), "block"); resp.StatusCode != 200 {
 			t.Fatalf("block: %d", resp.StatusCode)
 		}
 		blockedLater := inviteAs(t, c, "mallory", "rose@example.net", "chat_m2")
 		inviteAs(t, c, "alice", "rose@example.net", "chat_a")
-		eventually(t, "alice's email", func() bool { return mailsTo(mailer, "rose@example.net") == 2 })
+		eventually(t, "alice's email", func() bool { return mailsTo(mailer, "rose@example.net") == 3 })
 		resp := pageAction(t, lastLinkTo(t, mailer, "rose@example.net"), "accept")
 		loc, _ := url.Parse(resp.Header.Get("Location"))
 		if resp.StatusCode != 303 || loc.Query().Get("invite_ticket") == "" {
 			t.Fatalf("accept: %d", resp.StatusCode)
 		}
-		code, m := c.do("POST", "/v1/links", `{"account":{"id":"rose","tenant_id":null,"display_name":"Rose"},"identifier":"rose@example.net","invite_ticket":"`+loc.Query().Get("invite_ticket")+`"}`)
+		linkBody := `{"account":{"id":"rose","tenant_id":null,"display_name":"Rose"},"identifier":"rose@example.net","invite_ticket":"` + loc.Query().Get("invite_ticket") + `"}`
+		code, m := c.do("POST", "/v1/links", linkBody)
 		if code != 200 || len(m["accepted"].([]any)) != 1 {
 			t.Fatalf("link: %d %v", code, m)
 		}
@@ -100,8 +104,19 @@ func TestBlocksSurviveSignup(t *testing.T) {
 		if b, _ := json.Marshal(blocks); !strings.Contains(string(b), "mallory") {
 			t.Fatalf("rose's blocks: %s", b)
 		}
-		if mailsTo(mailer, "rose@example.net") != 2 {
+		if mailsTo(mailer, "rose@example.net") != 3 {
 			t.Fatal("mallory's invite after the block was sent")
+		}
+		// Rose unblocks mallory in the app; signing in again (another
+		// link) does not bring the page block back.
+		if code, m := c.do("DELETE", "/v1/accounts/rose/blocks/mallory", ""); code != 204 && code != 200 {
+			t.Fatalf("unblock: %d %v", code, m)
+		}
+		if code, m := c.do("POST", "/v1/links", linkBody); code != 200 {
+			t.Fatalf("link again: %d %v", code, m)
+		}
+		if _, r := c.do("POST", "/v1/resolve", `{"requester":"mallory","identifier":"rose@example.net"}`); r["match"] != "account" {
+			t.Fatalf("after the unblock and a new link, mallory still does not find rose: %v", r)
 		}
 		// To mallory, the invite after the block looked sent like any other.
 		if d := delivery(c, blockedLater); d != "sent" {
@@ -142,6 +157,20 @@ func view(t *testing.T, c client, id string) inviterView {
 	return v
 }
 
+// sentOrder lists the invites of the invite.sent events, in feed order.
+func sentOrder(t *testing.T, c client) []string {
+	t.Helper()
+	_, page := c.do("GET", "/v1/events?limit=100", "")
+	var ids []string
+	for _, it := range page["items"].([]any) {
+		ev := it.(map[string]any)
+		if ev["type"] == "invite.sent" {
+			ids = append(ids, ev["data"].(map[string]any)["invite"].(map[string]any)["id"].(string))
+		}
+	}
+	return ids
+}
+
 // normal blanks what differs between two invites by nature.
 func normal(m map[string]any) map[string]any {
 	out := map[string]any{}
@@ -163,7 +192,9 @@ func TestInviterSeesNoDifference(t *testing.T) {
 		mailer := testenv.StartSMTP(t)
 		env := inviteEnv(t, e, mailer.Addr)
 		key := createKey(t, env, "directory,invite,link")
-		base, _ := startNode(t, env)
+		// An API-only node takes both invites, so that the workers that
+		// start later claim them in one batch.
+		base, stop := startNode(t, env, "--workers=false")
 		c := client{t: t, base: base, key: key}
 		seedInviters(t, c, "alice")
 		for _, s := range []struct{ method, path, body string }{
@@ -176,7 +207,9 @@ func TestInviterSeesNoDifference(t *testing.T) {
 		}
 		ids := map[string]string{}
 		answers := map[string]map[string]any{}
-		for _, to := range []string{"stranger@example.net", "blocker@example.net"} {
+		// The blocker's first: in the feed, held and sent messages keep the
+		// order they were claimed in.
+		for _, to := range []string{"blocker@example.net", "stranger@example.net"} {
 			code, m := c.do("POST", "/v1/invites", `{"inviter":"alice","identifier":"`+to+`","chat":{"id":"chat_1","kind":"one_on_one"}}`)
 			if code != 201 {
 				t.Fatalf("invite %s: %d", to, code)
@@ -194,6 +227,9 @@ func TestInviterSeesNoDifference(t *testing.T) {
 				t.Fatalf("%s, the inviter tells them apart:\nstranger %+v\nblocker  %+v", when, a, b)
 			}
 		}
+		compare("before the workers ran")
+		stop()
+		c.base, _ = startNode(t, env)
 		eventually(t, "both to look sent", func() bool {
 			return delivery(c, ids["stranger@example.net"]) == "sent" && delivery(c, ids["blocker@example.net"]) == "sent"
 		})
@@ -201,6 +237,9 @@ func TestInviterSeesNoDifference(t *testing.T) {
 		compare("a second after sending")
 		if v := view(t, c, ids["blocker@example.net"]); !slices.Equal(v.Events, []string{"invite.created", "invite.sent"}) {
 			t.Fatalf("events %v", v.Events)
+		}
+		if order := sentOrder(t, c); !slices.Equal(order, []string{ids["blocker@example.net"], ids["stranger@example.net"]}) {
+			t.Fatalf("invite.sent in the feed: %v; want the order of creation", order)
 		}
 		for to, id := range ids {
 			backdate(t, e, id)

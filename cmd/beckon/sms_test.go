@@ -111,7 +111,8 @@ func TestSMSByTwilio(t *testing.T) {
 	}}
 	api := httptest.NewServer(fake)
 	defer api.Close()
-	env := inviteEnv(t, testenv.SQLite(t), "127.0.0.1:1")
+	e := testenv.SQLite(t)
+	env := inviteEnv(t, e, "127.0.0.1:1")
 	env["TWILIO_ACCOUNT_SID"], env["TWILIO_AUTH_TOKEN"], env["TWILIO_FROM"] = fakeSID, fakeToken, "+15005550006"
 	env["BECKON_TWILIO_API_URL"] = api.URL
 	key := createKey(t, env, "directory,invite")
@@ -159,6 +160,13 @@ func TestSMSByTwilio(t *testing.T) {
 		if d := delivery(c, ok); d != "delivered" {
 			t.Fatalf("delivery %s after the report", d)
 		}
+	})
+	t.Run("Resend", func(t *testing.T) {
+		backdate(t, e, ok)
+		if code, m := c.do("POST", "/v1/invites/"+ok+"/resend", ""); code != 202 {
+			t.Fatalf("resend of an SMS invite: %d %v", code, m)
+		}
+		eventually(t, "the second SMS", func() bool { return fake.count("+33611111111") == 2 })
 	})
 	t.Run("InboundStop", func(t *testing.T) {
 		form := url.Values{"From": {"+33611111111"}, "To": {"+15005550006"}, "Body": {" stop "}, "MessageSid": {"SMin"}}
