@@ -62,7 +62,7 @@ type DispatcherConfig struct {
 type Dispatcher struct {
 	cfg  DispatcherConfig
 	wake chan struct{}
-	mu sync.Mutex
+	mu   sync.Mutex
 	// pace is how long one message of each channel took to send lately:
 	// a held message takes as long, so that a batch takes the same time.
 	pace map[string]time.Duration
