@@ -329,19 +329,3 @@ func foldTLD(t string) string {
 	}
 	return b.String()
 }
-
-// Clean prepares a name for the recipient's page, where html/template
-// escapes it and it shows as plain text: control and formatting characters
-// are removed, white space folded, and the result cut to MaxNameRunes.
-func Clean(s string) string {
-	s = strings.Join(strings.Fields(strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			return ' '
-		}
-		return r
-	}, strings.ToValidUTF8(s, ""))), " ")
-	if utf8.RuneCountInString(s) > MaxNameRunes {
-		s = strings.TrimSpace(string([]rune(s)[:MaxNameRunes]))
-	}
-	return s
-}
