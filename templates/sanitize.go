@@ -163,8 +163,8 @@ const (
 // removeDomains replaces with a space every word that holds a domain name:
 // a label, a dot and a top-level domain of two letters or more, whatever
 // the TLD (no list is needed to see evil.zzz as a link). Labels are runs of
-// letters, digits, marks, "-" and "_"; what is between two labels decides
-// whether they are a name and a TLD.
+// letters, digits, marks, symbols (emoji domains), "-" and "_"; what is
+// between two labels decides whether they are a name and a TLD.
 func removeDomains(s string) string {
 	labels := labelSpans(s)
 	text := func(i int) string { return s[labels[i][0]:labels[i][1]] }
@@ -230,7 +230,7 @@ func labelSpans(s string) [][2]int {
 	var spans [][2]int
 	start := -1
 	for i, r := range s {
-		in := unicode.In(r, unicode.L, unicode.M, unicode.N) || r == '-' || r == '_'
+		in := unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.So) || r == '-' || r == '_'
 		switch {
 		case in && start < 0:
 			start = i

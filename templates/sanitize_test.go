@@ -45,6 +45,7 @@ var hostile = []struct{ name, in, want string }{
 	{"PunycodeTLD", "evil.xn--p1ai", ""},
 	{"CyrillicTLD", "evil.сом", ""},
 	{"Markdown", "[click](evil.com)", ""},
+	{"Emoji", "I \u2665 \U0001f44d\u200d.ws", "I \u2665"},
 	// Obfuscated dots.
 	{"BracketDot", "evil[.]com", ""},
 	{"ParenDot", "evil(.)com", ""},
@@ -427,7 +428,7 @@ func isDot(r rune) bool { return strings.ContainsRune(".。⸳⸼ꓸ܁܂·∙⋅
 func isAlnum(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
 func isLabel(r rune) bool {
-	return isAlnum(r) || unicode.IsMark(r) || unicode.IsNumber(r) || r == '-' || r == '_'
+	return isAlnum(r) || unicode.IsMark(r) || unicode.IsNumber(r) || unicode.Is(unicode.So, r) || r == '-' || r == '_'
 }
 
 func contains(list []string, s string) bool {
