@@ -197,7 +197,7 @@ func removeDomains(s string) string {
 		tld, last := foldTLD(leadingLetters(text(next))), next
 		spaced := false
 		for utf8.RuneCountInString(text(last)) == 1 && last+1 < len(labels) &&
-			s[labels[last][1]:labels[last+1][0]] == " " && utf8.RuneCountInString(text(last+1)) == 1 {
+			s[labels[last][1]:labels[last+1][0]] == " " && utf8.RuneCountInString(text(last+1)) == 1 && leadingLetters(text(last+1)) != "" {
 			last++
 			tld += foldTLD(leadingLetters(text(last)))
 			spaced = true
@@ -247,16 +247,17 @@ func labelSpans(s string) [][2]int {
 
 // separator classifies the gap between two labels: a dot alone, after a
 // space or in brackets is a dot; followed by a space only, a weak dot.
+// Catalan l·l (Marcel·lí) is no dot.
 func separator(before, gap, after string) int {
 	g := strings.ReplaceAll(gap, " ", "")
 	if strings.HasPrefix(g, "[") || strings.HasPrefix(g, "(") || strings.HasPrefix(g, "{") {
-		if len(g) > 2 && closes(g[0], g[len(g)-1]) && isDot(before, g[1:len(g)-1], after) {
+		if len(g) > 2 && closes(g[0], g[len(g)-1]) && isDot(g[1:len(g)-1], after) {
 			return dot
 		}
 		return noDot
 	}
 	switch {
-	case !isDot(before, g, after):
+	case !isDot(g, after), gap == "·" && strings.HasSuffix(strings.ToLower(before), "l") && strings.HasPrefix(strings.ToLower(after), "l"):
 		return noDot
 	case gap == g || gap[0] == ' ':
 		return dot
@@ -264,20 +265,17 @@ func separator(before, gap, after string) int {
 	return weakDot
 }
 
-// isDot reports whether d, between two labels, is one dot: a middle dot
-// only before a Latin letter, and not in Catalan l·l (Marcel·lí).
-func isDot(before, d, after string) bool {
+// isDot reports whether d, before a label, is one dot: a middle dot only
+// before a Latin letter.
+func isDot(d, after string) bool {
 	r, n := utf8.DecodeRuneInString(d)
 	switch {
 	case n == 0 || n != len(d):
 		return false
 	case strings.ContainsRune(dots, r):
 		return true
-	case !strings.ContainsRune(middleDots, r) || after == "" || after[0] > unicode.MaxASCII || !unicode.IsLetter(rune(after[0])):
-		return false
 	}
-	catalan := r == '·' && strings.HasSuffix(strings.ToLower(before), "l") && (after[0] == 'l' || after[0] == 'L')
-	return !catalan
+	return strings.ContainsRune(middleDots, r) && after != "" && after[0] < utf8.RuneSelf && unicode.IsLetter(rune(after[0]))
 }
 
 // dotWord classifies the gaps around the word "dot" between two labels:
