@@ -168,6 +168,11 @@ const (
 func removeDomains(s string) string {
 	labels := labelSpans(s)
 	text := func(i int) string { return s[labels[i][0]:labels[i][1]] }
+	// letterFollows reports a single-rune label i, a space and a letter.
+	letterFollows := func(i int) bool {
+		return i+1 < len(labels) && utf8.RuneCountInString(text(i)) == 1 && s[labels[i][1]:labels[i+1][0]] == " " &&
+			utf8.RuneCountInString(text(i+1)) == 1 && leadingLetters(text(i+1)) != ""
+	}
 	// starts and ends bound the word (between spaces) holding each label.
 	starts, ends := make([]int, len(labels)), make([]int, len(labels))
 	for i, at, from := 0, 0, 0; i < len(labels); i++ {
@@ -192,19 +197,19 @@ func removeDomains(s string) string {
 		if kind == noDot {
 			continue
 		}
-		// The TLD is the label's leading letters ("com" of "com-login"), or
-		// single letters spaced out ("c o m").
+		// The TLD is the label's leading letters ("com" of "com-login").
 		tld, last := foldTLD(leadingLetters(text(next))), next
-		spaced := false
-		for utf8.RuneCountInString(text(last)) == 1 && last+1 < len(labels) &&
-			s[labels[last][1]:labels[last+1][0]] == " " && utf8.RuneCountInString(text(last+1)) == 1 && leadingLetters(text(last+1)) != "" {
-			last++
-			tld += foldTLD(leadingLetters(text(last)))
-			spaced = true
-		}
 		n := utf8.RuneCountInString(tld)
 		initial := utf8.RuneCountInString(text(i)) == 1 && n > 2 // A.Sharma, R.K.Narayan
-		if n < 2 || (spaced || kind == weakDot || initial) && !shortTLDs[tld] {
+		domain := n >= 2 && (kind == dot && !initial || shortTLDs[tld])
+		// Or the longest common TLD spelt in single letters: "c o m".
+		for j, spelt, spelling := next, tld, !domain; spelling && letterFollows(j); j++ {
+			spelt += foldTLD(text(j + 1))
+			if shortTLDs[spelt] {
+				domain, last = true, j+1
+			}
+		}
+		if !domain {
 			continue
 		}
 		drop = append(drop, [2]int{starts[i], ends[last]})
