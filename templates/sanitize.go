@@ -130,8 +130,8 @@ var (
 	// phone matches seven or more digits with separators between them.
 	phone = regexp.MustCompile(`[+(]*\p{Nd}(?:[ ()+/_\p{Pd}` + regexp.QuoteMeta(dots+middleDots) + `]*\p{Nd}){6,}\)?`)
 	// linkWord matches a word (no spaces) that is or holds a link.
-	linkWord = regexp.MustCompile(`(?i)@|:[/\\]|^[/\\]{2}|xn--|^www\d*[` + regexp.QuoteMeta(dots+middleDots) + `]|::|(^|[^\pL\pN])0x[0-9a-f]|` +
-		`(java|vb|live)script:|(^|[^\pL\pN])(` + schemes + `):.|` +
+	linkWord = regexp.MustCompile(`(?i)@|:[/\\]|^[/\\]{2}|xn--|^www\d*[` + regexp.QuoteMeta(dots+middleDots) + `]|::|(^|[^\pL\pN\pM])0x[0-9a-f]|` +
+		`(java|vb|live)script:|(^|[^\pL\pN\pM])(` + schemes + `):.|` +
 		`\d+([` + regexp.QuoteMeta(dots+middleDots) + `]\d+){3}|[0-9a-f]+(:[0-9a-f]*){3,}`)
 )
 
