@@ -126,7 +126,7 @@ const schemes = `https?|hxxps?|s?ftps?|file|data|blob|about|view-source|mailto|t
 var (
 	// markup matches tags (closed or not), character references and any
 	// stray angle bracket.
-	markup = regexp.MustCompile(`(?i)<[/!?]?\pL[^<>]*>?|&#x?[0-9a-f]+;?|&[a-z][a-z0-9]*;|&(lt|gt|amp|quot|apos|nbsp)\b|[<>]`)
+	markup = regexp.MustCompile(`(?i)<[/!?]?\pL[^<>]*>?|&#x?[0-9a-f]+;?|&[a-z][a-z0-9]*;|&(lt|gt|amp|quot|apos|nbsp)|[<>]`)
 	// phone matches seven or more digits with separators between them.
 	phone = regexp.MustCompile(`[+(]*\p{Nd}(?:[ ()+/_\p{Pd}` + regexp.QuoteMeta(dots+middleDots) + `]*\p{Nd}){6,}\)?`)
 	// linkWord matches a word (no spaces) that is or holds a link.

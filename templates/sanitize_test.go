@@ -312,7 +312,7 @@ func reference(t string) bool {
 			return true
 		}
 		for _, legacy := range []string{"lt", "gt", "amp", "quot", "apos", "nbsp"} {
-			if strings.HasPrefix(rest, legacy) && (len(rest) == len(legacy) || !word(rest[len(legacy)])) {
+			if strings.HasPrefix(rest, legacy) { // HTML decodes &ampx as &x
 				return true
 			}
 		}
