@@ -239,7 +239,7 @@ func linkLike(s string) string {
 			j += i
 			before, _ := utf8.DecodeLastRuneInString(t[:j])
 			after, _ := utf8.DecodeRuneInString(t[j+len(scheme)+1:])
-			if (j == 0 || !isAlnum(before) && !unicode.IsMark(before)) && after != utf8.RuneError && after != ' ' {
+			if (j == 0 || !inWord(before)) && after != utf8.RuneError && after != ' ' {
 				return "scheme " + scheme
 			}
 			i = j + 1
@@ -257,7 +257,7 @@ func linkLike(s string) string {
 		default:
 			digits = 0
 		}
-		if r == '0' && i+2 < len(rs) && rs[i+1] == 'x' && strings.ContainsRune("0123456789abcdef", rs[i+2]) && (i == 0 || !isAlnum(rs[i-1]) && !unicode.IsMark(rs[i-1])) {
+		if r == '0' && i+2 < len(rs) && rs[i+1] == 'x' && strings.ContainsRune("0123456789abcdef", rs[i+2]) && (i == 0 || !inWord(rs[i-1])) {
 			return "0x"
 		}
 	}
@@ -426,6 +426,9 @@ func spacedLetters(rs []rune) string {
 func isDot(r rune) bool { return strings.ContainsRune(".。⸳⸼ꓸ܁܂·∙⋅‧⸱ᐧ・", r) }
 
 func isAlnum(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+
+// inWord reports runes that make 0x or a scheme part of a longer word.
+func inWord(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.IsMark(r) }
 
 func isLabel(r rune) bool {
 	return isAlnum(r) || unicode.IsMark(r) || unicode.IsNumber(r) || unicode.Is(unicode.So, r) || r == '-' || r == '_'
