@@ -31,7 +31,7 @@ type Ticket struct {
 }
 
 // Landing is what the recipient's page shows: only the inviter's name
-// (cleaned, and escaped by the page) and email, never anything else.
+// (sanitised, and escaped by the page) and email, never anything else.
 type Landing struct {
 	Invite       Invite
 	InviterName  string
@@ -65,9 +65,9 @@ func (s *Service) Land(ctx context.Context, token string) (Landing, error) {
 	if err != nil {
 		return Landing{}, ErrGone // the inviter was erased
 	}
-	l := Landing{Invite: inv, InviterName: templates.Clean(inviter.DisplayName), InviterEmail: inviter.FirstEmail()}
+	l := Landing{Invite: inv, InviterName: templates.Sanitize(inviter.DisplayName), InviterEmail: inviter.FirstEmail()}
 	if inv.Chat.Kind == Group {
-		l.ChatTitle = templates.Clean(inv.Chat.Title)
+		l.ChatTitle = templates.Sanitize(inv.Chat.Title)
 	}
 	return l, nil
 }

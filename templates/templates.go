@@ -1,8 +1,8 @@
 // Package templates renders the messages Beckon sends: embedded defaults
 // for invite.email, invite.sms and invite.reminder.email in English and
 // French, text/template for subjects, text and SMS, html/template for HTML.
-// No free text from an inviter reaches a message: names and titles pass
-// through Sanitize first.
+// No free text from an inviter reaches a recipient: names and titles pass
+// through Sanitize first, for messages and pages alike.
 package templates
 
 import (
@@ -11,11 +11,8 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"io/fs"
-	"regexp"
 	"strings"
 	texttemplate "text/template"
-	"unicode"
-	"unicode/utf8"
 )
 
 // Template names.
@@ -156,53 +153,6 @@ func execText(t *texttemplate.Template, d Data) (string, error) {
 		return "", fmt.Errorf("render %s: %w", t.Name(), err)
 	}
 	return b.String(), nil
-}
-
-// MaxNameRunes is how much of an inviter's name or a chat title reaches a
-// message.
-const MaxNameRunes = 40
-
-var (
-	markup   = regexp.MustCompile(`<[^>]*>?`)
-	linkLike = regexp.MustCompile(`(?i)\S*(://|www\.|@)\S*|\S+\.\pL{2,}\S*`)
-	spaces   = regexp.MustCompile(`\s+`)
-)
-
-// Sanitize makes a display name or chat title safe to put in a message
-// (email, SMS): markup, anything that looks like a link, an address or a
-// domain, and control and formatting characters (such as bidi overrides)
-// are removed, white space is folded, and the result is cut to
-// MaxNameRunes.
-func Sanitize(s string) string {
-	s = markup.ReplaceAllString(stripControls(s), " ")
-	s = strings.NewReplacer("<", " ", ">", " ").Replace(s)
-	s = linkLike.ReplaceAllString(s, " ")
-	return fold(s)
-}
-
-// Clean prepares a name for the recipient's page, where html/template
-// escapes it and it shows as plain text: control and formatting characters
-// are removed, white space folded, and the result cut to MaxNameRunes.
-func Clean(s string) string { return fold(stripControls(s)) }
-
-func stripControls(s string) string {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "")
-	}
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
-func fold(s string) string {
-	s = strings.TrimSpace(spaces.ReplaceAllString(s, " "))
-	if utf8.RuneCountInString(s) > MaxNameRunes {
-		s = strings.TrimSpace(string([]rune(s)[:MaxNameRunes]))
-	}
-	return s
 }
 
 // gsm7 is the GSM 03.38 basic character set; gsm7ext costs two septets.

@@ -101,7 +101,7 @@ func TestWholeLoop(t *testing.T) {
 		}
 		page, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 200 || !strings.Contains(string(page), "Alice &lt;b&gt;Martin") {
+		if resp.StatusCode != 200 || !strings.Contains(string(page), `id="inviter-name">Alice Martin<`) {
 			t.Fatalf("page %d", resp.StatusCode)
 		}
 		csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(string(page))[1]
