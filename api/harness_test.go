@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -251,6 +252,32 @@ func newBenchHarness(b *testing.B) *harness {
 	}
 	h.logs.Reset()
 	return h
+}
+
+// medianTime POSTs body (a []byte, or a func returning one per request) to
+// path through the whole handler b.N times, each answering status, and
+// reports the median and p99 time of one request.
+func (h *harness) medianTime(b *testing.B, path string, body any, status int) {
+	times := make([]time.Duration, 0, b.N)
+	for b.Loop() {
+		payload, _ := body.([]byte)
+		if next, ok := body.(func() []byte); ok {
+			payload = next()
+		}
+		req := httptest.NewRequest("POST", path, bytes.NewReader(payload))
+		req.Header.Set("Authorization", "Bearer "+h.key)
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		start := time.Now()
+		h.handler.ServeHTTP(rec, req)
+		times = append(times, time.Since(start))
+		if rec.Code != status {
+			b.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	}
+	slices.Sort(times)
+	b.ReportMetric(float64(times[len(times)/2].Nanoseconds()), "median-ns")
+	b.ReportMetric(float64(times[len(times)*99/100].Nanoseconds()), "p99-ns")
 }
 
 // badCase is a request that must fail with status, code and field.

@@ -10,11 +10,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/beckon-chat/beckon/api"
 	"github.com/beckon-chat/beckon/internal/testenv"
@@ -339,25 +337,12 @@ func BenchmarkInviteOutcomes(b *testing.B) {
 		{"blocked", "blocker@example.net"}, {"unsubscribed", "unsub@example.net"},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			times := make([]time.Duration, 0, b.N)
-			for b.Loop() {
+			h.medianTime(b, "/v1/invites", func() []byte {
 				seq++ // a new chat each time: a new invite, never the existing one
 				body, _ := json.Marshal(map[string]any{"inviter": "ivy", "identifier": c.to,
 					"chat": map[string]any{"id": fmt.Sprintf("chat_%d", seq), "kind": "group", "title": "Quote 2026"}, "locale": "fr"})
-				req := httptest.NewRequest("POST", "/v1/invites", bytes.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+h.key)
-				req.Header.Set("Content-Type", "application/json")
-				rec := httptest.NewRecorder()
-				start := time.Now()
-				h.handler.ServeHTTP(rec, req)
-				times = append(times, time.Since(start))
-				if rec.Code != http.StatusCreated {
-					b.Fatalf("%d %s", rec.Code, rec.Body)
-				}
-			}
-			sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
-			b.ReportMetric(float64(times[len(times)/2].Nanoseconds()), "median-ns")
-			b.ReportMetric(float64(times[len(times)*99/100].Nanoseconds()), "p99-ns")
+				return body
+			}, http.StatusCreated)
 		})
 	}
 }

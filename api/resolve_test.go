@@ -1,16 +1,12 @@
 package api_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/beckon-chat/beckon/internal/testenv"
 )
@@ -226,22 +222,7 @@ func BenchmarkResolveOutcomes(b *testing.B) {
 		{"account", "vis"}, {"unregistered", "nobody"}, {"opted_out", "opt"}, {"blocked", "blk"},
 	}
 	measure := func(b *testing.B, path string, body []byte) {
-		times := make([]time.Duration, 0, b.N)
-		for b.Loop() {
-			req := httptest.NewRequest("POST", path, bytes.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+h.key)
-			req.Header.Set("Content-Type", "application/json")
-			rec := httptest.NewRecorder()
-			start := time.Now()
-			h.handler.ServeHTTP(rec, req)
-			times = append(times, time.Since(start))
-			if rec.Code != http.StatusOK {
-				b.Fatalf("%d %s", rec.Code, rec.Body)
-			}
-		}
-		sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
-		b.ReportMetric(float64(times[len(times)/2].Nanoseconds()), "median-ns")
-		b.ReportMetric(float64(times[len(times)*99/100].Nanoseconds()), "p99-ns")
+		h.medianTime(b, path, body, http.StatusOK)
 	}
 	for _, c := range prefixes {
 		b.Run("single/"+c.name, func(b *testing.B) {
