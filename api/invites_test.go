@@ -342,7 +342,14 @@ func BenchmarkInviteOutcomes(b *testing.B) {
 				body, _ := json.Marshal(map[string]any{"inviter": "ivy", "identifier": c.to,
 					"chat": map[string]any{"id": fmt.Sprintf("chat_%d", seq), "kind": "group", "title": "Quote 2026"}, "locale": "fr"})
 				return body
-			}, http.StatusCreated)
+			}, http.StatusCreated, func(resp []byte) {
+				// Revoked, so that the inviter's pending invites do not pile up.
+				var inv struct{ ID string }
+				_ = json.Unmarshal(resp, &inv)
+				if r := h.do("DELETE", "/v1/invites/"+inv.ID, nil); r.Status != http.StatusOK {
+					b.Fatalf("revoke: %d %s", r.Status, r.Body)
+				}
+			})
 		})
 	}
 }

@@ -222,7 +222,7 @@ func BenchmarkResolveOutcomes(b *testing.B) {
 		{"account", "vis"}, {"unregistered", "nobody"}, {"opted_out", "opt"}, {"blocked", "blk"},
 	}
 	measure := func(b *testing.B, path string, body []byte) {
-		h.medianTime(b, path, body, http.StatusOK)
+		h.medianTime(b, path, body, http.StatusOK, nil)
 	}
 	for _, c := range prefixes {
 		b.Run("single/"+c.name, func(b *testing.B) {

@@ -169,14 +169,18 @@ WHERE inviter_id = ? AND recipient_kind = ? AND recipient_value = ? AND status =
 ORDER BY created_at DESC LIMIT 1;
 
 -- name: pending-invites-to
--- The inviter's pending invites to a list of identifiers (resolve's
--- pending_invite); the IN lists are expanded and padded like owners'.
-SELECT id, inviter_id, tenant_id, recipient_kind, recipient_value, channel, chat_id, chat_kind, chat_title,
-       locale, status, delivery, suppressed, resends, accepted_by, last_sent_at, created_at, expires_at
-FROM invites
-WHERE inviter_id = ? AND status = 'pending' AND expires_at > ?
-  AND ((recipient_kind = 'email' AND recipient_value IN (?)) OR (recipient_kind = 'phone' AND recipient_value IN (?)))
-ORDER BY created_at DESC;
+-- The inviter's newest pending invite to each identifier asked (resolve's
+-- pending_invite): one indexed probe an identifier, LIMIT 1 each, however
+-- many chats the inviter invited them to. WANTED is expanded as in owners.
+SELECT i.id, i.inviter_id, i.tenant_id, i.recipient_kind, i.recipient_value, i.channel, i.chat_id, i.chat_kind,
+       i.chat_title, i.locale, i.status, i.delivery, i.suppressed, i.resends, i.accepted_by, i.last_sent_at,
+       i.created_at, i.expires_at
+FROM invites i
+WHERE i.id IN (SELECT (SELECT p.id FROM invites p
+                       WHERE p.inviter_id = ? AND p.recipient_kind = w.column1 AND p.recipient_value = w.column2
+                         AND p.status = 'pending' AND p.expires_at > ?
+                       ORDER BY p.created_at DESC LIMIT 1)
+               FROM (VALUES WANTED) AS w);
 
 -- name: list-invites
 SELECT id, inviter_id, tenant_id, recipient_kind, recipient_value, channel, chat_id, chat_kind, chat_title,

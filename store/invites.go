@@ -134,19 +134,7 @@ func (d *DB) PendingInvitesTo(ctx context.Context, inviterID string, ids []resol
 	if len(ids) == 0 {
 		return out, nil
 	}
-	var emails, phones []string
-	for _, id := range ids {
-		if id.Kind == resolver.Email {
-			emails = append(emails, id.Value)
-		} else {
-			phones = append(phones, id.Value)
-		}
-	}
-	query, args, err := sqlx.In(d.raw["pending-invites-to"], inviterID, d.timeArg(d.now()), padded(emails), padded(phones))
-	if err != nil {
-		return nil, fmt.Errorf("expand pending invites: %w", err)
-	}
-	st, err := d.stmt(ctx, d.db.Rebind(query))
+	st, args, err := d.wantedStmt(ctx, "pending-invites-to", []any{inviterID, d.timeArg(d.now())}, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -156,11 +144,8 @@ func (d *DB) PendingInvitesTo(ctx context.Context, inviterID string, ids []resol
 	}
 	newest := make(map[string]*invite.Invite, len(rows))
 	for _, r := range rows {
-		key := r.RecipientKind + ":" + r.RecipientValue
-		if newest[key] == nil {
-			inv := r.invite()
-			newest[key] = &inv
-		}
+		inv := r.invite()
+		newest[r.RecipientKind+":"+r.RecipientValue] = &inv
 	}
 	for i, id := range ids {
 		out[i] = newest[string(id.Kind)+":"+id.Value]

@@ -80,12 +80,6 @@ type ownerRow struct {
 	Email           sql.NullString `db:"email"`
 }
 
-// padded pads values with "" (which no identifier has) to paddedSize, so
-// that expanded IN lists make few statement texts.
-func padded(values []string) []string {
-	return append(values, make([]string, paddedSize(len(values))-len(values))...)
-}
-
 // paddedSize is the next of a few list sizes, so that expanded lists make
 // few statement texts.
 func paddedSize(n int) int {
@@ -123,12 +117,20 @@ func (d *DB) owners(ctx context.Context, requesterID string, ids []resolver.Iden
 }
 
 // ownersStmt expands the WANTED list of a query built on "owners" for ids
-// (padded with empty pairs, which no identifier has) and returns it
-// prepared with its arguments; extra arguments follow.
+// and returns it prepared with its arguments: requesterID, the pairs, then
+// extra.
 func (d *DB) ownersStmt(ctx context.Context, name, requesterID string, ids []resolver.Identifier, extra ...any) (*sqlx.Stmt, []any, error) {
+	return d.wantedStmt(ctx, name, []any{requesterID}, ids, extra...)
+}
+
+// wantedStmt expands the WANTED list of the named query to one (kind,
+// value) pair an identifier, padded with empty pairs (which no identifier
+// has) to a few sizes so that there are few statement texts, and returns it
+// prepared with its arguments: lead, the pairs, then extra.
+func (d *DB) wantedStmt(ctx context.Context, name string, lead []any, ids []resolver.Identifier, extra ...any) (*sqlx.Stmt, []any, error) {
 	size := paddedSize(len(ids))
-	args := make([]any, 0, 1+2*size+len(extra))
-	args = append(args, requesterID)
+	args := make([]any, 0, len(lead)+2*size+len(extra))
+	args = append(args, lead...)
 	for i := 0; i < size; i++ {
 		if i < len(ids) {
 			args = append(args, string(ids[i].Kind), ids[i].Value)
