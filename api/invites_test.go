@@ -332,24 +332,26 @@ func BenchmarkInviteOutcomes(b *testing.B) {
 		b.Fatal(err)
 	}
 	seq := 0
+	var cases []timedCase
 	for _, c := range []struct{ name, to string }{
 		{"unregistered", "nobody@example.net"}, {"opted_out", "optout@example.net"},
 		{"blocked", "blocker@example.net"}, {"unsubscribed", "unsub@example.net"},
 	} {
-		b.Run(c.name, func(b *testing.B) {
-			h.medianTime(b, "/v1/invites", func() []byte {
+		cases = append(cases, timedCase{name: c.name, path: "/v1/invites", status: http.StatusCreated,
+			body: func() []byte {
 				seq++ // a new chat each time: a new invite, never the existing one
 				body, _ := json.Marshal(map[string]any{"inviter": "ivy", "identifier": c.to,
 					"chat": map[string]any{"id": fmt.Sprintf("chat_%d", seq), "kind": "group", "title": "Quote 2026"}, "locale": "fr"})
 				return body
-			}, http.StatusCreated, func(resp []byte) {
+			},
+			done: func(resp []byte) {
 				// Revoked, so that the inviter's pending invites do not pile up.
 				var inv struct{ ID string }
 				_ = json.Unmarshal(resp, &inv)
 				if r := h.do("DELETE", "/v1/invites/"+inv.ID, nil); r.Status != http.StatusOK {
 					b.Fatalf("revoke: %d %s", r.Status, r.Body)
 				}
-			})
-		})
+			}})
 	}
+	h.interleaved(b, cases)
 }

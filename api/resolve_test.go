@@ -221,22 +221,23 @@ func BenchmarkResolveOutcomes(b *testing.B) {
 	prefixes := []struct{ name, prefix string }{
 		{"account", "vis"}, {"unregistered", "nobody"}, {"opted_out", "opt"}, {"blocked", "blk"},
 	}
-	measure := func(b *testing.B, path string, body []byte) {
-		h.medianTime(b, path, body, http.StatusOK, nil)
-	}
+	fixed := func(b []byte) func() []byte { return func() []byte { return b } }
+	var single []timedCase
 	for _, c := range prefixes {
-		b.Run("single/"+c.name, func(b *testing.B) {
-			measure(b, "/v1/resolve", []byte(`{"requester":"bob","identifier":"`+c.prefix+`0@example.net"}`))
-		})
+		single = append(single, timedCase{name: c.name, path: "/v1/resolve", status: http.StatusOK,
+			body: fixed([]byte(`{"requester":"bob","identifier":"` + c.prefix + `0@example.net"}`))})
 	}
+	b.Run("single", func(b *testing.B) { h.interleaved(b, single) })
 	for _, n := range []int{1, 100, most} {
+		var cases []timedCase
 		for _, c := range prefixes {
 			ids := make([]string, n)
 			for i := range ids {
 				ids[i] = fmt.Sprintf("%s%d@example.net", c.prefix, i)
 			}
 			body, _ := json.Marshal(map[string]any{"requester": "bob", "identifiers": ids})
-			b.Run(fmt.Sprintf("batch_%d/%s", n, c.name), func(b *testing.B) { measure(b, "/v1/resolve/batch", body) })
+			cases = append(cases, timedCase{name: c.name, path: "/v1/resolve/batch", status: http.StatusOK, body: fixed(body)})
 		}
+		b.Run(fmt.Sprintf("batch_%d", n), func(b *testing.B) { h.interleaved(b, cases) })
 	}
 }
