@@ -94,18 +94,21 @@ WHERE a.id = ?;
 -- name: owners
 -- The owners of a list of identifiers as one requester sees them: one
 -- query that does the same work for every identifier asked, whatever the
--- answer (a row each, with the same joins and sub-queries whether an
--- account owns it or not), so that every outcome costs the same. WANTED is
--- expanded to one (kind, value) pair an identifier, padded to a few sizes.
-SELECT w.column1 AS kind, w.column2 AS value, a.id, a.tenant_id, a.display_name, a.discoverable, a.inbound_personal,
-       t.policy AS tenant_policy,
-       EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = COALESCE(i.account_id, '') AND b.blocked_id = ?) AS blocked,
+-- answer. An identifier nobody owns is joined to the sentinel account and
+-- tenant with the empty id (migration 0009), so every row reads an account,
+-- a tenant, a block probe and an email, owner or not; id is NULL for those.
+-- WANTED is expanded to one (kind, value) pair an identifier, padded to a
+-- few sizes.
+SELECT w.column1 AS kind, w.column2 AS value, i.account_id AS id, a.tenant_id, a.display_name, a.discoverable,
+       a.inbound_personal,
+       CASE WHEN COALESCE(a.tenant_id, '') = '' THEN NULL ELSE t.policy END AS tenant_policy,
+       EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = a.id AND b.blocked_id = ?) AS blocked,
        (SELECT e.value FROM identifiers e
-        WHERE e.account_id = COALESCE(i.account_id, '') AND e.kind = 'email' ORDER BY e.position LIMIT 1) AS email
+        WHERE e.account_id = a.id AND e.kind = 'email' ORDER BY e.position LIMIT 1) AS email
 FROM (VALUES WANTED) AS w
 LEFT JOIN identifiers i ON i.kind = w.column1 AND i.value = w.column2
-LEFT JOIN accounts a ON a.id = COALESCE(i.account_id, '')
-LEFT JOIN tenants t ON t.id = COALESCE(a.tenant_id, '');
+JOIN accounts a ON a.id = COALESCE(i.account_id, '')
+JOIN tenants t ON t.id = COALESCE(a.tenant_id, '');
 
 -- name: lookup
 -- The requester and the owners it asks about, in one round trip: the
