@@ -1,8 +1,9 @@
-// Package invite is the invitation lifecycle: create (with dedupe,
-// suppression and abuse limits), read, list, revoke and resend. An invite
-// and its outbox message are handed to the store together, to be written
-// in one transaction; delivery happens later (package notify). It imports
-// neither net/http nor database/sql.
+// Package invite is the invitation lifecycle: create (with dedupe and abuse
+// limits), read, list, revoke and resend; the consent gate the dispatcher
+// asks at every send (Admit); the recipient's actions and linking. An
+// invite and its outbox message are handed to the store together, to be
+// written in one transaction; delivery happens later (package notify). It
+// imports neither net/http nor database/sql.
 package invite
 
 import (
