@@ -94,9 +94,11 @@ WHERE a.id = ?;
 -- name: owners
 -- The owners of a list of identifiers as one requester sees them: one
 -- query that does the same work for every identifier asked, whatever the
--- answer. An identifier nobody owns is joined to the sentinel account and
--- tenant with the empty id (migration 0009), so every row reads an account,
--- a tenant, a block probe and an email, owner or not; id is NULL for those.
+-- answer. An identifier nobody owns is joined to a stand-in account (the
+-- next account id after the identifier: a page as cold as a real owner's;
+-- past the last one, the sentinel with the empty id of migration 0009), so
+-- every row reads an account, a tenant, a block probe and an email, owner or
+-- not; id is NULL when nobody owns it, and the stand-in's data is unused.
 -- WANTED is expanded to one (kind, value) pair an identifier, padded to a
 -- few sizes.
 SELECT w.column1 AS kind, w.column2 AS value, i.account_id AS id, a.tenant_id, a.display_name, a.discoverable,
@@ -107,7 +109,7 @@ SELECT w.column1 AS kind, w.column2 AS value, i.account_id AS id, a.tenant_id, a
         WHERE e.account_id = a.id AND e.kind = 'email' ORDER BY e.position LIMIT 1) AS email
 FROM (VALUES WANTED) AS w
 LEFT JOIN identifiers i ON i.kind = w.column1 AND i.value = w.column2
-JOIN accounts a ON a.id = COALESCE(i.account_id, '')
+JOIN accounts a ON a.id = COALESCE(i.account_id, (SELECT n.id FROM accounts n WHERE n.id > w.column2 ORDER BY n.id LIMIT 1), '')
 JOIN tenants t ON t.id = COALESCE(a.tenant_id, '');
 
 -- name: lookup
