@@ -36,11 +36,11 @@ func decode[T any](w http.ResponseWriter, r *http.Request, limit int64, into *T)
 	if into != nil {
 		v = *into
 	}
+	if r.ContentLength > limit {
+		return v, tooLarge(limit) // the size first, whatever the type
+	}
 	if err := requireType(r, "application/json"); err != nil {
 		return v, err
-	}
-	if r.ContentLength > limit {
-		return v, tooLarge(limit)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit)) // chunked bodies have no length
 	if err != nil {

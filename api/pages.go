@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -169,7 +170,14 @@ type confirmation struct {
 func (s *Server) pageAction(csrf bool, do func(w http.ResponseWriter, r *http.Request, token string) (*confirmation, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
-		formErr := r.ParseForm()
+		// RFC 8058 one-click POSTs are multipart/form-data (SHOULD), which
+		// ParseForm leaves unread.
+		var formErr error
+		if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "multipart/form-data" {
+			formErr = r.ParseMultipartForm(4 << 10)
+		} else {
+			formErr = r.ParseForm()
+		}
 		lang := langOf(r, r.PostFormValue("lang"))
 		if !s.pageAllowed(w, r, lang) {
 			return

@@ -153,7 +153,7 @@ func (d *Dispatcher) work(ctx context.Context) {
 
 // round claims one batch, delivers it channel by channel and records the
 // outcomes in claim order; it returns how many messages it claimed. Held
-// messages of held SMS that are due are reported delivered first.
+// SMS whose delivery report is due are reported delivered first.
 func (d *Dispatcher) round(ctx context.Context, senders map[string]Sender) (int, error) {
 	if err := d.cfg.Outbox.ReportHeld(ctx, d.cfg.Batch); err != nil {
 		d.cfg.Log.Error("report held messages delivered", "err", err)
@@ -162,17 +162,12 @@ func (d *Dispatcher) round(ctx context.Context, senders map[string]Sender) (int,
 	if err != nil || len(msgs) == 0 {
 		return 0, err
 	}
-	byChannel := map[string][]int{}
-	var channels []string
-	for i, m := range msgs {
-		if byChannel[m.Channel] == nil {
-			channels = append(channels, m.Channel)
-		}
-		byChannel[m.Channel] = append(byChannel[m.Channel], i)
-	}
+	// Held messages never make the batch outlive half its lease: another
+	// worker would claim it again and send its real messages twice.
+	deadline := time.Now().Add(d.cfg.Lease / 2)
 	attempts := make([]Attempt, len(msgs))
-	for _, channel := range channels {
-		if err := d.deliver(ctx, senders, channel, msgs, byChannel[channel], attempts); err != nil {
+	for i, m := range msgs {
+		if attempts[i], err = d.deliver(ctx, senders, m, deadline); err != nil {
 			return len(msgs), err
 		}
 	}
@@ -189,73 +184,65 @@ func (d *Dispatcher) round(ctx context.Context, senders map[string]Sender) (int,
 	return len(msgs), nil
 }
 
-// deliver asks the gate about the messages of one channel just before
-// sending them, sends the admitted ones, and makes the held ones take as
-// long and end as a real one would: sent (and reported delivered later on
-// a channel that reports delivery), or retried and failed alike while the
-// provider fails. It fills attempts at the messages' indexes.
-func (d *Dispatcher) deliver(ctx context.Context, senders map[string]Sender, channel string, msgs []Message, idx []int, attempts []Attempt) error {
-	batch := make([]Message, len(idx))
-	for j, i := range idx {
-		batch[j] = msgs[i]
-	}
-	admitted := make([]bool, len(batch))
-	for j := range admitted {
-		admitted[j] = true
-	}
+// deliver asks the gate about one message just before sending it, and
+// sends it, or holds it: a held message takes as long and ends as a real
+// one would — sent (and reported delivered later on a channel that reports
+// delivery), or retried and failed alike while the provider fails.
+func (d *Dispatcher) deliver(ctx context.Context, senders map[string]Sender, m Message, deadline time.Time) (Attempt, error) {
 	if d.cfg.Gate != nil {
-		var err error
-		if admitted, err = d.cfg.Gate.Admit(ctx, batch); err != nil {
-			// Nothing is sent unchecked: the leases run out and the
-			// messages are claimed again.
-			return fmt.Errorf("check consent: %w", err)
+		ok, err := d.cfg.Gate.Admit(ctx, []Message{m})
+		if err != nil {
+			// Nothing is sent unchecked: the lease runs out and the
+			// message is claimed again.
+			return Attempt{}, fmt.Errorf("check consent: %w", err)
+		}
+		if !ok[0] {
+			return d.hold(ctx, senders, m, deadline), nil
 		}
 	}
-	var send []Message
-	var sendIdx []int
-	for j, ok := range admitted {
-		if ok {
-			send, sendIdx = append(send, batch[j]), append(sendIdx, idx[j])
-		}
+	s, err := d.sender(m.Channel, senders)
+	if err != nil {
+		return d.attempt(m, Outcome{Err: err}), nil
 	}
-	s, err := d.sender(channel, senders)
-	switch {
-	case err != nil:
-		for j := range send {
-			attempts[sendIdx[j]] = d.attempt(send[j], Outcome{Err: err})
-		}
-	case len(send) > 0:
-		start := time.Now()
-		outcomes := s.Send(ctx, send)
-		d.learn(channel, time.Since(start)/time.Duration(len(send)), outcomes[len(outcomes)-1].Err)
-		for j, out := range outcomes {
-			attempts[sendIdx[j]] = d.attempt(send[j], out)
-		}
+	start := time.Now()
+	out := s.Send(ctx, []Message{m})[0]
+	if IsOptedOut(out.Err) {
+		d.learn(m.Channel, time.Since(start), nil) // the channel works
+		// The provider knows the recipient said stop: the address is
+		// unsubscribed, and the message looks sent like a held one.
+		a := Attempt{Message: m, State: StateHeld, OptedOut: true}
+		a.ReportAt = d.reportAt(s, m)
+		return a, nil
 	}
-	pace, lastErr := d.state(channel)
-	held := len(batch) - len(send)
+	d.learn(m.Channel, time.Since(start), out.Err)
+	return d.attempt(m, out), nil
+}
+
+// hold makes a held message look like a real one of its channel.
+func (d *Dispatcher) hold(ctx context.Context, senders map[string]Sender, m Message, deadline time.Time) Attempt {
+	pace, lastErr := d.state(m.Channel)
 	select {
 	case <-ctx.Done():
-	case <-time.After(pace * time.Duration(held)):
+	case <-time.After(min(pace, time.Until(deadline))):
 	}
-	reports := err == nil && reportsDelivery(s)
-	for j, ok := range admitted {
-		if ok {
-			continue
-		}
-		m := batch[j]
-		if lastErr != nil && !IsPermanent(lastErr) {
-			attempts[idx[j]] = d.attempt(m, Outcome{Err: lastErr})
-			continue
-		}
-		a := Attempt{Message: m, State: StateHeld}
-		if reports && m.Kind == "invite" {
-			lo, hi := d.cfg.DeliveredAfter[0], d.cfg.DeliveredAfter[1]
-			a.ReportAt = time.Now().Add(lo + time.Duration(rand.Int64N(int64(hi-lo)+1)))
-		}
-		attempts[idx[j]] = a
+	if lastErr != nil && !IsPermanent(lastErr) {
+		return d.attempt(m, Outcome{Err: lastErr})
 	}
-	return nil
+	a := Attempt{Message: m, State: StateHeld}
+	if s, err := d.sender(m.Channel, senders); err == nil {
+		a.ReportAt = d.reportAt(s, m)
+	}
+	return a
+}
+
+// reportAt is when a held message of s's channel is to be reported
+// delivered: 2–20 s on, when the channel reports delivery; else never.
+func (d *Dispatcher) reportAt(s Sender, m Message) time.Time {
+	if !reportsDelivery(s) || m.Kind != "invite" {
+		return time.Time{}
+	}
+	lo, hi := d.cfg.DeliveredAfter[0], d.cfg.DeliveredAfter[1]
+	return time.Now().Add(lo + time.Duration(rand.Int64N(int64(hi-lo)+1)))
 }
 
 func (d *Dispatcher) sender(channel string, senders map[string]Sender) (Sender, error) {
@@ -274,16 +261,20 @@ func reportsDelivery(s Sender) bool {
 	return ok && r.ReportsDelivery()
 }
 
-// learn folds the time one message of channel took into its pace, and
-// remembers the outcome of its latest real attempt.
-func (d *Dispatcher) learn(channel string, took time.Duration, last error) {
+// learn remembers the outcome of a channel's latest real attempt and, when
+// it was sent, folds the time it took into the channel's pace (a timeout
+// says nothing of how long a send takes).
+func (d *Dispatcher) learn(channel string, took time.Duration, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.lastErr[channel] = err
+	if err != nil {
+		return
+	}
 	if p, ok := d.pace[channel]; ok {
 		took = (7*p + took) / 8
 	}
 	d.pace[channel] = took
-	d.lastErr[channel] = last
 }
 
 // state returns the pace of channel and the error of its latest real

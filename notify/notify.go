@@ -80,6 +80,9 @@ type Attempt struct {
 	// ReportAt, for a held message on a channel that reports delivery, is
 	// when to report it delivered, as the provider would a real one.
 	ReportAt time.Time
+	// OptedOut says the provider refused the message because the
+	// recipient opted out with it: the address is unsubscribed.
+	OptedOut bool
 }
 
 // Outbox is where messages wait. Each method is one transaction.
@@ -108,6 +111,22 @@ func Permanent(err error) error { return permanent{err} }
 
 // Permanentf is Permanent(fmt.Errorf(...)).
 func Permanentf(format string, args ...any) error { return permanent{fmt.Errorf(format, args...)} }
+
+// optedOut marks a provider's refusal because the recipient opted out with
+// the provider (Twilio's 21610).
+type optedOut struct{ err error }
+
+func (o optedOut) Error() string { return "recipient opted out: " + o.err.Error() }
+func (o optedOut) Unwrap() error { return o.err }
+
+// OptedOut wraps err as a provider's "the recipient opted out" refusal.
+func OptedOut(err error) error { return optedOut{err} }
+
+// IsOptedOut reports whether err is a provider's opt-out refusal.
+func IsOptedOut(err error) bool {
+	var o optedOut
+	return errors.As(err, &o)
+}
 
 // IsPermanent reports whether err is a permanent failure.
 func IsPermanent(err error) bool {

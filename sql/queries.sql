@@ -306,7 +306,7 @@ SELECT invite_id, kind, value, expires_at, used_at FROM tickets WHERE hash = ?;
 UPDATE tickets SET used_at = ? WHERE hash = ?;
 
 -- name: accept-invite
-UPDATE invites SET status = 'accepted', accepted_by = ?, updated_at = ? WHERE id = ? AND status = 'pending';
+UPDATE invites SET status = 'accepted', accepted_by = ?, updated_at = ? WHERE id = ? AND status = 'pending' AND expires_at > ?;
 
 -- name: pending-to
 -- The pending invites that may become message requests to the account:

@@ -86,7 +86,7 @@ func (d *DB) Link(ctx context.Context, acct directory.Account, id resolver.Ident
 				if _, err := tx.ExecContext(ctx, d.query("use-ticket"), now, ticketHash); err != nil {
 					return err
 				}
-				res, err := tx.ExecContext(ctx, d.query("accept-invite"), acct.ID, now, inv.ID)
+				res, err := tx.ExecContext(ctx, d.query("accept-invite"), acct.ID, now, inv.ID, now)
 				if err != nil {
 					return err
 				}

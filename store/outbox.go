@@ -9,6 +9,7 @@ import (
 
 	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/notify"
+	"github.com/beckon-chat/beckon/resolver"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -91,6 +92,15 @@ func (d *DB) record(ctx context.Context, tx *sqlx.Tx, a notify.Attempt) error {
 	}
 	if a.State == notify.StateRetry {
 		return nil
+	}
+	if a.OptedOut {
+		kind := resolver.Email
+		if m.Channel == invite.ChannelSMS {
+			kind = resolver.Phone
+		}
+		if _, err := tx.ExecContext(ctx, d.query("unsubscribe"), string(kind), m.To, now); err != nil {
+			return fmt.Errorf("provider opt-out: %w", err)
+		}
 	}
 	if a.State == notify.StateSent {
 		// Something of the invite reached the recipient: at link, only

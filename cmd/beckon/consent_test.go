@@ -1,12 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -119,7 +120,7 @@ func TestConsentAtSend(t *testing.T) {
 		stop()
 
 		// An API-only node queues alice's and mallory's invites; then x
-		// unsubscribes with the one-click POST of a mail client.
+		// unsubscribes with the one-click POST of a mail provider.
 		base, stop = startNode(t, env, "--workers=false")
 		c.base = base
 		queued := inviteAs(t, c, "alice", "x@example.net", "chat_2")
@@ -127,8 +128,12 @@ func TestConsentAtSend(t *testing.T) {
 		if d := delivery(c, queued); d != "queued" {
 			t.Fatalf("delivery %s on an API-only node", d)
 		}
-		resp, err := http.Post(strings.Replace(link, "https://beckon.test", base, 1)+"/unsubscribe", "application/x-www-form-urlencoded",
-			strings.NewReader(url.Values{"List-Unsubscribe": {"One-Click"}}.Encode()))
+		// As RFC 8058 says a mail provider SHOULD post it: multipart/form-data.
+		var form bytes.Buffer
+		mw := multipart.NewWriter(&form)
+		_ = mw.WriteField("List-Unsubscribe", "One-Click")
+		mw.Close()
+		resp, err := http.Post(strings.Replace(link, "https://beckon.test", base, 1)+"/unsubscribe", mw.FormDataContentType(), &form)
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("one-click unsubscribe: %v %v", err, resp)
 		}

@@ -108,6 +108,7 @@ func TestSMSByTwilio(t *testing.T) {
 	fake := &fakeTwilio{calls: map[string]int{}, bodies: map[string]string{}, script: map[string][][2]int{
 		"+33622222222": {{429, 20429}}, // throttled once, then accepted
 		"+33633333333": {{400, 21211}}, // invalid 'To': permanent
+		"+33644444444": {{400, 21610}}, // said STOP to Twilio before we heard it
 	}}
 	api := httptest.NewServer(fake)
 	defer api.Close()
@@ -159,6 +160,20 @@ func TestSMSByTwilio(t *testing.T) {
 		}
 		if d := delivery(c, ok); d != "delivered" {
 			t.Fatalf("delivery %s after the report", d)
+		}
+	})
+	t.Run("ProviderOptOut", func(t *testing.T) {
+		// To the inviter, like any other SMS; the number is unsubscribed.
+		id := sendInvite(t, c, "06 44 44 44 44")
+		eventually(t, "the refused SMS to look sent", func() bool { return delivery(c, id) == "sent" })
+		code, m := c.do("POST", "/v1/invites", `{"inviter":"alice","identifier":"06 44 44 44 44","chat":{"id":"chat_again","kind":"one_on_one"}}`)
+		if code != 201 {
+			t.Fatalf("%d %v", code, m)
+		}
+		again := m["id"].(string)
+		eventually(t, "the next invite to look sent", func() bool { return delivery(c, again) == "sent" })
+		if n := fake.count("+33644444444"); n != 1 {
+			t.Fatalf("Twilio was asked %d times for a number that opted out with it; want 1", n)
 		}
 	})
 	t.Run("Resend", func(t *testing.T) {

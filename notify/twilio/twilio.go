@@ -169,13 +169,25 @@ func (s *Sender) Send(_ context.Context, msgs []notify.Message) []notify.Outcome
 	return out
 }
 
+// codeUnsubscribed is Twilio's "the recipient replied STOP" refusal.
+const codeUnsubscribed = 21610
+
+// classify sorts Twilio's errors: an opt-out, transient (the channel as a
+// whole fails), or permanent (this message can never go).
 func classify(err error) error {
 	var te *client.TwilioRestError
 	if errors.As(err, &te) {
-		if te.Status == http.StatusTooManyRequests || te.Status >= 500 {
-			return fmt.Errorf("twilio %d (%d): %s", te.Status, te.Code, te.Message)
+		e := fmt.Errorf("twilio %d (%d): %s", te.Status, te.Code, te.Message)
+		switch {
+		case te.Code == codeUnsubscribed:
+			return notify.OptedOut(e)
+		case te.Status == http.StatusTooManyRequests || te.Status >= 500,
+			te.Status == http.StatusUnauthorized || te.Status == http.StatusForbidden:
+			// Throttled, down, or the account itself refused (credentials,
+			// suspension): the channel fails, not this recipient; retried.
+			return e
 		}
-		return notify.Permanentf("twilio %d (%d): %s", te.Status, te.Code, te.Message)
+		return notify.Permanent(e)
 	}
 	return fmt.Errorf("twilio: %w", err)
 }
