@@ -19,15 +19,18 @@ var _ notify.Gate = (*Service)(nil)
 // invitations or blocked the inviter from the page, when the account that
 // owns the address blocked the inviter or its policy refuses them, when the
 // inviter's own policy no longer allows the address or the channel, and
-// when the address is over its daily cap. The cap is decided once a
-// message, on its first claim, and kept with it. The dispatcher makes a
+// when the address is over its daily cap. The cap is charged once a
+// message: Admit marks each message with its decision (CapDecided,
+// Capped), which is recorded with its attempt and reused on its retries. A
+// message claimed again after a crash, before anything was recorded, is
+// charged again: never let through uncharged. The dispatcher makes a
 // held-back message look sent to the inviter.
 func (s *Service) Admit(ctx context.Context, msgs []notify.Message) ([]bool, error) {
 	ok := make([]bool, len(msgs))
-	for i, m := range msgs {
-		admit, err := s.admit(ctx, m)
+	for i := range msgs {
+		admit, err := s.admit(ctx, &msgs[i])
 		if err != nil {
-			return nil, fmt.Errorf("admit message %d: %w", m.ID, err)
+			return nil, fmt.Errorf("admit message %d: %w", msgs[i].ID, err)
 		}
 		ok[i] = admit
 	}
@@ -36,7 +39,7 @@ func (s *Service) Admit(ctx context.Context, msgs []notify.Message) ([]bool, err
 
 // admit does the same reads for every message whatever it finds, so that
 // the time a held message takes does not tell why.
-func (s *Service) admit(ctx context.Context, m notify.Message) (bool, error) {
+func (s *Service) admit(ctx context.Context, m *notify.Message) (bool, error) {
 	inv, err := s.cfg.Store.Invite(ctx, m.InviteID)
 	if fault.CodeOf(err) == ErrNotFound.Code {
 		return false, nil
@@ -65,7 +68,7 @@ func (s *Service) refused(ctx context.Context, inv Invite) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	res, err := s.cfg.Resolver.Inspect(ctx, inv.InviterID, resolver.Query{Identifier: inv.Recipient.Value})
+	res, err := s.cfg.Resolver.InspectOwner(ctx, inv.InviterID, resolver.Query{Identifier: inv.Recipient.Value})
 	if fault.As(err) != nil {
 		return true, nil
 	}
@@ -76,11 +79,10 @@ func (s *Service) refused(ctx context.Context, inv Invite) (bool, error) {
 	return refuses || !policy || (res.Owner.Found && !res.Owner.Admits(res.Requester)), nil
 }
 
-// capped applies the per-recipient daily cap to m once: the first decision
-// is stored with the message, so that a message claimed again (a crash, a
-// lease that ran out) is neither charged twice nor let through uncharged.
-// A refused message is not charged, but the limiter is read all the same.
-func (s *Service) capped(ctx context.Context, m notify.Message, id resolver.Identifier, refused bool) (bool, error) {
+// capped applies the per-recipient daily cap to m once and marks m with the
+// decision. A refused message is not charged, but the limiter is read all
+// the same.
+func (s *Service) capped(ctx context.Context, m *notify.Message, id resolver.Identifier, refused bool) (bool, error) {
 	if m.CapDecided {
 		return m.Capped, nil
 	}
@@ -92,11 +94,8 @@ func (s *Service) capped(ctx context.Context, m notify.Message, id resolver.Iden
 	if err != nil {
 		return false, fmt.Errorf("invite limit: %w", err)
 	}
-	capped := !refused && !r.OK()
-	if err := s.cfg.Store.SetCapped(ctx, m.ID, capped); err != nil {
-		return false, err
-	}
-	return capped, nil
+	m.CapDecided, m.Capped = true, !refused && !r.OK()
+	return m.Capped, nil
 }
 
 func recipientKey(id resolver.Identifier) string {

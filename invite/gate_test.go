@@ -30,20 +30,24 @@ func capped(t *testing.T, e testenv.Engine) (*invite.Service, *store.DB, *time.T
 	return svc, db, now
 }
 
-// TestGateCapOnceAMessage: a message claimed again after a crash (its lease
-// ran out, nothing recorded) keeps the cap decision of its first claim: it
-// is neither charged twice nor let through uncharged.
+// TestGateCapOnceAMessage: a message's cap decision is recorded with its
+// attempt, so a retry (the provider failed) is not charged again; a message
+// claimed again after a crash, before anything was recorded, is charged
+// again — more held, never one let through uncharged.
 func TestGateCapOnceAMessage(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, e testenv.Engine) {
 		svc, db, now := capped(t, e)
 		ctx := context.Background()
-		for i := range 3 {
-			if _, err := svc.Create(ctx, invite.CreateInput{InviterID: "alice", Identifier: "x@example.org",
-				Chat: invite.Chat{ID: fmt.Sprintf("c%d", i), Kind: invite.OneOnOne}}); err != nil {
-				t.Fatal(err)
+		invite3 := func(to string) {
+			t.Helper()
+			for i := range 3 {
+				if _, err := svc.Create(ctx, invite.CreateInput{InviterID: "alice", Identifier: to,
+					Chat: invite.Chat{ID: fmt.Sprintf("c%d", i), Kind: invite.OneOnOne}}); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
-		admit := func() []bool {
+		admit := func() ([]notify.Message, []bool) {
 			t.Helper()
 			msgs, err := db.Claim(ctx, 10, time.Second)
 			if err != nil || len(msgs) != 3 {
@@ -53,15 +57,41 @@ func TestGateCapOnceAMessage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return ok
+			return msgs, ok
 		}
-		first := admit()
+		invite3("x@example.org")
+		msgs, first := admit()
 		if !slices.Equal(first, []bool{true, true, false}) {
 			t.Fatalf("first claim: %v; the cap is 2", first)
 		}
-		*now = now.Add(2 * time.Second) // the worker died: its lease runs out
-		if again := admit(); !slices.Equal(again, first) {
-			t.Fatalf("claimed again: %v; want the first decisions %v", again, first)
+		// The provider is down: all three are retried, with their decisions.
+		var retry []notify.Attempt
+		for _, m := range msgs {
+			retry = append(retry, notify.Attempt{Message: m, State: notify.StateRetry, RetryAt: *now})
+		}
+		if err := db.Record(ctx, retry); err != nil {
+			t.Fatal(err)
+		}
+		if _, again := admit(); !slices.Equal(again, first) {
+			t.Fatalf("retried: %v; want the first decisions %v", again, first)
+		}
+		*now = now.Add(2 * time.Second) // x's leases run out
+		if _, again := admit(); !slices.Equal(again, first) {
+			t.Fatalf("claimed again: %v; want the recorded decisions %v", again, first)
+		}
+		*now = now.Add(2 * time.Second)
+		for {
+			if msgs, _ := db.Claim(ctx, 10, time.Hour); len(msgs) == 0 {
+				break // x's messages out of the way for good
+			}
+		}
+		invite3("y@example.org")
+		if _, ok := admit(); !slices.Equal(ok, first) {
+			t.Fatalf("y: %v", ok)
+		}
+		*now = now.Add(2 * time.Second) // the worker dies before recording anything
+		if _, crashed := admit(); !slices.Equal(crashed, []bool{false, false, false}) {
+			t.Fatalf("claimed again after a crash: %v; want all held (charged again, over the cap)", crashed)
 		}
 	})
 }

@@ -207,9 +207,6 @@ type Store interface {
 	MarkReminded(ctx context.Context, id string) (bool, error)
 	// QueueReminder stores a claimed reminder's token and message.
 	QueueReminder(ctx context.Context, inv Invite, tokenHash string, msg *Message) error
-	// SetCapped keeps the per-recipient cap decision of an outbox message
-	// (the first one stays).
-	SetCapped(ctx context.Context, outboxID int64, capped bool) error
 	// ReportDelivery records a provider's delivery report.
 	ReportDelivery(ctx context.Context, providerID string, delivery Delivery) error
 	// Link binds id to acct, accepts the ticket's invite (ticketHash may be

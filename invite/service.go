@@ -352,7 +352,7 @@ func (s *Service) Resend(ctx context.Context, id string) (Invite, error) {
 // recipient as normalised for it (a number with its region and line type);
 // it checks that the policy still lets it send there on this channel.
 func (s *Service) inviter(ctx context.Context, inv Invite) (resolver.Requester, resolver.Identifier, error) {
-	res, err := s.cfg.Resolver.Inspect(ctx, inv.InviterID, resolver.Query{Identifier: inv.Recipient.Value})
+	res, err := s.cfg.Resolver.InspectOwner(ctx, inv.InviterID, resolver.Query{Identifier: inv.Recipient.Value})
 	if err != nil {
 		return res.Requester, inv.Recipient, err
 	}

@@ -190,12 +190,14 @@ func (d *Dispatcher) round(ctx context.Context, senders map[string]Sender) (int,
 // delivery), or retried and failed alike while the provider fails.
 func (d *Dispatcher) deliver(ctx context.Context, senders map[string]Sender, m Message, deadline time.Time) (Attempt, error) {
 	if d.cfg.Gate != nil {
-		ok, err := d.cfg.Gate.Admit(ctx, []Message{m})
+		one := []Message{m}
+		ok, err := d.cfg.Gate.Admit(ctx, one)
 		if err != nil {
 			// Nothing is sent unchecked: the lease runs out and the
 			// message is claimed again.
 			return Attempt{}, fmt.Errorf("check consent: %w", err)
 		}
+		m = one[0] // with the gate's cap decision, recorded with the attempt
 		if !ok[0] {
 			return d.hold(ctx, senders, m, deadline), nil
 		}

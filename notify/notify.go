@@ -25,8 +25,9 @@ type Message struct {
 	Unsubscribe string
 	// Attempt is 1 for the first try.
 	Attempt int
-	// CapDecided says the per-recipient cap was already applied to this
-	// message (on an earlier claim); Capped is what it decided.
+	// CapDecided says the per-recipient cap was applied to this message
+	// (by the gate, or on an earlier attempt: it is recorded with the
+	// attempt); Capped is what it decided.
 	CapDecided bool
 	Capped     bool
 }

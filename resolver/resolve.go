@@ -151,7 +151,18 @@ type Resolution struct {
 // Inspect resolves one query like Resolve and also returns the requester
 // and the owner behind the answer.
 func (s *Service) Inspect(ctx context.Context, requesterID string, q Query) (Resolution, error) {
-	items, req, owners, err := s.resolve(ctx, requesterID, []Query{q})
+	return s.inspect(ctx, requesterID, q, true)
+}
+
+// InspectOwner is Inspect without looking for the requester's pending
+// invite: a none stays none (for checks that need only the owner and the
+// requester's policy, such as consent at send).
+func (s *Service) InspectOwner(ctx context.Context, requesterID string, q Query) (Resolution, error) {
+	return s.inspect(ctx, requesterID, q, false)
+}
+
+func (s *Service) inspect(ctx context.Context, requesterID string, q Query, pending bool) (Resolution, error) {
+	items, req, owners, err := s.resolve(ctx, requesterID, []Query{q}, pending)
 	if err != nil {
 		return Resolution{}, err
 	}
@@ -166,13 +177,13 @@ func (s *Service) Inspect(ctx context.Context, requesterID string, q Query) (Res
 // gets its error in place of a result; an unknown requester or a store
 // failure fails the batch.
 func (s *Service) ResolveBatch(ctx context.Context, requesterID string, qs []Query) ([]BatchItem, error) {
-	items, _, _, err := s.resolve(ctx, requesterID, qs)
+	items, _, _, err := s.resolve(ctx, requesterID, qs, true)
 	return items, err
 }
 
 // resolve does ResolveBatch and also returns the requester and, for each
 // query, the owner found (the zero Owner for an invalid entry).
-func (s *Service) resolve(ctx context.Context, requesterID string, qs []Query) ([]BatchItem, Requester, []Owner, error) {
+func (s *Service) resolve(ctx context.Context, requesterID string, qs []Query, pending bool) ([]BatchItem, Requester, []Owner, error) {
 	out := make([]BatchItem, len(qs))
 	needRegion := false
 	for i, q := range qs {
@@ -216,7 +227,7 @@ func (s *Service) resolve(ctx context.Context, requesterID string, qs []Query) (
 			none = append(none, i)
 		}
 	}
-	if len(none) == 0 || s.pending == nil {
+	if len(none) == 0 || s.pending == nil || !pending {
 		return out, req, perQuery, nil
 	}
 	ids := make([]Identifier, len(none))

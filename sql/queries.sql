@@ -228,15 +228,14 @@ RETURNING id, invite_id, kind, channel, recipient, subject, body_text, body_html
 -- 'held_report' until next_attempt_at. Fenced by the attempt: a worker
 -- whose lease ran out records nothing over the one that took it over.
 UPDATE outbox SET state = ?, subject = '', body_text = '', body_html = '', unsubscribe = '', provider_id = ?,
-                  last_error = ?, locked_until = NULL, next_attempt_at = ?, updated_at = ?
+                  last_error = ?, locked_until = NULL, next_attempt_at = ?, updated_at = ?, capped = COALESCE(capped, ?)
 WHERE id = ? AND state = 'sending' AND attempts = ?;
 
 -- name: outbox-retry
-UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ?, locked_until = NULL, updated_at = ?
+-- The cap decision is kept, so that a retry is not charged again.
+UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ?, locked_until = NULL, updated_at = ?,
+                  capped = COALESCE(capped, ?)
 WHERE id = ? AND state = 'sending' AND attempts = ?;
-
--- name: outbox-capped
-UPDATE outbox SET capped = ? WHERE id = ? AND capped IS NULL;
 
 -- name: held-reports.sqlite
 UPDATE outbox SET state = 'held', updated_at = ?

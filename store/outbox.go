@@ -71,13 +71,14 @@ func (d *DB) record(ctx context.Context, tx *sqlx.Tx, a notify.Attempt) error {
 	m := a.Message
 	var res sql.Result
 	var err error
+	capped := sql.NullBool{Bool: m.Capped, Valid: m.CapDecided}
 	switch {
 	case a.State == notify.StateRetry:
-		res, err = tx.ExecContext(ctx, d.query("outbox-retry"), d.timeArg(a.RetryAt), a.Reason, now, m.ID, m.Attempt)
+		res, err = tx.ExecContext(ctx, d.query("outbox-retry"), d.timeArg(a.RetryAt), a.Reason, now, capped, m.ID, m.Attempt)
 	case a.State == notify.StateHeld && !a.ReportAt.IsZero():
-		res, err = tx.ExecContext(ctx, d.query("outbox-done"), "held_report", "", "", d.timeArg(a.ReportAt), now, m.ID, m.Attempt)
+		res, err = tx.ExecContext(ctx, d.query("outbox-done"), "held_report", "", "", d.timeArg(a.ReportAt), now, capped, m.ID, m.Attempt)
 	default:
-		res, err = tx.ExecContext(ctx, d.query("outbox-done"), a.State, a.ProviderID, a.Reason, now, now, m.ID, m.Attempt)
+		res, err = tx.ExecContext(ctx, d.query("outbox-done"), a.State, a.ProviderID, a.Reason, now, now, capped, m.ID, m.Attempt)
 	}
 	if err != nil {
 		return fmt.Errorf("outbox %s: %w", a.State, err)
@@ -150,14 +151,6 @@ func (d *DB) ReportHeld(ctx context.Context, n int) error {
 	})
 }
 
-// SetCapped keeps the per-recipient cap decision of an outbox message; the
-// first decision stays.
-func (d *DB) SetCapped(ctx context.Context, outboxID int64, capped bool) error {
-	if _, err := d.db.ExecContext(ctx, d.query("outbox-capped"), capped, outboxID); err != nil {
-		return fmt.Errorf("set capped: %w", err)
-	}
-	return nil
-}
 
 // ReportDelivery records a provider's delivery report for the message it
 // knows as providerID, and emits invite.delivered or

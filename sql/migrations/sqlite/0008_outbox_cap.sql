@@ -1,4 +1,4 @@
--- The per-recipient cap decision of a message, taken on its first claim and
--- kept, so that a message claimed again (a crash, a lease run out) is neither
--- charged twice nor let through uncharged. NULL: not decided yet.
+-- The per-recipient cap decision of a message, recorded with its attempt and
+-- reused on its retries, so that a retry is not charged again.
+-- NULL: not decided yet.
 ALTER TABLE outbox ADD COLUMN capped BOOLEAN;
