@@ -151,7 +151,6 @@ func (d *DB) ReportHeld(ctx context.Context, n int) error {
 	})
 }
 
-
 // ReportDelivery records a provider's delivery report for the message it
 // knows as providerID, and emits invite.delivered or
 // invite.delivery_failed. An unknown id or a report that changes nothing is
