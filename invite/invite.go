@@ -192,6 +192,8 @@ type Store interface {
 	End(ctx context.Context, id string, status Status, event string, blockInviter bool) (Invite, error)
 	// Unsubscribe records that the identifier wants no invitations.
 	Unsubscribe(ctx context.Context, id resolver.Identifier) error
+	// Resubscribe forgets that the identifier wanted no invitations.
+	Resubscribe(ctx context.Context, id resolver.Identifier) error
 	// IssueTicket stores a sign-up ticket hash for the invite.
 	IssueTicket(ctx context.Context, inv Invite, hash string, expires time.Time) error
 	// Ticket returns the sign-up ticket with this hash, used or not, or

@@ -15,6 +15,8 @@ var (
 	// stopWords are the replies that mean "no more messages" (Twilio's
 	// standard opt-out keywords, and French ones).
 	stopWords = []string{"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "ARRET", "ARRÊT", "STOP SMS"}
+	// startWords undo a stop, as Twilio's own opt-in keywords do with it.
+	startWords = []string{"START", "UNSTOP", "YES"}
 )
 
 // SMSStatus records a delivery report for the SMS the provider knows as
@@ -30,14 +32,20 @@ func (s *Service) SMSStatus(ctx context.Context, sid, status string) error {
 }
 
 // InboundSMS handles a reply: a stop word unsubscribes the number from all
-// invitations. It reports whether it did.
+// invitations, a start word (Twilio lets the number through again then)
+// undoes it. It reports whether it changed anything.
 func (s *Service) InboundSMS(ctx context.Context, from, body string) (bool, error) {
-	if !slices.Contains(stopWords, strings.ToUpper(strings.TrimSpace(body))) {
+	word := strings.ToUpper(strings.TrimSpace(body))
+	stop, start := slices.Contains(stopWords, word), slices.Contains(startWords, word)
+	if !stop && !start {
 		return false, nil
 	}
 	id, err := resolver.NormalizePhone(from, "")
 	if err != nil {
 		return false, err
+	}
+	if start {
+		return true, s.cfg.Store.Resubscribe(ctx, id)
 	}
 	return true, s.cfg.Store.Unsubscribe(ctx, id)
 }

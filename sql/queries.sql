@@ -208,6 +208,9 @@ WHERE id = ? AND status = 'pending' AND resends = ?;
 -- name: unsubscribe
 INSERT INTO unsubscribes (kind, value, created_at) VALUES (?, ?, ?) ON CONFLICT (kind, value) DO NOTHING;
 
+-- name: resubscribe
+DELETE FROM unsubscribes WHERE kind = ? AND value = ?;
+
 -- name: claim-outbox.sqlite
 UPDATE outbox SET state = 'sending', attempts = attempts + 1, locked_until = ?, updated_at = ?
 WHERE id IN (SELECT id FROM outbox

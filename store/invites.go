@@ -281,6 +281,14 @@ func (d *DB) Unsubscribe(ctx context.Context, id resolver.Identifier) error {
 	})
 }
 
+// Resubscribe forgets that the identifier wanted no invitations.
+func (d *DB) Resubscribe(ctx context.Context, id resolver.Identifier) error {
+	if _, err := d.db.ExecContext(ctx, d.query("resubscribe"), string(id.Kind), id.Value); err != nil {
+		return fmt.Errorf("resubscribe: %w", err)
+	}
+	return nil
+}
+
 // ExpireDue marks up to limit overdue pending invites expired, forgets
 // their tokens and emits invite.expired; it returns how many.
 func (d *DB) ExpireDue(ctx context.Context, limit int) (int, error) {

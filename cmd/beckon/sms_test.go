@@ -207,6 +207,15 @@ func TestSMSByTwilio(t *testing.T) {
 		if fake.count("+33611111111") != before {
 			t.Fatal("an SMS went to a number that replied STOP")
 		}
+		// START undoes it.
+		form["Body"] = []string{"Start"}
+		if code := postSigned(t, base, public, "/webhooks/twilio/inbound", form, true); code != 200 {
+			t.Fatalf("inbound START: %d", code)
+		}
+		if code, m := c.do("POST", "/v1/invites", `{"inviter":"alice","identifier":"06 11 11 11 11","chat":{"id":"chat_third","kind":"one_on_one"}}`); code != 201 {
+			t.Fatalf("%d %v", code, m)
+		}
+		eventually(t, "an SMS after START", func() bool { return fake.count("+33611111111") == before+1 })
 	})
 	if strings.Contains(logs.String(), "+33633333333") || strings.Contains(logs.String(), "+33611111111") {
 		t.Fatal("a phone number reached the log")
