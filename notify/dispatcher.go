@@ -151,9 +151,11 @@ func (d *Dispatcher) work(ctx context.Context) {
 	}
 }
 
-// round claims one batch, delivers it channel by channel and records the
-// outcomes in claim order; it returns how many messages it claimed. Held
-// SMS whose delivery report is due are reported delivered first.
+// round claims one batch, delivers it one message at a time and records
+// the outcomes in claim order; it returns how many messages it claimed.
+// Held SMS whose delivery report is due are reported delivered first. If
+// consent cannot be read for a message, what was done before it is
+// recorded and the rest waits for its lease to run out.
 func (d *Dispatcher) round(ctx context.Context, senders map[string]Sender) (int, error) {
 	if err := d.cfg.Outbox.ReportHeld(ctx, d.cfg.Batch); err != nil {
 		d.cfg.Log.Error("report held messages delivered", "err", err)
@@ -165,11 +167,15 @@ func (d *Dispatcher) round(ctx context.Context, senders map[string]Sender) (int,
 	// Held messages never make the batch outlive half its lease: another
 	// worker would claim it again and send its real messages twice.
 	deadline := time.Now().Add(d.cfg.Lease / 2)
-	attempts := make([]Attempt, len(msgs))
-	for i, m := range msgs {
-		if attempts[i], err = d.deliver(ctx, senders, m, deadline); err != nil {
-			return len(msgs), err
+	attempts := make([]Attempt, 0, len(msgs))
+	var gateErr error
+	for _, m := range msgs {
+		a, err := d.deliver(ctx, senders, m, deadline)
+		if err != nil {
+			gateErr = err
+			break
 		}
+		attempts = append(attempts, a)
 	}
 	if d.cfg.Observe != nil {
 		for _, a := range attempts {
@@ -181,7 +187,7 @@ func (d *Dispatcher) round(ctx context.Context, senders map[string]Sender) (int,
 		// The leases run out and the messages are sent again: at least once.
 		return len(msgs), fmt.Errorf("record attempts: %w", err)
 	}
-	return len(msgs), nil
+	return len(msgs), gateErr
 }
 
 // deliver asks the gate about one message just before sending it, and
