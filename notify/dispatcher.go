@@ -69,6 +69,8 @@ type Dispatcher struct {
 	// lastErr is the error of each channel's latest real attempt (nil when
 	// it was sent): while a provider fails, held messages fail alike.
 	lastErr map[string]error
+	// lastReport is when the workers last made the due held reports.
+	lastReport time.Time
 }
 
 // NewDispatcher returns a dispatcher; defaults: 2 workers, batches of 50,
@@ -153,12 +155,15 @@ func (d *Dispatcher) work(ctx context.Context) {
 
 // round claims one batch, delivers it one message at a time and records
 // the outcomes in claim order; it returns how many messages it claimed.
-// Held SMS whose delivery report is due are reported delivered first. If
+// Held SMS whose delivery report is due are reported delivered first (at
+// most once a second). If
 // consent cannot be read for a message, what was done before it is
 // recorded and the rest waits for its lease to run out.
 func (d *Dispatcher) round(ctx context.Context, senders map[string]Sender) (int, error) {
-	if err := d.cfg.Outbox.ReportHeld(ctx, d.cfg.Batch); err != nil {
-		d.cfg.Log.Error("report held messages delivered", "err", err)
+	if d.reportDue() {
+		if err := d.cfg.Outbox.ReportHeld(ctx, d.cfg.Batch); err != nil {
+			d.cfg.Log.Error("report held messages delivered", "err", err)
+		}
 	}
 	msgs, err := d.cfg.Outbox.Claim(ctx, d.cfg.Batch, d.cfg.Lease)
 	if err != nil || len(msgs) == 0 {
@@ -267,6 +272,19 @@ func (d *Dispatcher) sender(channel string, senders map[string]Sender) (Sender, 
 func reportsDelivery(s Sender) bool {
 	r, ok := s.(DeliveryReporter)
 	return ok && r.ReportsDelivery()
+}
+
+// reportDue says whether the due held reports are to be made now: once a
+// second for all of this node's workers, not in every round (on SQLite
+// each is a write transaction, idle or not).
+func (d *Dispatcher) reportDue() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if time.Since(d.lastReport) < time.Second {
+		return false
+	}
+	d.lastReport = time.Now()
+	return true
 }
 
 // learn remembers the outcome of a channel's latest real attempt and, when

@@ -27,11 +27,11 @@ type ticketRow struct {
 
 // Link binds id to the account (creating or updating the account row),
 // accepts the ticket's invite, makes the blocks given from the invite page
-// to id the account's own (once: they are then forgotten on id), turns the other pending invites to id into
-// message requests (except those from blocked inviters, suppressed ones,
-// and all when id asked for no invitations), and emits the events, in one
-// transaction. Calling it
-// again changes nothing and answers the same.
+// to id the account's own (once: they are then forgotten on id), turns the
+// other pending invites to id into message requests (except those from
+// blocked inviters, suppressed ones, and all when id asked for no
+// invitations), and emits the events, in one transaction. Calling it again
+// changes nothing and answers the same.
 func (d *DB) Link(ctx context.Context, acct directory.Account, id resolver.Identifier, ticketHash string) (invite.Linked, error) {
 	var out invite.Linked
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
