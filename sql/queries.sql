@@ -264,15 +264,16 @@ UPDATE invites SET suppressed = FALSE WHERE id = ? AND suppressed;
 
 -- name: list-events.sqlite
 -- One writer at a time: every event below the last one is committed.
-SELECT tx, seq, id, type, data, created_at FROM events WHERE (tx, seq) > (?, ?) ORDER BY tx, seq LIMIT ?;
+SELECT tx, seq, id, type, data, created_at, FALSE AS held FROM events
+WHERE (tx, seq) > (?, ?) ORDER BY tx, seq LIMIT ?;
 
 -- name: list-events.postgres
--- Only events of transactions below the oldest one still running: no
--- event can commit later at a position before them, so a reader that
--- passed a position never misses what lands behind it.
-SELECT tx, seq, id, type, data, created_at FROM events
-WHERE (tx, seq) > (?, ?) AND tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
-ORDER BY tx, seq LIMIT ?;
+-- held marks events of transactions at or above the oldest one still
+-- running (in the statement's snapshot): an event may yet commit before
+-- them, so the feed stops at the first one.
+SELECT e.tx, e.seq, e.id, e.type, e.data, e.created_at, e.tx >= b.xmin AS held
+FROM events e, (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) b
+WHERE (e.tx, e.seq) > (?, ?) ORDER BY e.tx, e.seq LIMIT ?;
 
 -- name: webhook-lease
 -- Take or extend the delivery lease; RETURNING says whether we hold it.
