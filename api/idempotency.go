@@ -24,9 +24,9 @@ type IdempotencyStore interface {
 const IdempotencyTTL = 24 * time.Hour
 
 var (
-	errIdemReused = fault.New(fault.Unprocessable, "idempotency_key_reused", "", "this Idempotency-Key was used with another request")
-	errIdemInUse  = fault.New(fault.Conflict, "idempotency_key_in_use", "", "a request with this Idempotency-Key is still running: retry shortly")
-	errIdemKey    = fault.Invalidf("invalid_idempotency_key", "", "an Idempotency-Key is 1 to 255 printable ASCII characters")
+	errIdemReused = fault.New(fault.Unprocessable, fault.CodeIdempotencyKeyReused, "", "this Idempotency-Key was used with another request")
+	errIdemInUse  = fault.New(fault.Conflict, fault.CodeIdempotencyKeyInUse, "", "a request with this Idempotency-Key is still running: retry shortly")
+	errIdemKey    = fault.Invalidf(fault.CodeInvalidIdempotency, "", "an Idempotency-Key is 1 to 255 printable ASCII characters")
 )
 
 // recorder keeps what a handler writes.

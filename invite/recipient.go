@@ -12,11 +12,11 @@ import (
 
 // ErrGone answers any token that does not open a pending invite: unknown,
 // expired, revoked or used all look the same.
-var ErrGone = fault.New(fault.Gone, "invite_gone", "", "this invitation link is no longer valid")
+var ErrGone = fault.New(fault.Gone, fault.CodeInviteGone, "", "this invitation link is no longer valid")
 
 // ErrInvalidTicket answers a sign-up ticket that is unknown, used,
 // expired, for another identifier, or whose invite ended.
-var ErrInvalidTicket = fault.New(fault.Unprocessable, "invalid_ticket", "invite_ticket", "the invite ticket is unknown, used, expired or for another identifier")
+var ErrInvalidTicket = fault.New(fault.Unprocessable, fault.CodeInvalidTicket, "invite_ticket", "the invite ticket is unknown, used, expired or for another identifier")
 
 // TicketTTL is how long a sign-up ticket is valid.
 const TicketTTL = 15 * time.Minute

@@ -9,13 +9,10 @@ import (
 	"fmt"
 
 	"github.com/beckon-chat/beckon/directory"
-	"github.com/beckon-chat/beckon/fault"
 	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/resolver"
 	"github.com/jmoiron/sqlx"
 )
-
-var errInvalidTicket = fault.New(fault.Unprocessable, "invalid_ticket", "invite_ticket", "the invite ticket is unknown, used, expired or for another identifier")
 
 type ticketRow struct {
 	InviteID  string `db:"invite_id"`
@@ -39,7 +36,7 @@ func (d *DB) Link(ctx context.Context, acct directory.Account, id resolver.Ident
 		now := d.timeArg(nowT)
 		if _, err := tx.ExecContext(ctx, d.query("put-account"), acct.ID, nullString(acct.TenantID), acct.DisplayName,
 			acct.Discoverable, acct.Region, now, now); err != nil {
-			return conflict(err, "put account", nil, errTenantMissing)
+			return conflict(err, "put account", nil, directory.ErrTenantMissing)
 		}
 		var owner string
 		err := tx.GetContext(ctx, &owner, d.query("identifier-owner"), string(id.Kind), id.Value)
@@ -50,7 +47,7 @@ func (d *DB) Link(ctx context.Context, acct directory.Account, id resolver.Ident
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, d.query("insert-identifier"), string(id.Kind), id.Value, acct.ID, pos); err != nil {
-				return conflict(err, "bind identifier", fault.New(fault.Conflict, "identifier_taken", "identifier", "the identifier belongs to another account"), nil)
+				return conflict(err, "bind identifier", directory.IdentifierTaken("identifier"), nil)
 			}
 			if err := d.emit(ctx, tx, "account.linked", map[string]any{"account_id": acct.ID, "identifier": id}); err != nil {
 				return err
@@ -58,7 +55,7 @@ func (d *DB) Link(ctx context.Context, acct directory.Account, id resolver.Ident
 		case err != nil:
 			return err
 		case owner != acct.ID:
-			return fault.New(fault.Conflict, "identifier_taken", "identifier", "the identifier belongs to another account")
+			return directory.IdentifierTaken("identifier")
 		}
 
 		accepted := ""
@@ -66,12 +63,12 @@ func (d *DB) Link(ctx context.Context, acct directory.Account, id resolver.Ident
 			var t ticketRow
 			if err := tx.GetContext(ctx, &t, d.query("get-ticket"), ticketHash); err != nil {
 				if errors.Is(err, sql.ErrNoRows) {
-					return errInvalidTicket
+					return invite.ErrInvalidTicket
 				}
 				return err
 			}
 			if t.Kind != string(id.Kind) || t.Value != id.Value {
-				return errInvalidTicket
+				return invite.ErrInvalidTicket
 			}
 			inv, err := d.inviteIn(ctx, tx, t.InviteID)
 			if err != nil {
@@ -81,7 +78,7 @@ func (d *DB) Link(ctx context.Context, acct directory.Account, id resolver.Ident
 			case !t.UsedAt.IsZero() && inv.AcceptedBy == acct.ID:
 				// the same link again
 			case !t.UsedAt.IsZero() || !nowT.Before(t.ExpiresAt.Time):
-				return errInvalidTicket
+				return invite.ErrInvalidTicket
 			default:
 				if _, err := tx.ExecContext(ctx, d.query("use-ticket"), now, ticketHash); err != nil {
 					return err
@@ -91,7 +88,7 @@ func (d *DB) Link(ctx context.Context, acct directory.Account, id resolver.Ident
 					return err
 				}
 				if n, _ := res.RowsAffected(); n == 0 {
-					return errInvalidTicket // revoked, declined or expired meanwhile
+					return invite.ErrInvalidTicket // revoked, declined or expired meanwhile
 				}
 				if _, err := tx.ExecContext(ctx, d.query("delete-tokens"), inv.ID); err != nil {
 					return err
