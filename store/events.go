@@ -40,7 +40,7 @@ func (d *DB) Events(ctx context.Context, afterID string, limit int) ([]event.Eve
 	var seq int64
 	if afterID != "" {
 		if err := d.db.GetContext(ctx, &seq, d.query("event-seq"), afterID); errors.Is(err, sql.ErrNoRows) {
-			return nil, fault.Invalidf(fault.CodeInvalidCursor, "after", "no event with that id")
+			return nil, fault.Invalidf("invalid_cursor", "after", "no event with that id")
 		} else if err != nil {
 			return nil, fmt.Errorf("event cursor: %w", err)
 		}
