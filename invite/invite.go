@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/beckon-chat/beckon/directory"
+	"github.com/beckon-chat/beckon/event"
 	"github.com/beckon-chat/beckon/resolver"
 )
 
@@ -187,9 +188,9 @@ type Store interface {
 	// InviteByToken returns the invite a token hash opens, or ErrGone.
 	InviteByToken(ctx context.Context, hash string) (Invite, error)
 	// End ends a pending invite with status (declined), forgets its tokens
-	// and emits event; blockInviter also blocks the inviter from the
-	// recipient's identifier. ErrGone when it is not pending.
-	End(ctx context.Context, id string, status Status, event string, blockInviter bool) (Invite, error)
+	// and emits an event of type typ; blockInviter also blocks the inviter
+	// from the recipient's identifier. ErrGone when it is not pending.
+	End(ctx context.Context, id string, status Status, typ event.Type, blockInviter bool) (Invite, error)
 	// Unsubscribe records that the identifier wants no invitations.
 	Unsubscribe(ctx context.Context, id resolver.Identifier) error
 	// Resubscribe forgets that the identifier wanted no invitations.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/beckon-chat/beckon/directory"
+	"github.com/beckon-chat/beckon/event"
 	"github.com/beckon-chat/beckon/fault"
 	"github.com/beckon-chat/beckon/resolver"
 	"github.com/beckon-chat/beckon/templates"
@@ -95,7 +96,7 @@ func (s *Service) Decline(ctx context.Context, token string) (Invite, error) {
 	if err != nil {
 		return inv, err
 	}
-	return s.cfg.Store.End(ctx, inv.ID, Declined, "invite.declined", false)
+	return s.cfg.Store.End(ctx, inv.ID, Declined, event.InviteDeclined, false)
 }
 
 // BlockInviter declines the invite and keeps the inviter from inviting the
@@ -105,7 +106,7 @@ func (s *Service) BlockInviter(ctx context.Context, token string) (Invite, error
 	if err != nil {
 		return inv, err
 	}
-	return s.cfg.Store.End(ctx, inv.ID, Declined, "invite.declined", true)
+	return s.cfg.Store.End(ctx, inv.ID, Declined, event.InviteDeclined, true)
 }
 
 // Unsubscribe stops all invitations to the address of the invite, from

@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/beckon-chat/beckon/directory"
+	"github.com/beckon-chat/beckon/event"
 	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/resolver"
 	"github.com/jmoiron/sqlx"
@@ -49,7 +50,7 @@ func (d *DB) Link(ctx context.Context, acct directory.Account, id resolver.Ident
 			if _, err := tx.ExecContext(ctx, d.query("insert-identifier"), string(id.Kind), id.Value, acct.ID, pos); err != nil {
 				return conflict(err, "bind identifier", directory.IdentifierTaken("identifier"), nil)
 			}
-			if err := d.emit(ctx, tx, "account.linked", map[string]any{"account_id": acct.ID, "identifier": id}); err != nil {
+			if err := d.publish(ctx, tx, event.LinkedData{AccountID: acct.ID, Identifier: id}); err != nil {
 				return err
 			}
 		case err != nil:
@@ -96,7 +97,7 @@ func (d *DB) Link(ctx context.Context, acct directory.Account, id resolver.Ident
 				if inv, err = d.inviteIn(ctx, tx, inv.ID); err != nil {
 					return err
 				}
-				if err := d.emit(ctx, tx, "invite.accepted", map[string]any{"invite": inv, "account_id": acct.ID, "chat": inv.Chat}); err != nil {
+				if err := d.publish(ctx, tx, event.AcceptedData{AccountID: acct.ID, Chat: inv.Chat, Invite: inv}); err != nil {
 					return err
 				}
 			}
@@ -138,8 +139,8 @@ func (d *DB) Link(ctx context.Context, acct directory.Account, id resolver.Ident
 				return fmt.Errorf("request: %w", err)
 			}
 			if n, _ := res.RowsAffected(); n > 0 {
-				if err := d.emit(ctx, tx, "request.created", map[string]any{"request_id": reqID, "invite": inv,
-					"sender": inv.InviterID, "recipient": acct.ID, "chat": inv.Chat}); err != nil {
+				if err := d.publish(ctx, tx, event.RequestData{Chat: inv.Chat, Invite: inv,
+					Recipient: acct.ID, RequestID: reqID, Sender: inv.InviterID}); err != nil {
 					return err
 				}
 			}
