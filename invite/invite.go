@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/beckon-chat/beckon/directory"
 	"github.com/beckon-chat/beckon/event"
 	"github.com/beckon-chat/beckon/resolver"
 )
@@ -212,19 +211,6 @@ type Store interface {
 	QueueReminder(ctx context.Context, inv Invite, tokenHash string, msg *Message) error
 	// ReportDelivery records a provider's delivery report.
 	ReportDelivery(ctx context.Context, providerID string, delivery Delivery) error
-	// Link binds id to acct, accepts the ticket's invite (ticketHash may be
-	// empty) and turns the other pending invites to id into message
-	// requests, with their events, in one transaction.
-	Link(ctx context.Context, acct directory.Account, id resolver.Identifier, ticketHash string) (Linked, error)
-}
-
-// Linked is the outcome of linking an identifier to an account.
-type Linked struct {
-	Account    directory.Account
-	Identifier resolver.Identifier
-	// Accepted holds the ticket's invite, now accepted.
-	Accepted []Invite
-	// Requests holds the other pending invites to the identifier, now
-	// message requests the account must accept explicitly.
-	Requests []Invite
+	// Link runs fn in one transaction, committed when fn returns nil.
+	Link(ctx context.Context, fn func(LinkTx) error) error
 }

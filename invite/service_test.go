@@ -2,11 +2,13 @@ package invite_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/beckon-chat/beckon/directory"
+	"github.com/beckon-chat/beckon/fault"
 	"github.com/beckon-chat/beckon/internal/testenv"
 	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/notify"
@@ -90,6 +92,57 @@ func TestTicket(t *testing.T) {
 		Identifier: "eve@example.org", Ticket: fresh}); err == nil || !strings.Contains(err.Error(), "invalid_ticket") {
 		t.Fatalf("a ticket for another identifier: %v", err)
 	}
+}
+
+// TestLinkRace: links of one identifier to several accounts at once, each
+// with a ticket of the invite, have one winner; the others are
+// identifier_taken and change nothing.
+func TestLinkRace(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, e testenv.Engine) {
+		svc, db, _ := setup(t, e)
+		ctx := context.Background()
+		created, err := svc.Create(ctx, invite.CreateInput{InviterID: "alice", Identifier: "bob@example.org", Chat: invite.Chat{ID: "c", Kind: invite.OneOnOne}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		token := firstToken(t, db)
+		const n = 4
+		tickets := make([]string, n)
+		for i := range tickets {
+			if tickets[i], _, err = svc.Accept(ctx, token); err != nil {
+				t.Fatal(err)
+			}
+		}
+		errs := make(chan error, n)
+		for i, ticket := range tickets {
+			go func() {
+				_, err := svc.Link(ctx, invite.LinkInput{Account: directory.AccountInput{ID: fmt.Sprintf("bob%d", i), DisplayName: "Bob"},
+					Identifier: "bob@example.org", Ticket: ticket})
+				errs <- err
+			}()
+		}
+		won := 0
+		for range n {
+			switch err := <-errs; {
+			case err == nil:
+				won++
+			case fault.CodeOf(err) != "identifier_taken":
+				t.Errorf("a losing link: %v", err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("%d links won", won)
+		}
+		inv, _ := svc.Get(ctx, created.Invite.ID)
+		events, _ := db.EventsAfter(ctx, 0, 100)
+		var types []string
+		for _, ev := range events {
+			types = append(types, ev.Type)
+		}
+		if inv.Status != invite.Accepted || strings.Join(types, ",") != "invite.created,invite.sent,account.linked,invite.accepted" {
+			t.Fatalf("invite %s, events %v", inv.Status, types)
+		}
+	})
 }
 
 // TestSweep: one reminder three days before expiry, then expiry with its
