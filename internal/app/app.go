@@ -20,6 +20,7 @@ import (
 	"github.com/beckon-chat/beckon/notify"
 	"github.com/beckon-chat/beckon/notify/twilio"
 	"github.com/beckon-chat/beckon/ratelimit"
+	"github.com/beckon-chat/beckon/ratelimit/redislimit"
 	"github.com/beckon-chat/beckon/resolver"
 	"github.com/beckon-chat/beckon/store"
 	"github.com/beckon-chat/beckon/templates"
@@ -33,6 +34,7 @@ type Config struct {
 	DatabaseURL    string
 	DBMaxConns     int
 	RedisURL       string
+	RedisCAFile    string
 	AutoMigrate    bool
 	LogLevel       string
 	LogFormat      string
@@ -73,7 +75,7 @@ type App struct {
 
 	cfg   Config
 	log   *slog.Logger
-	redis *ratelimit.Redis
+	redis *redislimit.Limiter
 }
 
 // New opens the database (and migrates it when cfg.AutoMigrate), connects
@@ -102,8 +104,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 	var limiter ratelimit.Limiter = ratelimit.NewMemory(nil)
 	checks := []api.Check{{Name: "database", Probe: func(ctx context.Context) (string, error) { return "ok", db.Ping(ctx) }}}
 	if cfg.RedisURL != "" {
-		ratelimit.RouteRedisLogs(log)
-		a.redis, err = ratelimit.NewRedis(cfg.RedisURL, log, func(degraded bool) { a.Server.SetRateLimitFallback(degraded) })
+		redislimit.RouteLogs(log)
+		a.redis, err = redislimit.New(cfg.RedisURL, redislimit.Options{CAFile: cfg.RedisCAFile, Log: log,
+			OnChange: func(degraded bool) { a.Server.SetRateLimitFallback(degraded) }})
 		if err != nil {
 			return nil, err
 		}
