@@ -153,6 +153,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 		MaxImportBytes:  cfg.MaxImportBytes,
 		Checks:          checks,
 		Log:             log,
+		Classify:        store.Classify, // database unavailable → 503
 	})
 	if err != nil {
 		return nil, err
@@ -191,10 +192,11 @@ func (a *App) RunWorkers(ctx context.Context) {
 
 // sweep expires invites and queues reminders every 30 seconds.
 func (a *App) sweep(ctx context.Context) {
+	failures := &notify.FailureLog{Log: a.log, What: "invite sweep"} // once per run of failures
 	for {
 		expired, reminded, err := a.Invites.Sweep(ctx)
-		if err != nil && ctx.Err() == nil {
-			a.log.Error("invite sweep failed", "err", err)
+		if ctx.Err() == nil {
+			failures.Note(err)
 		}
 		if expired+reminded > 0 {
 			a.log.Info("invite sweep", "expired", expired, "reminders", reminded)
