@@ -15,10 +15,16 @@ type Saved struct {
 	Body   string
 }
 
+// StaleClaim is how long a claim may stay "running" (Status 0) before a
+// retry takes it over: longer than any request runs, so that a claim whose
+// node died, or whose outcome could not be kept because the database went
+// away, does not answer idempotency_key_in_use for a whole ttl.
+const StaleClaim = 2 * time.Minute
+
 // IdempotencyClaim claims (keyID, idemKey) for a request with hash. It
 // returns nil when the caller should run the request, or what is kept:
-// the first response, or Status 0 while it runs. A claim older than ttl is
-// taken over.
+// the first response, or Status 0 while it runs. A claim older than ttl,
+// or still running after StaleClaim, is taken over.
 func (d *DB) IdempotencyClaim(ctx context.Context, keyID, idemKey, hash string, ttl time.Duration) (*Saved, error) {
 	var saved *Saved
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
@@ -39,7 +45,7 @@ func (d *DB) IdempotencyClaim(ctx context.Context, keyID, idemKey, hash string, 
 		if err := tx.GetContext(ctx, &row, d.query("idem-get"), keyID, idemKey); err != nil {
 			return err
 		}
-		if now.Sub(row.CreatedAt.Time) > ttl {
+		if age := now.Sub(row.CreatedAt.Time); age > ttl || row.Status == 0 && age > StaleClaim {
 			_, err := tx.ExecContext(ctx, d.query("idem-reset"), hash, d.timeArg(now), keyID, idemKey)
 			return err
 		}

@@ -1,13 +1,16 @@
 package store_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/beckon-chat/beckon/fault"
+	"github.com/beckon-chat/beckon/internal/testenv"
 	"github.com/beckon-chat/beckon/store"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -48,4 +51,46 @@ func TestClassify(t *testing.T) {
 	if store.Classify(nil) != nil {
 		t.Fatal("nil classified")
 	}
+}
+
+// TestIdempotencyStaleClaim: a claim left running (its node died, or the
+// database went away before its outcome was kept) is taken over after
+// StaleClaim, not after the whole ttl; a kept response is not.
+func TestIdempotencyStaleClaim(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, e testenv.Engine) {
+		ctx := context.Background()
+		now := epoch
+		db, err := store.Open(ctx, e.URL, store.Options{Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		claim := func(key string) *store.Saved {
+			t.Helper()
+			saved, err := db.IdempotencyClaim(ctx, "k1", key, "h", 24*time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return saved
+		}
+		if claim("left") != nil || claim("kept") != nil {
+			t.Fatal("first claims refused")
+		}
+		if err := db.IdempotencySave(ctx, "k1", "kept", 201, "{}"); err != nil {
+			t.Fatal(err)
+		}
+		if s := claim("left"); s == nil || s.Status != 0 {
+			t.Fatalf("a running claim was taken over at once: %+v", s)
+		}
+		now = now.Add(store.StaleClaim + time.Second)
+		if s := claim("left"); s != nil {
+			t.Fatalf("a stale running claim was not taken over: %+v", s)
+		}
+		if s := claim("kept"); s == nil || s.Status != 201 {
+			t.Fatalf("a kept response was dropped: %+v", s)
+		}
+	})
 }
