@@ -75,7 +75,9 @@ func errorItem(err error) errorBody {
 }
 
 // writeError is the one place that turns an error into an HTTP answer. A
-// fault is the caller's; anything else is logged and answered with 500.
+// fault is the caller's; an error the Config's classifier makes a fault
+// (the database unavailable: 503 with Retry-After) is answered as one;
+// anything else is logged and answered with 500.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	f := s.faultOf(err)
 	status, known := 0, false

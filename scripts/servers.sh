@@ -116,7 +116,7 @@ for p in "${cluster_ports[@]}"; do
   got_dir=$(redis-cli -p "$p" CONFIG GET dir | tail -n 1) || die "Redis Cluster node $p does not answer"
   [ "$got_dir" = "$state/redis-cluster-$p" ] || die "port $p answers from $got_dir, not our instance"
 done
-yes yes | redis-cli --cluster create "${cluster_ports[@]/#/127.0.0.1:}" --cluster-replicas 0 >"$state/redis-cluster.log" 2>&1 \
+redis-cli --cluster create "${cluster_ports[@]/#/127.0.0.1:}" --cluster-replicas 0 --cluster-yes >"$state/redis-cluster.log" 2>&1 \
   || { cat "$state/redis-cluster.log" >&2; die "redis-cli --cluster create failed"; }
 for _ in $(seq 100); do
   redis-cli -p "${cluster_ports[0]}" CLUSTER INFO 2>/dev/null | grep -q '^cluster_state:ok' && break; sleep 0.1
