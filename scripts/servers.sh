@@ -48,7 +48,12 @@ cleanup() {
   local rc=$?
   if [ -f "$state/pg/postmaster.pid" ]; then pg_user_run "'$pg_bin/pg_ctl' -D '$state/pg' -m fast -w stop" >/dev/null 2>&1 || true; fi
   if [ -f "$state/redis.pid" ]; then kill "$(cat "$state/redis.pid")" 2>/dev/null || true; fi
-  for f in "$state"/redis-*/pid; do [ -f "$f" ] && { kill "$(cat "$f")" 2>/dev/null || true; }; done
+  # Cluster nodes write nodes.conf as they stop: wait for them before rm.
+  for f in "$state"/redis-*/pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f"); kill "$pid" 2>/dev/null || continue
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  done
   if [ -f "$state/prism.pid" ]; then kill "$(cat "$state/prism.pid")" 2>/dev/null || true; fi
   rm -rf "$state"
   exit "$rc"
