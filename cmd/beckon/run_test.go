@@ -228,8 +228,15 @@ func TestServeRedisDown(t *testing.T) {
 	}
 }
 
+// TestKeysCommands: keys create, list and revoke, each a process of its
+// own, on every engine (behind PgBouncer, each meets server connections
+// the one before used).
 func TestKeysCommands(t *testing.T) {
-	env := map[string]string{"BECKON_DATABASE_URL": testenv.SQLite(t).URL}
+	testenv.Each(t, func(t *testing.T, e testenv.Engine) { keysCommands(t, e) })
+}
+
+func keysCommands(t *testing.T, e testenv.Engine) {
+	env := map[string]string{"BECKON_DATABASE_URL": e.URL}
 	ctx := context.Background()
 	key := createKey(t, env, "resolve,invite")
 	if !strings.HasPrefix(key, "bk_") || strings.Contains(key, " ") {
