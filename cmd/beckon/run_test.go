@@ -97,6 +97,7 @@ func startServer(t *testing.T, env map[string]string) (base string, logs *syncBu
 		}
 		select {
 		case err := <-done:
+			done <- nil // for the cleanup, which waits for serve to return
 			t.Fatalf("serve stopped: %v\n%s", err, logs)
 		default:
 		}
