@@ -1,8 +1,8 @@
 # Shared by scripts/test and scripts/bench: installs PostgreSQL, Redis and
 # Chromium from Debian packages when they are missing, and Prism from npm, and starts private instances on
 # unused ports, checking that each answer comes from our own instance.
-# Sets pg_url, redis_url, redis_tls_url (with redis_ca_file) and
-# redis_cluster_url; stops everything on exit.
+# Sets pg_url, pgbouncer_url, redis_url, redis_tls_url (with redis_ca_file)
+# and redis_cluster_url; stops everything on exit.
 # shellcheck shell=bash
 
 # Go and npm need a home; a bare CI environment may not say which.
@@ -47,6 +47,7 @@ pg_user_run() {
 cleanup() {
   local rc=$?
   if [ -f "$state/pg/postmaster.pid" ]; then pg_user_run "'$pg_bin/pg_ctl' -D '$state/pg' -m fast -w stop" >/dev/null 2>&1 || true; fi
+  if [ -f "$state/pgbouncer/pgbouncer.pid" ]; then kill "$(cat "$state/pgbouncer/pgbouncer.pid")" 2>/dev/null || true; fi
   if [ -f "$state/redis.pid" ]; then kill "$(cat "$state/redis.pid")" 2>/dev/null || true; fi
   # Cluster nodes write nodes.conf as they stop: wait for them before rm.
   for f in "$state"/redis-*/pid; do
@@ -70,6 +71,41 @@ pg_user_run "'$pg_bin/pg_ctl' -D '$state/pg' -l '$state/pg.log' -w -t 60 -o \"-c
 pg_url="postgres://postgres@127.0.0.1:$pg_port/postgres?sslmode=disable"
 got_dir=$(psql "$pg_url" -Atc 'SHOW data_directory') || die "PostgreSQL on port $pg_port does not answer"
 [ "$got_dir" = "$state/pg" ] || die "port $pg_port answers from $got_dir, not our instance"
+
+# PgBouncer in transaction pooling mode in front of our PostgreSQL, every
+# database name passed through, as operators run it in front of many nodes.
+if [ -x /usr/sbin/pgbouncer ]; then pgbouncer_bin=/usr/sbin/pgbouncer; else pgbouncer_bin=$(command -v pgbouncer || true); fi
+if [ -z "$pgbouncer_bin" ]; then log "installing PgBouncer"; apt_install pgbouncer; pgbouncer_bin=/usr/sbin/pgbouncer; fi
+pgbouncer_port=$(free_port 56432)
+log "starting PgBouncer on 127.0.0.1:$pgbouncer_port"
+mkdir -p "$state/pgbouncer"
+echo '"postgres" ""' >"$state/pgbouncer/users.txt"
+cat >"$state/pgbouncer/pgbouncer.ini" <<EOF_PGBOUNCER
+[databases]
+* = host=127.0.0.1 port=$pg_port
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $pgbouncer_port
+unix_socket_dir =
+auth_type = trust
+admin_users = postgres
+auth_file = $state/pgbouncer/users.txt
+pool_mode = transaction
+default_pool_size = 10
+max_client_conn = 1000
+server_idle_timeout = 30
+pidfile = $state/pgbouncer/pgbouncer.pid
+logfile = $state/pgbouncer/pgbouncer.log
+EOF_PGBOUNCER
+[ "$(id -u)" = 0 ] && chown -R postgres "$state/pgbouncer"
+pg_user_run "'$pgbouncer_bin' -d -q '$state/pgbouncer/pgbouncer.ini'" \
+  || { cat "$state/pgbouncer/pgbouncer.log" >&2; die "PgBouncer did not start"; }
+pgbouncer_url="postgres://postgres@127.0.0.1:$pgbouncer_port/postgres?sslmode=disable"
+for _ in $(seq 50); do psql "$pgbouncer_url" -Atc 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.1; done
+got_dir=$(psql "$pgbouncer_url" -Atc 'SHOW data_directory') || { cat "$state/pgbouncer/pgbouncer.log" >&2; die "PgBouncer on port $pgbouncer_port does not answer"; }
+[ "$got_dir" = "$state/pg" ] || die "PgBouncer on port $pgbouncer_port leads to $got_dir, not our instance"
+got_mode=$(psql "postgres://postgres@127.0.0.1:$pgbouncer_port/pgbouncer?sslmode=disable" -Atc 'SHOW CONFIG' | awk -F'|' '$1 == "pool_mode" { print $2 }') || true
+[ "$got_mode" = transaction ] || die "PgBouncer on port $pgbouncer_port is not in transaction pooling mode (pool_mode: ${got_mode:-unknown})"
 
 log "starting Redis on 127.0.0.1:$redis_port"
 redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no --daemonize yes \
