@@ -5,6 +5,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -16,6 +17,7 @@ import (
 	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/ratelimit"
 	"github.com/beckon-chat/beckon/resolver"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Limits are the rate limits the server applies.
@@ -65,6 +67,10 @@ type Config struct {
 	MaxImportBytes int64
 	Checks         []Check
 	Log            *slog.Logger
+
+	// Collectors are more metrics for /metrics (such as the read
+	// replicas').
+	Collectors []prometheus.Collector
 }
 
 // Server serves the Beckon API.
@@ -102,6 +108,11 @@ func New(cfg Config) (*Server, error) {
 		maxImportBytes: cfg.MaxImportBytes, checks: cfg.Checks, log: cfg.Log, metrics: newMetrics(),
 		mux: http.NewServeMux(), pages: pages, devSignup: cfg.DevSignup, twilioToken: cfg.TwilioAuthToken,
 		trustedProxies: cfg.TrustedProxies,
+	}
+	for _, c := range cfg.Collectors {
+		if err := s.metrics.registry.Register(c); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
 	}
 	if s.wake == nil {
 		s.wake = func() {}
