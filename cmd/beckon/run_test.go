@@ -344,6 +344,11 @@ func TestConfigErrors(t *testing.T) {
 			t.Errorf("%s=%s: %v", key, value, err)
 		}
 	}
+	// Replicas of a SQLite database do not exist.
+	if _, err := loadConfig(envFunc(map[string]string{"BECKON_DATABASE_READ_URL": "postgres://127.0.0.1/x"})); err == nil ||
+		!strings.Contains(err.Error(), "BECKON_DATABASE_READ_URL needs a PostgreSQL") {
+		t.Errorf("read replicas of SQLite: %v", err)
+	}
 	// A SQLite file in a folder that does not exist: the error names it.
 	missing := filepath.Join(t.TempDir(), "nope", "beckon.db")
 	err := run(context.Background(), []string{"migrate"}, envFunc(map[string]string{"BECKON_DATABASE_URL": "sqlite://" + missing}), nil, io.Discard, io.Discard)
