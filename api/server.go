@@ -5,10 +5,10 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/beckon-chat/beckon/auth"
@@ -17,7 +17,6 @@ import (
 	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/ratelimit"
 	"github.com/beckon-chat/beckon/resolver"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Limits are the rate limits the server applies.
@@ -66,11 +65,13 @@ type Config struct {
 	// MaxImportBytes caps the streamed body of the import endpoint.
 	MaxImportBytes int64
 	Checks         []Check
-	Log            *slog.Logger
-
-	// Collectors are more metrics for /metrics (such as the read
-	// replicas').
-	Collectors []prometheus.Collector
+	// Metrics are served on /metrics and counted into; nil: a set of the
+	// server's own.
+	Metrics *Metrics
+	Log     *slog.Logger
+	// Classify, if not nil, turns errors that are not faults into faults
+	// where it can: store.Classify makes "database unavailable" a 503.
+	Classify func(error) error
 }
 
 // Server serves the Beckon API.
@@ -87,13 +88,17 @@ type Server struct {
 	maxImportBytes int64
 	checks         []Check
 	log            *slog.Logger
-	metrics        *metrics
+	metrics        *Metrics
 	mux            *http.ServeMux
 	patterns       []string
 	pages          pageConfig
 	devSignup      bool
 	twilioToken    string
 	trustedProxies []netip.Prefix
+	classify       func(error) error
+	// unavailableLogged is when (Unix ns) a 503 was last logged: at most
+	// one line every unavailableLogEvery, not one per request.
+	unavailableLogged atomic.Int64
 }
 
 // New returns a Server; call Handler to serve it.
@@ -105,14 +110,15 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		dir: cfg.Directory, resolver: cfg.Resolver, keys: cfg.Keys, invites: cfg.Invites, events: cfg.Events, idem: cfg.Idempotency, wake: cfg.Wake,
 		limiter: cfg.Limiter, limits: cfg.Limits,
-		maxImportBytes: cfg.MaxImportBytes, checks: cfg.Checks, log: cfg.Log, metrics: newMetrics(),
+		maxImportBytes: cfg.MaxImportBytes, checks: cfg.Checks, log: cfg.Log, metrics: cfg.Metrics,
 		mux: http.NewServeMux(), pages: pages, devSignup: cfg.DevSignup, twilioToken: cfg.TwilioAuthToken,
-		trustedProxies: cfg.TrustedProxies,
+		trustedProxies: cfg.TrustedProxies, classify: cfg.Classify,
 	}
-	for _, c := range cfg.Collectors {
-		if err := s.metrics.registry.Register(c); err != nil {
-			return nil, fmt.Errorf("metrics: %w", err)
-		}
+	if s.classify == nil {
+		s.classify = func(err error) error { return err }
+	}
+	if s.metrics == nil {
+		s.metrics = NewMetrics()
 	}
 	if s.wake == nil {
 		s.wake = func() {}
@@ -122,21 +128,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.routes()
 	return s, nil
-}
-
-// SetRateLimitFallback records whether rate limits are kept in process
-// because Redis is away.
-func (s *Server) SetRateLimitFallback(on bool) {
-	v := 0.0
-	if on {
-		v = 1
-	}
-	s.metrics.fallback.Set(v)
-}
-
-// ObserveDelivery counts a delivery attempt in the metrics.
-func (s *Server) ObserveDelivery(channel, outcome string) {
-	s.metrics.deliveries.WithLabelValues(channel, outcome).Inc()
 }
 
 // Handler returns the server's root handler.

@@ -20,6 +20,7 @@ import (
 	"github.com/beckon-chat/beckon/notify"
 	"github.com/beckon-chat/beckon/notify/twilio"
 	"github.com/beckon-chat/beckon/ratelimit"
+	"github.com/beckon-chat/beckon/ratelimit/redislimit"
 	"github.com/beckon-chat/beckon/resolver"
 	"github.com/beckon-chat/beckon/store"
 	"github.com/beckon-chat/beckon/templates"
@@ -33,6 +34,7 @@ type Config struct {
 	DatabaseURL    string
 	DBMaxConns     int
 	RedisURL       string
+	RedisCAFile    string
 	AutoMigrate    bool
 	LogLevel       string
 	LogFormat      string
@@ -79,7 +81,7 @@ type App struct {
 
 	cfg      Config
 	log      *slog.Logger
-	redis    *ratelimit.Redis
+	redis    *redislimit.Limiter
 	replicas *store.Replicas
 }
 
@@ -106,11 +108,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 			log.Info("applied migrations", "migrations", applied)
 		}
 	}
+	metrics := api.NewMetrics()
 	var limiter ratelimit.Limiter = ratelimit.NewMemory(nil)
 	checks := []api.Check{{Name: "database", Probe: func(ctx context.Context) (string, error) { return "ok", db.Ping(ctx) }}}
 	if cfg.RedisURL != "" {
-		ratelimit.RouteRedisLogs(log)
-		a.redis, err = ratelimit.NewRedis(cfg.RedisURL, log, func(degraded bool) { a.Server.SetRateLimitFallback(degraded) })
+		redislimit.RouteLogs(log)
+		a.redis, err = redislimit.New(cfg.RedisURL, redislimit.Options{CAFile: cfg.RedisCAFile, Log: log,
+			OnChange: metrics.SetRateLimitFallback})
 		if err != nil {
 			return nil, err
 		}
@@ -132,6 +136,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 		return nil, err
 	}
 	checks = append(checks, replicaChecks...)
+	for _, c := range collectors {
+		if err := metrics.Register(c); err != nil {
+			return nil, err
+		}
+	}
 	a.Invites = invite.NewService(invite.Config{
 		Store: db, Accounts: db, Resolver: res, Templates: tmpl, Limiter: limiter, Limits: cfg.InviteLimits,
 		PublicURL: cfg.PublicURL, ProductName: cfg.ProductName, TTL: cfg.InviteTTL,
@@ -142,7 +151,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 	}
 	a.Dispatcher = notify.NewDispatcher(notify.DispatcherConfig{Outbox: db, Senders: senders, Gate: a.Invites,
 		Workers: cfg.Workers, Lease: cfg.Lease, Log: log,
-		Observe: func(at notify.Attempt) { a.Server.ObserveDelivery(at.Message.Channel, publicState(at.State)) }})
+		Observe: func(at notify.Attempt) { metrics.ObserveDelivery(at.Message.Channel, publicState(at.State)) }})
 	a.Server, err = api.New(api.Config{
 		PublicURL:       cfg.PublicURL,
 		SignupURL:       cfg.SignupURL,
@@ -161,8 +170,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 		Limits:          cfg.Limits,
 		MaxImportBytes:  cfg.MaxImportBytes,
 		Checks:          checks,
-		Collectors:      collectors,
+		Metrics:         metrics,
 		Log:             log,
+		Classify:        store.Classify, // database unavailable → 503
 	})
 	if err != nil {
 		return nil, err
@@ -201,10 +211,11 @@ func (a *App) RunWorkers(ctx context.Context) {
 
 // sweep expires invites and queues reminders every 30 seconds.
 func (a *App) sweep(ctx context.Context) {
+	failures := &notify.FailureLog{Log: a.log, What: "invite sweep"} // once per run of failures
 	for {
 		expired, reminded, err := a.Invites.Sweep(ctx)
-		if err != nil && ctx.Err() == nil {
-			a.log.Error("invite sweep failed", "err", err)
+		if ctx.Err() == nil {
+			failures.Note(err)
 		}
 		if expired+reminded > 0 {
 			a.log.Info("invite sweep", "expired", expired, "reminders", reminded)
