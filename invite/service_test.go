@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/beckon-chat/beckon/directory"
+	"github.com/beckon-chat/beckon/event"
 	"github.com/beckon-chat/beckon/internal/testenv"
 	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/notify"
@@ -133,7 +134,7 @@ func TestSweep(t *testing.T) {
 		if _, err := svc.Land(ctx, token); err != invite.ErrGone {
 			t.Fatalf("expired link: %v", err)
 		}
-		events, _ := db.EventsAfter(ctx, 0, 100)
+		events, _ := db.EventsAfter(ctx, event.Position{}, 100)
 		if last := events[len(events)-1]; last.Type != "invite.expired" {
 			t.Fatalf("last event %s", last.Type)
 		}
