@@ -264,15 +264,16 @@ UPDATE invites SET suppressed = FALSE WHERE id = ? AND suppressed;
 
 -- name: list-events.sqlite
 -- One writer at a time: every event below the last one is committed.
-SELECT tx, seq, id, type, data, created_at FROM events WHERE (tx, seq) > (?, ?) ORDER BY tx, seq LIMIT ?;
+SELECT tx, seq, id, type, data, created_at, FALSE AS held FROM events
+WHERE (tx, seq) > (?, ?) ORDER BY tx, seq LIMIT ?;
 
 -- name: list-events.postgres
--- Only events of transactions below the oldest one still running: no
--- event can commit later at a position before them, so a reader that
--- passed a position never misses what lands behind it.
-SELECT tx, seq, id, type, data, created_at FROM events
-WHERE (tx, seq) > (?, ?) AND tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
-ORDER BY tx, seq LIMIT ?;
+-- held marks events of transactions at or above the oldest one still
+-- running (in the statement's snapshot): an event may yet commit before
+-- them, so the feed stops at the first one.
+SELECT e.tx, e.seq, e.id, e.type, e.data, e.created_at, e.tx >= b.xmin AS held
+FROM events e, (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) b
+WHERE (e.tx, e.seq) > (?, ?) ORDER BY e.tx, e.seq LIMIT ?;
 
 -- name: webhook-lease
 -- Take or extend the delivery lease; RETURNING says whether we hold it.
@@ -314,20 +315,24 @@ SELECT COALESCE(MAX(position) + 1, 0) FROM identifiers WHERE account_id = ?;
 SELECT invite_id, kind, value, expires_at, used_at FROM tickets WHERE hash = ?;
 
 -- name: use-ticket
-UPDATE tickets SET used_at = ? WHERE hash = ?;
+-- Guarded: of two links with one ticket, one uses it.
+UPDATE tickets SET used_at = ? WHERE hash = ? AND used_at IS NULL;
 
 -- name: accept-invite
 UPDATE invites SET status = 'accepted', accepted_by = ?, updated_at = ? WHERE id = ? AND status = 'pending' AND expires_at > ?;
 
 -- name: pending-to
--- The pending invites that may become message requests to the account:
--- not from an inviter it blocks, not suppressed (nothing of it reached the
--- recipient), and none when the identifier asked for no invitations.
-SELECT i.id FROM invites i
+-- The unexpired pending invites to an identifier being linked to an
+-- account, with what decides (in invite.Waiting) whether each becomes a
+-- message request: whether the account blocks the inviter, and whether the
+-- identifier asked for no invitations.
+SELECT i.id, i.inviter_id, i.tenant_id, i.recipient_kind, i.recipient_value, i.channel, i.chat_id, i.chat_kind,
+       i.chat_title, i.locale, i.status, i.delivery, i.suppressed, i.resends, i.accepted_by, i.last_sent_at,
+       i.created_at, i.expires_at,
+       EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = ? AND b.blocked_id = i.inviter_id) AS inviter_blocked,
+       EXISTS (SELECT 1 FROM unsubscribes u WHERE u.kind = i.recipient_kind AND u.value = i.recipient_value) AS unsubscribed
+FROM invites i
 WHERE i.recipient_kind = ? AND i.recipient_value = ? AND i.status = 'pending' AND i.expires_at > ?
-  AND NOT i.suppressed
-  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = ? AND b.blocked_id = i.inviter_id)
-  AND NOT EXISTS (SELECT 1 FROM unsubscribes u WHERE u.kind = i.recipient_kind AND u.value = i.recipient_value)
 ORDER BY i.id;
 
 -- name: identifier-blocked

@@ -27,21 +27,37 @@ type eventRow struct {
 	Type      string `db:"type"`
 	Data      string `db:"data"`
 	CreatedAt dbTime `db:"created_at"`
+	Held      bool   `db:"held"`
 }
 
-// EventsAfter returns up to limit events after pos, in order; on
-// PostgreSQL only those of transactions older than every one still
-// running (see list-events.postgres).
+// EventsAfter returns up to limit events after pos, in order. On
+// PostgreSQL it stops before the first event that an older transaction
+// still running may yet precede (see list-events.postgres), waiting up to
+// Options.FeedWait for such transactions to end: they are usually a few
+// milliseconds long, and a consumer then sees what was just written.
 func (d *DB) EventsAfter(ctx context.Context, pos event.Position, limit int) ([]event.Event, error) {
-	var rows []eventRow
-	if err := d.db.SelectContext(ctx, &rows, d.query("list-events."+string(d.dialect)), pos.Tx, pos.Seq, limit); err != nil {
-		return nil, fmt.Errorf("list events: %w", err)
+	deadline := time.Now().Add(d.feedWait)
+	for {
+		var rows []eventRow
+		if err := d.db.SelectContext(ctx, &rows, d.query("list-events."+string(d.dialect)), pos.Tx, pos.Seq, limit); err != nil {
+			return nil, fmt.Errorf("list events: %w", err)
+		}
+		out := make([]event.Event, 0, len(rows))
+		for _, r := range rows {
+			if r.Held {
+				break
+			}
+			out = append(out, event.Event{Pos: event.Position{Tx: r.Tx, Seq: r.Seq}, ID: r.ID, Type: event.Type(r.Type), CreatedAt: r.CreatedAt.Time, Data: []byte(r.Data)})
+		}
+		if len(out) == len(rows) || time.Now().After(deadline) {
+			return out, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
-	out := make([]event.Event, len(rows))
-	for i, r := range rows {
-		out[i] = event.Event{Pos: event.Position{Tx: r.Tx, Seq: r.Seq}, ID: r.ID, Type: r.Type, CreatedAt: r.CreatedAt.Time, Data: []byte(r.Data)}
-	}
-	return out, nil
 }
 
 // Events returns up to limit events after the event afterID.
@@ -49,7 +65,7 @@ func (d *DB) Events(ctx context.Context, afterID string, limit int) ([]event.Eve
 	var pos position
 	if afterID != "" {
 		if err := d.db.GetContext(ctx, &pos, d.query("event-position"), afterID); errors.Is(err, sql.ErrNoRows) {
-			return nil, fault.Invalidf("invalid_cursor", "after", "no event with that id")
+			return nil, fault.Invalidf(fault.CodeInvalidCursor, "after", "no event with that id")
 		} else if err != nil {
 			return nil, fmt.Errorf("event cursor: %w", err)
 		}

@@ -44,12 +44,35 @@ func feed(t *testing.T, db *store.DB, after string) []string {
 	}
 }
 
+// feedShows waits until the feed after the event after shows want, no
+// more (other tests' transactions on the server may hold it back a
+// while), and fails if it shows anything else.
+func feedShows(t *testing.T, db *store.DB, after string, want ...string) {
+	t.Helper()
+	var got []string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if got = feed(t, db, after); len(got) >= len(want) {
+			break
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("feed after %q = %v; want %v", after, got, want)
+	}
+}
+
 // TestFeedWaitsForOlderTransactions: an event committed while an older
 // transaction that wrote an event is still open stays out of the feed
 // until that transaction ends; then both show, the older one first.
 func TestFeedWaitsForOlderTransactions(t *testing.T) {
 	e := testenv.Postgres(t)
 	db := open(t, e)
+	// While this test holds a transaction open, the feeds of every
+	// database on the server wait for it: nowDB does not wait.
+	nowDB, err := store.Open(context.Background(), e.URL, store.Options{FeedWait: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nowDB.Close()
 	raw := sqlx.MustOpen("pgx", e.URL)
 	defer raw.Close()
 	ctx := context.Background()
@@ -61,15 +84,13 @@ func TestFeedWaitsForOlderTransactions(t *testing.T) {
 	defer older.Rollback()
 	insertEvent(t, older, "evt_older") // takes its seq first
 	insertEvent(t, raw, "evt_newer")   // commits first, with a later seq
-	if got := feed(t, db, ""); len(got) != 0 {
+	if got := feed(t, nowDB, ""); len(got) != 0 {
 		t.Fatalf("feed while an older writer is open = %v; want nothing yet (a reader passing evt_newer would miss evt_older)", got)
 	}
 	if err := older.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if got := feed(t, db, ""); !slices.Equal(got, []string{"evt_older", "evt_newer"}) {
-		t.Fatalf("feed = %v; want [evt_older evt_newer]", got)
-	}
+	feedShows(t, db, "", "evt_older", "evt_newer")
 
 	// A transaction that started writing first orders first, even when it
 	// writes its event after a newer transaction committed one.
@@ -82,16 +103,14 @@ func TestFeedWaitsForOlderTransactions(t *testing.T) {
 		t.Fatal(err)
 	}
 	insertEvent(t, raw, "evt_second")
-	if got := feed(t, db, "evt_newer"); len(got) != 0 {
+	if got := feed(t, nowDB, "evt_newer"); len(got) != 0 {
 		t.Fatalf("feed while the first writer is open = %v; want nothing yet", got)
 	}
 	insertEvent(t, first, "evt_first")
 	if err := first.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if got := feed(t, db, "evt_newer"); !slices.Equal(got, []string{"evt_first", "evt_second"}) {
-		t.Fatalf("feed = %v; want [evt_first evt_second]", got)
-	}
+	feedShows(t, db, "evt_newer", "evt_first", "evt_second")
 }
 
 // TestFeedUnderConcurrentWriters: writers commit in any order while a
@@ -128,29 +147,25 @@ func TestFeedUnderConcurrentWriters(t *testing.T) {
 	done := make(chan struct{})
 	go func() { writers.Wait(); close(done) }()
 
+	// Tail until every event showed (other tests' transactions on the
+	// server may hold the feed back a while after the writers are done).
 	var tailed []string
 	after := ""
-	for finished := false; ; {
-		select {
-		case <-done:
-			finished = true
-		default:
-		}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(tailed) < 12*40 && time.Now().Before(deadline) {
 		got := feed(t, db, after)
 		tailed = append(tailed, got...)
 		if len(got) > 0 {
 			after = got[len(got)-1]
 		}
-		if finished && len(got) == 0 {
-			break
-		}
 	}
+	<-done
 	all := feed(t, db, "")
-	if len(all) != 12*40 {
-		t.Fatalf("the feed holds %d events; want %d", len(all), 12*40)
+	if len(all) != 12*40 || len(tailed) != 12*40 {
+		t.Fatalf("the feed holds %d events, the tailing reader saw %d; want %d", len(all), len(tailed), 12*40)
 	}
 	if !slices.Equal(tailed, all) {
-		t.Fatalf("the tailing reader saw %d events, the full read %d; first difference at %d", len(tailed), len(all), firstDiff(tailed, all))
+		t.Fatalf("the tailing reader saw the events in another order than the full read; first difference at %d", firstDiff(tailed, all))
 	}
 }
 
