@@ -47,44 +47,10 @@ const (
 // winner. The same runs through PgBouncer (transaction pooling).
 func TestMultiNode(t *testing.T) {
 	bin := buildBinary(t)
-	t.Run("postgres", func(t *testing.T) {
-		e := testenv.Postgres(t)
-		multiNode(t, bin, e, e)
-	})
-	t.Run("pgbouncer", func(t *testing.T) {
-		through, direct := throughPgBouncer(t)
-		multiNode(t, bin, through, direct)
-	})
+	t.Run("postgres", func(t *testing.T) { multiNode(t, bin, testenv.Postgres(t)) })
+	t.Run("pgbouncer", func(t *testing.T) { multiNode(t, bin, testenv.PgBouncer(t)) })
 }
 
-// throughPgBouncer creates a new database on the test PostgreSQL server and
-// returns it reached through the test PgBouncer (BECKON_TEST_PGBOUNCER_URL,
-// transaction pooling, every database name passed through) with Beckon's
-// option pooler=transaction, and directly, for the test's own checks.
-// Without PgBouncer the test skips on a developer's machine and fails
-// under CI.
-func throughPgBouncer(t *testing.T) (through, direct testenv.Engine) {
-	bouncer := os.Getenv("BECKON_TEST_PGBOUNCER_URL")
-	if bouncer == "" && os.Getenv("CI") != "" {
-		t.Fatal("BECKON_TEST_PGBOUNCER_URL is not set: under CI PgBouncer must be there (run ./scripts/test)")
-	} else if bouncer == "" {
-		t.Skip("BECKON_TEST_PGBOUNCER_URL is not set; run ./scripts/test to start PgBouncer")
-	}
-	direct = testenv.Postgres(t)
-	d, err := url.Parse(direct.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(bouncer)
-	if err != nil {
-		t.Fatalf("BECKON_TEST_PGBOUNCER_URL: %v", err)
-	}
-	u.Path = d.Path
-	q := u.Query()
-	q.Set("pooler", "transaction")
-	u.RawQuery = q.Encode()
-	return testenv.Engine{Name: "pgbouncer", URL: u.String()}, direct
-}
 
 // mnNode is one `beckon serve` process; its log goes to a file that is
 // shown (its errors) when the test fails.
@@ -376,10 +342,10 @@ func waitFor(d time.Duration, cond func() bool) bool {
 	return true
 }
 
-func multiNode(t *testing.T, bin string, e, direct testenv.Engine) {
+func multiNode(t *testing.T, bin string, e testenv.Engine) {
 	began := time.Now()
 	redisURL := testenv.Redis(t)
-	db, err := sql.Open("pgx", direct.URL) // the test's own look at the database
+	db, err := sql.Open("pgx", e.DirectURL) // the test's own look at the database
 	if err != nil {
 		t.Fatal(err)
 	}
