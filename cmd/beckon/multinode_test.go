@@ -51,7 +51,6 @@ func TestMultiNode(t *testing.T) {
 	t.Run("pgbouncer", func(t *testing.T) { multiNode(t, bin, testenv.PgBouncer(t)) })
 }
 
-
 // mnNode is one `beckon serve` process; its log goes to a file that is
 // shown (its errors) when the test fails.
 type mnNode struct {
