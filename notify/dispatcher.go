@@ -177,10 +177,13 @@ func (d *Dispatcher) round(ctx context.Context, senders map[string]Sender) (int,
 	}
 	// Nothing is sent past half the lease: by the end of the lease another
 	// worker may claim the rest of the batch and send it too. What is left
-	// then waits for its lease to run out, unsent and uncharged.
+	// then goes back, untried and uncharged, for any worker to claim.
 	deadline := time.Now().Add(d.cfg.Lease / 2)
-	for _, m := range msgs {
+	for i, m := range msgs {
 		if time.Now().After(deadline) {
+			if err := d.cfg.Outbox.Release(context.WithoutCancel(ctx), msgs[i:]); err != nil {
+				return len(msgs), fmt.Errorf("release the rest of a slow batch: %w", err)
+			}
 			return len(msgs), nil
 		}
 		a, err := d.deliver(ctx, senders, m, deadline)

@@ -95,6 +95,10 @@ type Outbox interface {
 	// wiped and its invite's delivery updated, with the event (a held
 	// message exactly as a sent one); a retried one waits until RetryAt.
 	Record(ctx context.Context, attempts []Attempt) error
+	// Release gives claimed messages that were not tried back, as they
+	// were before the claim (not counted as an attempt), for any worker to
+	// claim at once.
+	Release(ctx context.Context, msgs []Message) error
 	// ReportHeld reports up to n held messages whose ReportAt has come
 	// delivered, as a provider's report does a real one; any node may run
 	// it, and each report is made once.

@@ -234,6 +234,12 @@ UPDATE outbox SET state = ?, subject = '', body_text = '', body_html = '', unsub
                   last_error = ?, locked_until = NULL, next_attempt_at = ?, updated_at = ?, capped = COALESCE(capped, ?)
 WHERE id = ? AND state = 'sending' AND attempts = ?;
 
+-- name: outbox-release
+-- A claimed message that was not tried goes back as it was before the
+-- claim, due at once. Fenced by the attempt like a record.
+UPDATE outbox SET state = 'pending', attempts = attempts - 1, locked_until = NULL, updated_at = ?
+WHERE id = ? AND state = 'sending' AND attempts = ?;
+
 -- name: outbox-retry
 -- The cap decision is kept, so that a retry is not charged again.
 UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ?, locked_until = NULL, updated_at = ?,

@@ -65,6 +65,24 @@ func (d *DB) Record(ctx context.Context, attempts []notify.Attempt) error {
 	})
 }
 
+// Release gives claimed messages that were not tried back, uncounted, in
+// one transaction; a message another worker took over meanwhile is left
+// alone.
+func (d *DB) Release(ctx context.Context, msgs []notify.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	now := d.timeArg(d.now())
+	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		for _, m := range msgs {
+			if _, err := tx.ExecContext(ctx, d.query("outbox-release"), now, m.ID, m.Attempt); err != nil {
+				return fmt.Errorf("release outbox: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
 func (d *DB) record(ctx context.Context, tx *sqlx.Tx, a notify.Attempt) error {
 	nowT := d.now()
 	now := d.timeArg(nowT)
