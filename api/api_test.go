@@ -1,8 +1,13 @@
 package api_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -442,4 +447,33 @@ func decodeResult(t *testing.T, r response) map[string]any {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// TestImportCutShort: a client that hangs up in the middle of an import
+// gets a 400 (what it sent before stays imported), never a 503 blaming the
+// database.
+func TestImportCutShort(t *testing.T) {
+	h := newHarness(t, testenv.SQLite(t), generous)
+	h.seed()
+	u, _ := url.Parse(h.url)
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	line := `{"id":"cut1","display_name":"Cut","identifiers":["cut@example.com"]}` + "\n"
+	fmt.Fprintf(conn, "POST /v1/accounts/import HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/x-ndjson\r\nContent-Length: 100000\r\n\r\n%s",
+		u.Host, h.keys[auth.ScopeDirectory], line)
+	conn.(*net.TCPConn).CloseWrite() // the rest never comes
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 400 || !strings.Contains(string(body), `"invalid_json"`) {
+		t.Fatalf("a body cut short: %d %s", resp.StatusCode, body)
+	}
+	if strings.Contains(h.logs.String(), "answering 503") {
+		t.Fatalf("a body cut short was logged as the database's fault:\n%s", h.logs)
+	}
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -266,11 +267,16 @@ func (s *Server) handleImport() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		res, err := s.dir.Import(r.Context(), http.MaxBytesReader(w, r.Body, s.maxImportBytes))
+		res, err := s.dir.Import(r.Context(), bodyReader{http.MaxBytesReader(w, r.Body, s.maxImportBytes)})
 		s.metrics.imported.Add(float64(res.Imported))
 		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		var broken *bodyError
+		switch {
+		case errors.As(err, &tooLarge):
 			err = decodeError(tooLarge)
+		case errors.As(err, &broken):
+			// The client's fault (it hung up mid-body), not the database's.
+			err = fault.Invalidf(fault.CodeInvalidJSON, "", "the body could not be read to its end; lines before were imported")
 		}
 		if err != nil {
 			s.writeError(w, r, err)
@@ -279,3 +285,21 @@ func (s *Server) handleImport() http.Handler {
 		encode(w, http.StatusOK, res)
 	})
 }
+
+// bodyReader marks the errors of reading a request body, so that a body
+// cut short is told from a database that went away.
+type bodyReader struct{ r io.Reader }
+
+func (b bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = &bodyError{err}
+	}
+	return n, err
+}
+
+// bodyError is an error reading a request body.
+type bodyError struct{ err error }
+
+func (e *bodyError) Error() string { return "read request body: " + e.err.Error() }
+func (e *bodyError) Unwrap() error { return e.err }

@@ -9,10 +9,12 @@ import (
 )
 
 // StaleClaim is how long a claim may stay "running" (status 0) before a
-// retry takes it over: longer than any request runs, so that a claim whose
+// retry takes it over: longer than any request may run (the server's
+// write timeout is 5 minutes), so that a live request is never run twice,
+// and short enough that a claim whose
 // node died, or whose outcome could not be kept because the database went
 // away, does not answer idempotency_key_in_use for a whole ttl.
-const StaleClaim = 2 * time.Minute
+const StaleClaim = 6 * time.Minute
 
 // IdempotencyClaim claims (keyID, idemKey) for a request with hash. It
 // returns keptHash "" when the caller should run the request; otherwise

@@ -42,7 +42,8 @@ func unavailable(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
-		case "57P01", "57P02", "57P03", "53300":
+		case "57P01", "57P02", "57P03", "53300",
+			"25006": // read_only_sql_transaction: the primary was demoted (failover)
 			return true
 		}
 		return strings.HasPrefix(pgErr.Code, "08")
