@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -101,6 +102,7 @@ func newClient(rawURL, caFile string) (redis.UniversalClient, error) {
 		if opt.TLSConfig, err = withCA(opt.TLSConfig, caFile); err != nil {
 			return nil, err
 		}
+		opt.NewClient = perNodeServerName
 		return redis.NewClusterClient(opt), nil
 	}
 	opt, err := redis.ParseURL(rawURL)
@@ -112,6 +114,19 @@ func newClient(rawURL, caFile string) (redis.UniversalClient, error) {
 		return nil, err
 	}
 	return redis.NewClient(opt), nil
+}
+
+// perNodeServerName makes the client of one cluster node check the node's
+// own name in its TLS certificate: go-redis gives every node the name of
+// the first host of the URL.
+func perNodeServerName(o *redis.Options) *redis.Client {
+	if o.TLSConfig != nil {
+		if host, _, err := net.SplitHostPort(o.Addr); err == nil {
+			o.TLSConfig = o.TLSConfig.Clone()
+			o.TLSConfig.ServerName = host
+		}
+	}
+	return redis.NewClient(o)
 }
 
 // tune sets what the URL leaves out: 250 ms timeouts, one dial attempt, no
