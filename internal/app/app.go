@@ -58,6 +58,10 @@ type Config struct {
 	WebhookSecret string
 
 	TrustedProxies []netip.Prefix
+
+	// PprofAddr, when not empty, is the private address of the profiling
+	// listener (PprofHandler); cmd/beckon serves it, apart from Addr.
+	PprofAddr string
 }
 
 // App is one wired node.
