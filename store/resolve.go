@@ -77,6 +77,7 @@ type ownerRow struct {
 	InboundPersonal sql.NullBool   `db:"inbound_personal"`
 	TenantPolicy    sql.NullString `db:"tenant_policy"`
 	Blocked         bool           `db:"blocked"`
+	Pending         bool           `db:"pending"`
 	Email           sql.NullString `db:"email"`
 }
 
@@ -117,10 +118,10 @@ func (d *DB) owners(ctx context.Context, requesterID string, ids []resolver.Iden
 }
 
 // ownersStmt expands the WANTED list of a query built on "owners" for ids
-// and returns it prepared with its arguments: requesterID, the pairs, then
-// extra.
+// and returns it prepared with its arguments: requesterID (blocks), then
+// requesterID and now (pending invites), the pairs, then extra.
 func (d *DB) ownersStmt(ctx context.Context, name, requesterID string, ids []resolver.Identifier, extra ...any) (*sqlx.Stmt, []any, error) {
-	return d.wantedStmt(ctx, name, []any{requesterID}, ids, extra...)
+	return d.wantedStmt(ctx, name, []any{requesterID, requesterID, d.timeArg(d.now())}, ids, extra...)
 }
 
 // wantedStmt expands the WANTED list of the named query to one (kind,
@@ -172,6 +173,7 @@ type lookupRow struct {
 	InboundPersonal sql.NullBool   `db:"o_inbound_personal"`
 	TenantPolicy    sql.NullString `db:"o_tenant_policy"`
 	Blocked         sql.NullBool   `db:"o_blocked"`
+	Pending         sql.NullBool   `db:"o_pending"`
 	Email           sql.NullString `db:"o_email"`
 }
 
@@ -207,7 +209,7 @@ func (d *DB) Lookup(ctx context.Context, requesterID string, ids []resolver.Iden
 		found[i] = ownerRow{
 			Kind: r.Kind.String, Value: r.Value.String, ID: r.ID, TenantID: r.TenantID, DisplayName: r.DisplayName,
 			Discoverable: r.Discoverable, InboundPersonal: r.InboundPersonal, TenantPolicy: r.TenantPolicy,
-			Blocked: r.Blocked.Bool, Email: r.Email,
+			Blocked: r.Blocked.Bool, Pending: r.Pending.Bool, Email: r.Email,
 		}
 	}
 	owners := make([]resolver.Owner, len(ids))
@@ -239,5 +241,6 @@ func (d *DB) ownerOf(r ownerRow) (resolver.Owner, error) {
 	if !o.Found {
 		o = resolver.Owner{}
 	}
+	o.PendingInvite = r.Pending
 	return o, nil
 }
