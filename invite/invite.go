@@ -55,6 +55,12 @@ const (
 	ChannelSMS   = "sms"
 )
 
+// Message kinds: the invitation, and the reminder before it expires.
+const (
+	KindInvite   = "invite"
+	KindReminder = "reminder"
+)
+
 // Chat is the chat that waits for the recipient.
 type Chat struct {
 	ID    string `json:"id"`
@@ -112,7 +118,7 @@ func (i Invite) MarshalJSON() ([]byte, error) {
 // link (and so the token) until it is sent, and nothing afterwards.
 type Message struct {
 	InviteID string
-	Kind     string // "invite" or "reminder"
+	Kind     string // KindInvite or KindReminder
 	Channel  string
 	To       string
 	Subject  string

@@ -165,7 +165,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Created, error) {
 	if inv.ID, err = newID(now); err != nil {
 		return Created{}, err
 	}
-	tok, msg, err := s.message(ctx, inv, "invite", req)
+	tok, msg, err := s.message(ctx, inv, KindInvite, req)
 	if err != nil {
 		return Created{}, err
 	}
@@ -261,7 +261,7 @@ func (s *Service) message(ctx context.Context, inv Invite, kind string, req reso
 	switch {
 	case inv.Channel == ChannelSMS:
 		tmpl = templates.InviteSMS
-	case kind == "reminder":
+	case kind == KindReminder:
 		tmpl = templates.ReminderEmail
 	}
 	r, _, err := s.cfg.Templates.Render(tmpl, inv.Locale, data)
@@ -338,7 +338,7 @@ func (s *Service) Resend(ctx context.Context, id string) (Invite, error) {
 	if err := s.charge(ctx, req, to, true); err != nil {
 		return inv, err
 	}
-	tok, msg, err := s.message(ctx, inv, "invite", req)
+	tok, msg, err := s.message(ctx, inv, KindInvite, req)
 	if err != nil {
 		return inv, err
 	}
@@ -380,7 +380,7 @@ func (s *Service) remind(ctx context.Context, inv Invite) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	tok, msg, err := s.message(ctx, inv, "reminder", req)
+	tok, msg, err := s.message(ctx, inv, KindReminder, req)
 	if err != nil {
 		return false, err
 	}

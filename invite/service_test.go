@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/beckon-chat/beckon/directory"
+	"github.com/beckon-chat/beckon/event"
 	"github.com/beckon-chat/beckon/internal/testenv"
 	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/notify"
@@ -133,9 +134,16 @@ func TestSweep(t *testing.T) {
 		if _, err := svc.Land(ctx, token); err != invite.ErrGone {
 			t.Fatalf("expired link: %v", err)
 		}
-		events, _ := db.EventsAfter(ctx, 0, 100)
-		if last := events[len(events)-1]; last.Type != "invite.expired" {
-			t.Fatalf("last event %s", last.Type)
+		// On PostgreSQL an event shows once every older transaction on
+		// the server has ended (other tests' too).
+		var last string
+		for deadline := time.Now().Add(10 * time.Second); last != "invite.expired" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if events, _ := db.EventsAfter(ctx, event.Position{}, 100); len(events) > 0 {
+				last = events[len(events)-1].Type
+			}
+		}
+		if last != "invite.expired" {
+			t.Fatalf("last event %s", last)
 		}
 	})
 }

@@ -153,12 +153,13 @@ func (d *Dispatcher) work(ctx context.Context) {
 	}
 }
 
-// round claims one batch, delivers it one message at a time and records
-// the outcomes in claim order; it returns how many messages it claimed.
-// Held SMS whose delivery report is due are reported delivered first (at
-// most once a second). If
-// consent cannot be read for a message, what was done before it is
-// recorded and the rest waits for its lease to run out.
+// round claims one batch and delivers it one message at a time, recording
+// each outcome before the next message goes (in claim order): a worker
+// that dies mid-batch leaves at most the message it had on the wire to be
+// sent again, not the whole batch. It returns how many messages it
+// claimed. Held SMS whose delivery report is due are reported delivered
+// first (at most once a second). If consent cannot be read for a message,
+// it and the rest of the batch wait for their lease to run out.
 func (d *Dispatcher) round(ctx context.Context, senders map[string]Sender) (int, error) {
 	if d.reportDue() {
 		if err := d.cfg.Outbox.ReportHeld(ctx, d.cfg.Batch); err != nil {
@@ -172,27 +173,21 @@ func (d *Dispatcher) round(ctx context.Context, senders map[string]Sender) (int,
 	// Held messages never make the batch outlive half its lease: another
 	// worker would claim it again and send its real messages twice.
 	deadline := time.Now().Add(d.cfg.Lease / 2)
-	attempts := make([]Attempt, 0, len(msgs))
-	var gateErr error
 	for _, m := range msgs {
 		a, err := d.deliver(ctx, senders, m, deadline)
 		if err != nil {
-			gateErr = err
-			break
+			return len(msgs), err
 		}
-		attempts = append(attempts, a)
-	}
-	if d.cfg.Observe != nil {
-		for _, a := range attempts {
+		if d.cfg.Observe != nil {
 			d.cfg.Observe(a)
 		}
+		// Record the outcome even if the server is shutting down meanwhile.
+		if err := d.cfg.Outbox.Record(context.WithoutCancel(ctx), []Attempt{a}); err != nil {
+			// The lease runs out and the message is sent again: at least once.
+			return len(msgs), fmt.Errorf("record attempt: %w", err)
+		}
 	}
-	// Record outcomes even if the server is shutting down meanwhile.
-	if err := d.cfg.Outbox.Record(context.WithoutCancel(ctx), attempts); err != nil {
-		// The leases run out and the messages are sent again: at least once.
-		return len(msgs), fmt.Errorf("record attempts: %w", err)
-	}
-	return len(msgs), gateErr
+	return len(msgs), nil
 }
 
 // deliver asks the gate about one message just before sending it, and

@@ -268,20 +268,30 @@ UPDATE invites SET delivery = ?, updated_at = ? WHERE id = ? AND status = 'pendi
 -- A message of the invite really went out (suppressed starts true).
 UPDATE invites SET suppressed = FALSE WHERE id = ? AND suppressed;
 
--- name: list-events
-SELECT seq, id, type, data, created_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?;
+-- name: list-events.sqlite
+-- One writer at a time: every event below the last one is committed.
+SELECT tx, seq, id, type, data, created_at, FALSE AS held FROM events
+WHERE (tx, seq) > (?, ?) ORDER BY tx, seq LIMIT ?;
+
+-- name: list-events.postgres
+-- held marks events of transactions at or above the oldest one still
+-- running (in the statement's snapshot): an event may yet commit before
+-- them, so the feed stops at the first one.
+SELECT e.tx, e.seq, e.id, e.type, e.data, e.created_at, e.tx >= b.xmin AS held
+FROM events e, (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) b
+WHERE (e.tx, e.seq) > (?, ?) ORDER BY e.tx, e.seq LIMIT ?;
 
 -- name: webhook-lease
 -- Take or extend the delivery lease; RETURNING says whether we hold it.
 UPDATE webhook_state SET locked_by = ?, locked_until = ?
 WHERE id = 1 AND (locked_by = ? OR locked_until < ?)
-RETURNING last_seq;
+RETURNING last_tx AS tx, last_seq AS seq;
 
 -- name: webhook-advance
-UPDATE webhook_state SET last_seq = ? WHERE id = 1 AND locked_by = ?;
+UPDATE webhook_state SET last_tx = ?, last_seq = ? WHERE id = 1 AND locked_by = ?;
 
--- name: event-seq
-SELECT seq FROM events WHERE id = ?;
+-- name: event-position
+SELECT tx, seq FROM events WHERE id = ?;
 
 -- name: invite-by-token
 SELECT i.id, i.inviter_id, i.tenant_id, i.recipient_kind, i.recipient_value, i.channel, i.chat_id, i.chat_kind,

@@ -55,6 +55,8 @@ type DB struct {
 	writeMu sync.Mutex
 
 	decoded decodedJSON
+
+	feedWait time.Duration
 }
 
 // Options tune a connection.
@@ -64,6 +66,10 @@ type Options struct {
 	MaxConns int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// FeedWait is how long a feed read waits for older transactions to
+	// end when they hold back events already committed (PostgreSQL); 0
+	// means 250 ms, a negative value not at all.
+	FeedWait time.Duration
 }
 
 // Open connects to a database named by a URL: sqlite://./file.db,
@@ -96,6 +102,9 @@ func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	if opt.FeedWait == 0 {
+		opt.FeedWait = 250 * time.Millisecond
+	}
 	x.SetMaxOpenConns(opt.MaxConns)
 	x.SetMaxIdleConns(opt.MaxConns)
 	x.SetConnMaxIdleTime(5 * time.Minute)
@@ -112,7 +121,7 @@ func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
 	for name, text := range raw {
 		q[name] = x.Rebind(text)
 	}
-	return &DB{db: x, dialect: dialect, q: q, raw: raw, now: opt.Now, stmts: map[string]*sqlx.Stmt{}}, nil
+	return &DB{db: x, dialect: dialect, q: q, raw: raw, now: opt.Now, stmts: map[string]*sqlx.Stmt{}, feedWait: opt.FeedWait}, nil
 }
 
 func parseURL(raw string) (Dialect, string, string, error) {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/notify"
-	"github.com/beckon-chat/beckon/resolver"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -91,45 +90,44 @@ func (d *DB) record(ctx context.Context, tx *sqlx.Tx, a notify.Attempt) error {
 	if _, err := tx.ExecContext(ctx, d.query("insert-attempt"), m.ID, m.Attempt, now, outcome, a.Reason); err != nil {
 		return err
 	}
-	if a.State == notify.StateRetry {
-		return nil
-	}
-	if a.OptedOut {
-		kind := resolver.Email
-		if m.Channel == invite.ChannelSMS {
-			kind = resolver.Phone
-		}
-		if _, err := tx.ExecContext(ctx, d.query("unsubscribe"), string(kind), m.To, now); err != nil {
+	return d.apply(ctx, tx, m.InviteID, invite.EffectOf(a), now)
+}
+
+// apply makes the changes invite decided for an attempt of inviteID's
+// message, each guarded by the state it expects.
+func (d *DB) apply(ctx context.Context, tx *sqlx.Tx, inviteID string, e invite.Effect, now any) error {
+	if e.Unsubscribe != nil {
+		if _, err := tx.ExecContext(ctx, d.query("unsubscribe"), string(e.Unsubscribe.Kind), e.Unsubscribe.Value, now); err != nil {
 			return fmt.Errorf("provider opt-out: %w", err)
 		}
 	}
-	if a.State == notify.StateSent {
-		// Something of the invite reached the recipient: at link, only
-		// such invites become message requests.
-		if _, err := tx.ExecContext(ctx, d.query("mark-reached"), m.InviteID); err != nil {
+	if e.Reached {
+		if _, err := tx.ExecContext(ctx, d.query("mark-reached"), inviteID); err != nil {
 			return err
 		}
 	}
-	if m.Kind == "reminder" {
-		return nil // a reminder does not change the invite's delivery
+	if e.Delivery == "" {
+		return nil
 	}
-	// A held message shows exactly as a sent one.
-	delivery, event := invite.Sent, "invite.sent"
-	if a.State == notify.StateFailed {
-		delivery, event = invite.Failed, "invite.delivery_failed"
-	}
-	res, err = tx.ExecContext(ctx, d.query("set-delivery"), string(delivery), now, m.InviteID)
+	// Once the invite ended, its delivery no longer moves.
+	return d.moveDelivery(ctx, tx, "set-delivery", inviteID, e.Delivery)
+}
+
+// moveDelivery sets inviteID's delivery by the named guarded query and,
+// when it moved, announces it.
+func (d *DB) moveDelivery(ctx context.Context, tx *sqlx.Tx, query, inviteID string, delivery invite.Delivery) error {
+	res, err := tx.ExecContext(ctx, d.query(query), string(delivery), d.timeArg(d.now()), inviteID)
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return nil // the invite ended meanwhile: its delivery no longer moves
+		return nil
 	}
-	inv, err := d.inviteIn(ctx, tx, m.InviteID)
+	inv, err := d.inviteIn(ctx, tx, inviteID)
 	if err != nil {
 		return err
 	}
-	return d.emit(ctx, tx, event, map[string]any{"invite": inv})
+	return d.emit(ctx, tx, invite.DeliveryEvent(delivery), map[string]any{"invite": inv})
 }
 
 // ReportHeld reports up to n held messages whose report is due delivered,
@@ -169,20 +167,6 @@ func (d *DB) ReportDelivery(ctx context.Context, providerID string, delivery inv
 }
 
 func (d *DB) reportDelivery(ctx context.Context, tx *sqlx.Tx, inviteID string, delivery invite.Delivery) error {
-	res, err := tx.ExecContext(ctx, d.query("report-delivery"), string(delivery), d.timeArg(d.now()), inviteID)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil
-	}
-	inv, err := d.inviteIn(ctx, tx, inviteID)
-	if err != nil {
-		return err
-	}
-	typ := "invite.delivered"
-	if delivery == invite.Failed {
-		typ = "invite.delivery_failed"
-	}
-	return d.emit(ctx, tx, typ, map[string]any{"invite": inv})
+	// A report only moves delivery forward from queued or sent.
+	return d.moveDelivery(ctx, tx, "report-delivery", inviteID, delivery)
 }

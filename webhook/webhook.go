@@ -88,7 +88,7 @@ func (d *Dispatcher) round(ctx context.Context) error {
 			if err := d.deliver(ctx, e); err != nil {
 				return err
 			}
-			if err := d.Store.WebhookAdvance(ctx, d.node, e.Seq); err != nil {
+			if err := d.Store.WebhookAdvance(ctx, d.node, e.Pos); err != nil {
 				return err
 			}
 			if _, ok, err := d.Store.WebhookLease(ctx, d.node, time.Minute); err != nil || !ok {

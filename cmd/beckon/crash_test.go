@@ -6,10 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/beckon-chat/beckon/internal/testenv"
 )
@@ -49,10 +51,12 @@ func startProcess(t *testing.T, bin string, env map[string]string) *exec.Cmd {
 
 // TestCrashLosesNothing kills the server (SIGKILL) in the middle of a burst
 // of 200 invites and starts it again: every invite the API acknowledged is
-// delivered at least once.
+// delivered at least once, and only what the workers had on the wire (one
+// message each) is sent twice.
 func TestCrashLosesNothing(t *testing.T) {
 	bin := buildBinary(t)
 	mailer := testenv.StartSMTP(t)
+	mailer.SetDelay(5 * time.Millisecond) // the kill finds batches half sent
 	env := inviteEnv(t, testenv.SQLite(t), mailer.Addr)
 	env["BECKON_DELIVERY_LEASE"] = "2s" // what the killed workers held comes back soon
 	key := createKey(t, env, "directory,invite")
@@ -123,8 +127,19 @@ func TestCrashLosesNothing(t *testing.T) {
 		}
 		return true
 	})
-	t.Logf("%d acknowledged before the kill, %d in all; %d emails received", killedAt, len(accepted), len(mailer.Mails()))
+	sent := map[string]int{}
+	for _, m := range mailer.Mails() {
+		sent[m.To[0]]++
+	}
+	twice := 0
+	for _, n := range sent {
+		twice += n - 1
+	}
+	t.Logf("%d acknowledged before the kill, %d in all; %d emails received, %d sent again", killedAt, len(accepted), len(mailer.Mails()), twice)
 	if len(accepted) < 150 {
 		t.Fatalf("only %d of 200 invites acknowledged", len(accepted))
+	}
+	if workers, _ := strconv.Atoi(env["BECKON_WORKERS"]); twice > workers {
+		t.Fatalf("%d messages sent twice after the kill; at most one per worker (%d) was on the wire", twice, workers)
 	}
 }

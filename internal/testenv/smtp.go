@@ -51,6 +51,15 @@ type SMTPServer struct {
 	mails    []Mail
 	sessions int
 	Reject   map[string]*smtp.SMTPError
+	delay    time.Duration
+}
+
+// SetDelay makes the server take d to accept each message, as a remote
+// server does: a worker then has a message on the wire most of the time.
+func (s *SMTPServer) SetDelay(d time.Duration) {
+	s.mu.Lock()
+	s.delay = d
+	s.mu.Unlock()
 }
 
 // StartSMTP starts a plain server on a free port; it stops with the test.
@@ -215,6 +224,10 @@ func (x *smtpSession) Data(r io.Reader) error {
 		body, _ := io.ReadAll(m.Msg.Body)
 		m.Body = string(body)
 	}
+	x.srv.mu.Lock()
+	delay := x.srv.delay
+	x.srv.mu.Unlock()
+	time.Sleep(delay)
 	x.srv.mu.Lock()
 	x.srv.mails = append(x.srv.mails, m)
 	x.srv.mu.Unlock()
