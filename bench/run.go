@@ -201,7 +201,7 @@ func benchRoute(ctx context.Context, o options, r route, envFor func(route, stri
 	// Both servers stay up, idle in turn: the runs alternate so that the
 	// machine's drift touches both alike.
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "run\tserver\trequests/s\tp50 ms\tp99 ms\tmax RSS MB\terrors\t")
+	fmt.Fprintln(tw, "run\tserver\trequests/s\tp50 ms\tp99 ms\tmax RSS MB\tCPU µs/req\terrors\t")
 	fulls, bares, err := alternate(ctx, o.runs, dir,
 		resolve([]string{first.addr}, key, []int{first.pid()}),
 		resolve([]string{bareAddr}, "", []int{bare.Process.Pid}))
@@ -216,7 +216,8 @@ func benchRoute(ctx context.Context, o options, r route, envFor func(route, stri
 	row(tw, "median", "beckon", full)
 	row(tw, "median", "bare net/http", baseline)
 	tw.Flush()
-	fmt.Fprintf(out, "ratio beckon/bare (medians): %.0f%%\n", 100*full.rps/baseline.rps)
+	fmt.Fprintf(out, "ratio beckon/bare (medians): %.0f%% of the requests/s; bare's CPU per request is %.0f%% of beckon's\n",
+		100*full.rps/baseline.rps, 100*float64(baseline.cpuPerReq)/float64(full.cpuPerReq))
 	fmt.Fprintf(out, "batch resolve of 1000 (%d runs): p50 %.1f ms, p99 %.1f ms\n", o.batches, ms(batch.p50), ms(batch.p99))
 	_ = bare.Process.Signal(os.Interrupt)
 	if o.engine != "postgres" || o.nodes < 2 {
@@ -244,7 +245,7 @@ func benchRoute(ctx context.Context, o options, r route, envFor func(route, stri
 	}
 	fmt.Fprintf(out, "\n%d nodes on one %s database (rate limits: %s; each node runs its 2 delivery workers)\n", o.nodes, r.name, limits)
 	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "load\tnodes\trequests/s\tp50 ms\tp99 ms\tmax RSS MB\terrors\t")
+	fmt.Fprintln(tw, "load\tnodes\trequests/s\tp50 ms\tp99 ms\tmax RSS MB\tCPU µs/req\terrors\t")
 	tag := 0
 	invites := func(k int) wrkLoad {
 		tag++
@@ -320,7 +321,8 @@ func alternate(ctx context.Context, runs int, dir string, a, b wrkLoad) ([]stats
 }
 
 func row(tw io.Writer, run, name string, s stats) {
-	fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.2f\t%.2f\t%.1f\t%d\t\n", run, name, s.rps, ms(s.p50), ms(s.p99), s.maxRSS/1e6, s.errors)
+	fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.2f\t%.2f\t%.1f\t%.0f\t%d\t\n", run, name, s.rps, ms(s.p50), ms(s.p99), s.maxRSS/1e6,
+		float64(s.cpuPerReq.Nanoseconds())/1e3, s.errors)
 }
 
 func addrs(nodes []*node) []string {
@@ -558,6 +560,9 @@ type stats struct {
 	maxRSS   float64
 	errors   int64
 	requests int64
+	// cpuPerReq is the server processes' CPU time per request: steadier
+	// than requests/s on a busy machine.
+	cpuPerReq time.Duration
 }
 
 // readRSS returns the resident set of pid in bytes, from /proc.
@@ -618,10 +623,11 @@ func median(runs []stats) stats {
 		return v[len(v)/2]
 	}
 	return stats{
-		rps:    pick(func(s stats) float64 { return s.rps }),
-		p50:    time.Duration(pick(func(s stats) float64 { return float64(s.p50) })),
-		p99:    time.Duration(pick(func(s stats) float64 { return float64(s.p99) })),
-		maxRSS: slices.MaxFunc(runs, func(a, b stats) int { return int(a.maxRSS - b.maxRSS) }).maxRSS,
-		errors: slices.MaxFunc(runs, func(a, b stats) int { return int(a.errors - b.errors) }).errors,
+		rps:       pick(func(s stats) float64 { return s.rps }),
+		p50:       time.Duration(pick(func(s stats) float64 { return float64(s.p50) })),
+		p99:       time.Duration(pick(func(s stats) float64 { return float64(s.p99) })),
+		maxRSS:    slices.MaxFunc(runs, func(a, b stats) int { return int(a.maxRSS - b.maxRSS) }).maxRSS,
+		errors:    slices.MaxFunc(runs, func(a, b stats) int { return int(a.errors - b.errors) }).errors,
+		cpuPerReq: time.Duration(pick(func(s stats) float64 { return float64(s.cpuPerReq) })),
 	}
 }

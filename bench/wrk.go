@@ -81,7 +81,9 @@ func runWrk(ctx context.Context, dir string, l wrkLoad) (stats, error) {
 			}
 		}
 	}()
+	cpu0 := cpuTime(l.pids)
 	err = cmd.Run()
+	cpu := cpuTime(l.pids) - cpu0
 	stop()
 	<-sampled
 	if err != nil {
@@ -89,7 +91,31 @@ func runWrk(ctx context.Context, dir string, l wrkLoad) (stats, error) {
 	}
 	s, err := parseWrk(out.String())
 	s.maxRSS = float64(maxRSS.Load())
+	if s.requests > 0 {
+		s.cpuPerReq = cpu / time.Duration(s.requests)
+	}
 	return s, err
+}
+
+// cpuTime returns the CPU time (user and system) the processes used so
+// far, from /proc/<pid>/stat.
+func cpuTime(pids []int) time.Duration {
+	var ticks int64
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// The fields after the command name (in parentheses): utime and
+		// stime are the 12th and 13th.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 12 {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			s, _ := strconv.ParseInt(f[12], 10, 64)
+			ticks += u + s
+		}
+	}
+	return time.Duration(ticks) * (time.Second / 100) // USER_HZ is 100 on Linux
 }
 
 // parseWrk reads the line lua/common.lua's done() prints.
