@@ -189,7 +189,7 @@ func (d *DB) Lookup(ctx context.Context, requesterID string, ids []resolver.Iden
 		owners, err := d.Owners(ctx, requesterID, ids)
 		return req, owners, err
 	}
-	st, args, err := d.ownersStmt(ctx, "lookup", requesterID, ids, requesterID)
+	st, args, err := d.wantedStmt(ctx, "lookup", []any{requesterID, requesterID, requesterID, d.timeArg(d.now())}, ids)
 	if err != nil {
 		return resolver.Requester{}, nil, err
 	}
