@@ -149,7 +149,8 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
-// throughBouncer returns dbURL with the host and port of the PgBouncer URL.
+// throughBouncer returns dbURL with the host and port of the PgBouncer URL,
+// and pooler=transaction (no named prepared statements).
 func throughBouncer(dbURL, bouncerURL string) (string, error) {
 	u, err := url.Parse(dbURL)
 	if err != nil {
@@ -160,6 +161,9 @@ func throughBouncer(dbURL, bouncerURL string) (string, error) {
 		return "", err
 	}
 	u.Host = b.Host
+	q := u.Query()
+	q.Set("pooler", "transaction")
+	u.RawQuery = q.Encode()
 	return u.String(), nil
 }
 
