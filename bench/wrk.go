@@ -53,7 +53,7 @@ func runWrk(ctx context.Context, dir string, l wrkLoad) (stats, error) {
 	}
 	threads := l.threads
 	if threads == 0 {
-		threads = max(2, len(l.nodes))
+		threads = len(l.nodes)
 	}
 	args := []string{"-t", strconv.Itoa(threads), "-c", strconv.Itoa(l.conns), "-d", l.d.String(),
 		"--timeout", "10s", "-s", script, "http://" + l.nodes[0]}
