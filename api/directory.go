@@ -150,7 +150,7 @@ func (s *Server) handleAccountPatch() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decode[patchAccountRequest](w, r, maxBody, nil)
 		if err == nil && req.Discoverable == nil {
-			err = fault.Invalidf("missing_field", "discoverable", "discoverable is required")
+			err = missing("discoverable")
 		}
 		if err != nil {
 			s.writeError(w, r, err)
@@ -233,7 +233,7 @@ func pageParams(r *http.Request) (limit int, cursor string, err error) {
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 100 {
-			return 0, "", fault.Invalidf("invalid_parameter", "limit", "limit is a whole number from 1 to 100")
+			return 0, "", fault.Invalidf(fault.CodeInvalidParameter, "limit", "limit is a whole number from 1 to 100")
 		}
 		limit = n
 	}

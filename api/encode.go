@@ -55,7 +55,7 @@ func decode[T any](w http.ResponseWriter, r *http.Request, limit int64, into *T)
 		if err != nil {
 			return v, decodeError(err)
 		}
-		return v, fault.Invalidf("invalid_json", "", "the body must hold one JSON object")
+		return v, fault.Invalidf(fault.CodeInvalidJSON, "", "the body must hold one JSON object")
 	}
 	return v, nil
 }
@@ -68,7 +68,7 @@ func requireType(r *http.Request, accepted ...string) error {
 			return nil
 		}
 	}
-	return fault.New(fault.UnsupportedMedia, "unsupported_media_type", "",
+	return fault.New(fault.UnsupportedMedia, fault.CodeUnsupportedMediaType, "",
 		fmt.Sprintf("send the body as %s", strings.Join(accepted, " or ")))
 }
 
@@ -82,27 +82,27 @@ func decodeError(err error) error {
 	case errors.As(err, &maxErr):
 		return tooLarge(maxErr.Limit)
 	case errors.Is(err, io.EOF):
-		return fault.Invalidf("invalid_json", "", "the body is empty")
+		return fault.Invalidf(fault.CodeInvalidJSON, "", "the body is empty")
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return fault.Invalidf("invalid_json", "", "the body ends in the middle of the JSON")
+		return fault.Invalidf(fault.CodeInvalidJSON, "", "the body ends in the middle of the JSON")
 	case errors.As(err, &syntaxErr):
-		return fault.Invalidf("invalid_json", "", "malformed JSON at byte %d", syntaxErr.Offset)
+		return fault.Invalidf(fault.CodeInvalidJSON, "", "malformed JSON at byte %d", syntaxErr.Offset)
 	case errors.As(err, &typeErr):
 		field := typeErr.Field
 		if field == "" {
-			return fault.Invalidf("invalid_json", "", "the body must be a JSON object")
+			return fault.Invalidf(fault.CodeInvalidJSON, "", "the body must be a JSON object")
 		}
-		return fault.Invalidf("invalid_field", field, "%s must be of type %s", field, jsonType(typeErr.Type.Kind().String()))
+		return fault.Invalidf(fault.CodeInvalidField, field, "%s must be of type %s", field, jsonType(typeErr.Type.Kind().String()))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return fault.Invalidf("unknown_field", field, "unknown field %q", field)
+		return fault.Invalidf(fault.CodeUnknownField, field, "unknown field %q", field)
 	}
-	return fault.Invalidf("invalid_json", "", "the body could not be read")
+	return fault.Invalidf(fault.CodeInvalidJSON, "", "the body could not be read")
 }
 
 // tooLarge is the fault of a body over limit bytes.
 func tooLarge(limit int64) error {
-	return fault.New(fault.TooLarge, "request_too_large", "", fmt.Sprintf("the body is larger than %d bytes", limit))
+	return fault.New(fault.TooLarge, fault.CodeRequestTooLarge, "", fmt.Sprintf("the body is larger than %d bytes", limit))
 }
 
 func jsonType(goKind string) string {
@@ -122,7 +122,12 @@ func jsonType(goKind string) string {
 // required returns a missing_field fault when value is empty.
 func required(field, value string) error {
 	if strings.TrimSpace(value) == "" {
-		return fault.Invalidf("missing_field", field, "%s is required", field)
+		return missing(field)
 	}
 	return nil
+}
+
+// missing returns the missing_field fault of a required field.
+func missing(field string) *fault.Error {
+	return fault.Invalidf(fault.CodeMissingField, field, "%s is required", field)
 }

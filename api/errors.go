@@ -56,7 +56,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			return // the client went away; nobody reads the answer
 		}
 		s.log.ErrorContext(r.Context(), "internal error", "route", routeOf(r), "err", err)
-		encode(w, http.StatusInternalServerError, errorBody{Error: errorJSON{Code: "internal_error", Message: "something went wrong on our side"}})
+		encode(w, http.StatusInternalServerError, errorBody{Error: errorJSON{Code: fault.CodeInternal, Message: "something went wrong on our side"}})
 		return
 	}
 	if f.RetryAfter > 0 {
@@ -67,9 +67,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 // Faults of the transport itself.
 var (
-	errNotFound         = fault.New(fault.NotFound, "not_found", "", "no such endpoint")
-	errMethodNotAllowed = fault.New(fault.MethodNotAllowed, "method_not_allowed", "", "this endpoint does not take that method")
-	errRateLimited      = fault.New(fault.RateLimited, "rate_limited", "", "too many requests: retry after the number of seconds in Retry-After")
+	errNotFound         = fault.New(fault.NotFound, fault.CodeNotFound, "", "no such endpoint")
+	errMethodNotAllowed = fault.New(fault.MethodNotAllowed, fault.CodeMethodNotAllowed, "", "this endpoint does not take that method")
+	errRateLimited      = fault.Limited(0, "too many requests: retry after the number of seconds in Retry-After")
+	errForm             = fault.Invalidf(fault.CodeInvalidForm, "", "the form could not be read")
 )
 
 // errInsufficientScope names the scope an endpoint needs (any one of
@@ -79,5 +80,5 @@ func errInsufficientScope(scopes []auth.Scope) error {
 	for i, sc := range scopes {
 		names[i] = string(sc)
 	}
-	return fault.New(fault.Forbidden, "insufficient_scope", "", fmt.Sprintf("this key lacks the %s scope", strings.Join(names, " or ")))
+	return fault.New(fault.Forbidden, fault.CodeInsufficientScope, "", fmt.Sprintf("this key lacks the %s scope", strings.Join(names, " or ")))
 }

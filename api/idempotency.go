@@ -10,13 +10,18 @@ import (
 	"time"
 
 	"github.com/beckon-chat/beckon/fault"
-	"github.com/beckon-chat/beckon/store"
 )
 
 // IdempotencyStore keeps responses for Idempotency-Key replays.
 type IdempotencyStore interface {
-	IdempotencyClaim(ctx context.Context, keyID, idemKey, hash string, ttl time.Duration) (*store.Saved, error)
+	// IdempotencyClaim claims (keyID, idemKey) for a request with hash:
+	// keptHash is "" when the caller claimed it and runs the request, else
+	// the first request's hash with its response (status 0 while it runs).
+	// A claim older than ttl is taken over.
+	IdempotencyClaim(ctx context.Context, keyID, idemKey, hash string, ttl time.Duration) (keptHash string, status int, body string, err error)
+	// IdempotencySave keeps the response of a claimed request.
 	IdempotencySave(ctx context.Context, keyID, idemKey string, status int, body string) error
+	// IdempotencyForget drops a claim, so that the request may run again.
 	IdempotencyForget(ctx context.Context, keyID, idemKey string) error
 }
 
@@ -24,9 +29,9 @@ type IdempotencyStore interface {
 const IdempotencyTTL = 24 * time.Hour
 
 var (
-	errIdemReused = fault.New(fault.Unprocessable, "idempotency_key_reused", "", "this Idempotency-Key was used with another request")
-	errIdemInUse  = fault.New(fault.Conflict, "idempotency_key_in_use", "", "a request with this Idempotency-Key is still running: retry shortly")
-	errIdemKey    = fault.Invalidf("invalid_idempotency_key", "", "an Idempotency-Key is 1 to 255 printable ASCII characters")
+	errIdemReused = fault.New(fault.Unprocessable, fault.CodeIdempotencyKeyReused, "", "this Idempotency-Key was used with another request")
+	errIdemInUse  = fault.New(fault.Conflict, fault.CodeIdempotencyKeyInUse, "", "a request with this Idempotency-Key is still running: retry shortly")
+	errIdemKey    = fault.Invalidf(fault.CodeInvalidIdempotency, "", "an Idempotency-Key is 1 to 255 printable ASCII characters")
 )
 
 // recorder keeps what a handler writes.
@@ -72,22 +77,22 @@ func (s *Server) idempotent(h http.Handler) http.Handler {
 		sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.Path+"\n"), body...))
 		hash := hex.EncodeToString(sum[:])
 		keyID := infoFrom(r.Context()).key.ID
-		saved, err := s.idem.IdempotencyClaim(r.Context(), keyID, idemKey, hash, IdempotencyTTL)
+		keptHash, status, kept, err := s.idem.IdempotencyClaim(r.Context(), keyID, idemKey, hash, IdempotencyTTL)
 		switch {
 		case err != nil:
 			s.writeError(w, r, err)
 			return
-		case saved != nil && saved.Hash != hash:
+		case keptHash != "" && keptHash != hash:
 			s.writeError(w, r, errIdemReused)
 			return
-		case saved != nil && saved.Status == 0:
+		case keptHash != "" && status == 0:
 			s.writeError(w, r, errIdemInUse)
 			return
-		case saved != nil:
+		case keptHash != "":
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Idempotent-Replayed", "true")
-			w.WriteHeader(saved.Status)
-			_, _ = io.WriteString(w, saved.Body)
+			w.WriteHeader(status)
+			_, _ = io.WriteString(w, kept)
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))

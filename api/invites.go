@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/beckon-chat/beckon/directory"
-	"github.com/beckon-chat/beckon/fault"
 	"github.com/beckon-chat/beckon/invite"
 )
 
@@ -31,7 +30,7 @@ func (s *Server) handleInviteCreate() http.Handler {
 			err = required("identifier", body.Identifier)
 		}
 		if err == nil && body.Chat == nil {
-			err = fault.Invalidf("missing_field", "chat", "chat is required")
+			err = missing("chat")
 		}
 		if err != nil {
 			s.writeError(w, r, err)

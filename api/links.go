@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/beckon-chat/beckon/directory"
-	"github.com/beckon-chat/beckon/fault"
 	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/resolver"
 )
@@ -34,7 +33,7 @@ func (s *Server) handleLink() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := decode[linkRequest](w, r, maxBody, nil)
 		if err == nil && body.Account == nil {
-			err = fault.Invalidf("missing_field", "account", "account is required")
+			err = missing("account")
 		}
 		if err == nil {
 			err = required("identifier", body.Identifier)

@@ -5,8 +5,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// metrics are the server's Prometheus metrics, in a registry of its own.
-type metrics struct {
+// Metrics are a node's Prometheus metrics, in a registry of their own:
+// the server's, and those that the node's wiring feeds (the delivery
+// workers' attempts, the rate limiter's fallback). Build them once per
+// node with NewMetrics and hand them to the Server (Config.Metrics).
+type Metrics struct {
 	registry    *prometheus.Registry
 	requests    *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
@@ -17,8 +20,9 @@ type metrics struct {
 	deliveries  *prometheus.CounterVec
 }
 
-func newMetrics() *metrics {
-	m := &metrics{
+// NewMetrics returns a node's metrics, registered and at zero.
+func NewMetrics() *Metrics {
+	m := &Metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "beckon_http_requests_total", Help: "HTTP requests by route pattern and status code.",
@@ -46,4 +50,19 @@ func newMetrics() *metrics {
 	m.registry.MustRegister(m.requests, m.duration, m.resolved, m.rateLimited, m.fallback, m.imported, m.deliveries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// SetRateLimitFallback records whether rate limits are kept in process
+// because Redis is away.
+func (m *Metrics) SetRateLimitFallback(on bool) {
+	v := 0.0
+	if on {
+		v = 1
+	}
+	m.fallback.Set(v)
+}
+
+// ObserveDelivery counts a delivery attempt.
+func (m *Metrics) ObserveDelivery(channel, outcome string) {
+	m.deliveries.WithLabelValues(channel, outcome).Inc()
 }

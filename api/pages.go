@@ -18,7 +18,7 @@ import (
 	"github.com/beckon-chat/beckon/templates"
 )
 
-var errCSRF = fault.New(fault.Forbidden, "invalid_csrf", "", "the form expired: open the invitation link again")
+var errCSRF = fault.New(fault.Forbidden, fault.CodeInvalidCSRF, "", "the form expired: open the invitation link again")
 
 func randomString() string {
 	b := make([]byte, 24)
@@ -183,7 +183,7 @@ func (s *Server) pageAction(csrf bool, do func(w http.ResponseWriter, r *http.Re
 			return
 		}
 		if formErr != nil {
-			s.writePageError(w, r, lang, fault.Invalidf("invalid_form", "", "the form could not be read"))
+			s.writePageError(w, r, lang, errForm)
 			return
 		}
 		if csrf {
@@ -278,7 +278,7 @@ func (s *Server) handleSignupPage() http.Handler {
 	})
 }
 
-var errNoName = fault.Invalidf("missing_field", "display_name", "give your name")
+var errNoName = fault.Invalidf(fault.CodeMissingField, "display_name", "give your name")
 
 // handleSignupSubmit creates a personal account for the development
 // sign-up page and binds it the identifier of the ticket (never one from

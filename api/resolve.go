@@ -77,9 +77,9 @@ func (s *Server) handleResolveBatch() http.Handler {
 		switch {
 		case err != nil:
 		case len(body.Identifiers) == 0:
-			err = fault.Invalidf("missing_field", "identifiers", "give between 1 and %d identifiers", resolver.MaxBatch)
+			err = fault.Invalidf(fault.CodeMissingField, "identifiers", "give between 1 and %d identifiers", resolver.MaxBatch)
 		case len(body.Identifiers) > resolver.MaxBatch:
-			err = fault.Invalidf("too_many_identifiers", "identifiers", "at most %d identifiers a batch", resolver.MaxBatch)
+			err = fault.Invalidf(fault.CodeTooManyIdentifiers, "identifiers", "at most %d identifiers a batch", resolver.MaxBatch)
 		}
 		if err != nil {
 			s.writeError(w, r, err)

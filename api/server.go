@@ -64,7 +64,10 @@ type Config struct {
 	// MaxImportBytes caps the streamed body of the import endpoint.
 	MaxImportBytes int64
 	Checks         []Check
-	Log            *slog.Logger
+	// Metrics are served on /metrics and counted into; nil: a set of the
+	// server's own.
+	Metrics *Metrics
+	Log     *slog.Logger
 }
 
 // Server serves the Beckon API.
@@ -81,7 +84,7 @@ type Server struct {
 	maxImportBytes int64
 	checks         []Check
 	log            *slog.Logger
-	metrics        *metrics
+	metrics        *Metrics
 	mux            *http.ServeMux
 	patterns       []string
 	pages          pageConfig
@@ -99,9 +102,12 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		dir: cfg.Directory, resolver: cfg.Resolver, keys: cfg.Keys, invites: cfg.Invites, events: cfg.Events, idem: cfg.Idempotency, wake: cfg.Wake,
 		limiter: cfg.Limiter, limits: cfg.Limits,
-		maxImportBytes: cfg.MaxImportBytes, checks: cfg.Checks, log: cfg.Log, metrics: newMetrics(),
+		maxImportBytes: cfg.MaxImportBytes, checks: cfg.Checks, log: cfg.Log, metrics: cfg.Metrics,
 		mux: http.NewServeMux(), pages: pages, devSignup: cfg.DevSignup, twilioToken: cfg.TwilioAuthToken,
 		trustedProxies: cfg.TrustedProxies,
+	}
+	if s.metrics == nil {
+		s.metrics = NewMetrics()
 	}
 	if s.wake == nil {
 		s.wake = func() {}
@@ -111,21 +117,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.routes()
 	return s, nil
-}
-
-// SetRateLimitFallback records whether rate limits are kept in process
-// because Redis is away.
-func (s *Server) SetRateLimitFallback(on bool) {
-	v := 0.0
-	if on {
-		v = 1
-	}
-	s.metrics.fallback.Set(v)
-}
-
-// ObserveDelivery counts a delivery attempt in the metrics.
-func (s *Server) ObserveDelivery(channel, outcome string) {
-	s.metrics.deliveries.WithLabelValues(channel, outcome).Inc()
 }
 
 // Handler returns the server's root handler.

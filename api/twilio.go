@@ -7,7 +7,7 @@ import (
 	"github.com/beckon-chat/beckon/notify/twilio"
 )
 
-var errTwilioSignature = fault.New(fault.Forbidden, "invalid_signature", "", "the X-Twilio-Signature header is missing or wrong")
+var errTwilioSignature = fault.New(fault.Forbidden, fault.CodeInvalidSignature, "", "the X-Twilio-Signature header is missing or wrong")
 
 // twilioCallback checks the form and the signature of a Twilio callback
 // (signed over the public URL Twilio called), then runs do.
@@ -19,7 +19,7 @@ func (s *Server) twilioCallback(do func(r *http.Request) error) http.Handler {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 		if err := r.ParseForm(); err != nil {
-			s.writeError(w, r, fault.Invalidf("invalid_form", "", "the form could not be read"))
+			s.writeError(w, r, errForm)
 			return
 		}
 		u := s.pages.publicURL + r.URL.Path

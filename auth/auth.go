@@ -73,7 +73,7 @@ func Hash(secret string) string {
 }
 
 // ErrUnauthorized is returned for a missing, unknown or revoked key.
-var ErrUnauthorized = fault.New(fault.Unauthorized, "unauthorized", "", "a valid API key is required: Authorization: Bearer <key>")
+var ErrUnauthorized = fault.New(fault.Unauthorized, fault.CodeUnauthorized, "", "a valid API key is required: Authorization: Bearer <key>")
 
 // scopeNames is AllScopes as text: "resolve, invite, …".
 func scopeNames() string {
@@ -94,14 +94,14 @@ func ParseScopes(s string) ([]Scope, error) {
 			continue
 		}
 		if !slices.Contains(AllScopes(), sc) {
-			return nil, fault.Invalidf("invalid_scope", "scopes", "unknown scope %q; the scopes are %s", sc, scopeNames())
+			return nil, fault.Invalidf(fault.CodeInvalidScope, "scopes", "unknown scope %q; the scopes are %s", sc, scopeNames())
 		}
 		if !slices.Contains(out, sc) {
 			out = append(out, sc)
 		}
 	}
 	if len(out) == 0 {
-		return nil, fault.Invalidf("invalid_scope", "scopes", "give at least one scope of %s", scopeNames())
+		return nil, fault.Invalidf(fault.CodeInvalidScope, "scopes", "give at least one scope of %s", scopeNames())
 	}
 	return out, nil
 }
@@ -148,10 +148,10 @@ func (s *Service) Replace(ctx context.Context, name string, scopes []Scope) (Key
 func (s *Service) create(ctx context.Context, name string, scopes []Scope, save func(context.Context, Key, string) error) (Key, string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 100 {
-		return Key{}, "", fault.Invalidf("invalid_name", "name", "a key name is 1 to 100 characters")
+		return Key{}, "", fault.Invalidf(fault.CodeInvalidName, "name", "a key name is 1 to 100 characters")
 	}
 	if len(scopes) == 0 {
-		return Key{}, "", fault.Invalidf("invalid_scope", "scopes", "give at least one scope of %s", scopeNames())
+		return Key{}, "", fault.Invalidf(fault.CodeInvalidScope, "scopes", "give at least one scope of %s", scopeNames())
 	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {

@@ -196,9 +196,21 @@ type Store interface {
 	ImportAccounts(ctx context.Context, accounts []Account) ([]error, error)
 }
 
-// Not-found faults shared by the store and the services.
+// Faults shared by the store and the services.
 var (
-	ErrAccountNotFound = fault.New(fault.NotFound, "account_not_found", "", "no account with that id")
-	ErrTenantNotFound  = fault.New(fault.NotFound, "tenant_not_found", "", "no tenant with that id")
-	ErrBlockNotFound   = fault.New(fault.NotFound, "block_not_found", "", "that account has not blocked the other")
+	ErrAccountNotFound = fault.New(fault.NotFound, fault.CodeAccountNotFound, "", "no account with that id")
+	ErrTenantNotFound  = fault.New(fault.NotFound, fault.CodeTenantNotFound, "", "no tenant with that id")
+	ErrBlockNotFound   = fault.New(fault.NotFound, fault.CodeBlockNotFound, "", "that account has not blocked the other")
+	// ErrTenantMissing answers an account that names a tenant not put yet.
+	ErrTenantMissing = fault.New(fault.Unprocessable, fault.CodeTenantNotFound, "tenant_id", "no tenant with that id: put the tenant first")
+	// ErrIdentifiersTaken answers an account one of whose identifiers
+	// another account holds, when which one is not known (a concurrent
+	// writer won); IdentifierTaken names it when it is.
+	ErrIdentifiersTaken = fault.New(fault.Conflict, fault.CodeIdentifierTaken, "identifiers", "an identifier belongs to another account")
 )
+
+// IdentifierTaken returns the Conflict identifier_taken for the identifier
+// given in field, which another account holds.
+func IdentifierTaken(field string) *fault.Error {
+	return fault.New(fault.Conflict, fault.CodeIdentifierTaken, field, "the identifier belongs to another account")
+}

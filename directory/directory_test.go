@@ -83,7 +83,7 @@ func TestNormalizePolicySMSCountries(t *testing.T) {
 		{"OKEverywhere", []string{" * "}, []string{"*"}, ""},
 		{"ErrEverywhereAndMore", []string{"*", "FR"}, nil, "invalid_policy"},
 		{"ErrEverywhereTwice", []string{"*", "*"}, nil, "invalid_policy"},
-		{"ErrRegion", []string{"France"}, nil, resolver.CodeInvalidRegion},
+		{"ErrRegion", []string{"France"}, nil, fault.CodeInvalidRegion},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := directory.DefaultPolicy()

@@ -16,10 +16,9 @@ import (
 
 // Import limits.
 const (
-	ImportBatchSize   = 1000
-	MaxImportLine     = 64 << 10
-	MaxImportErrors   = 1000
-	importLineTooLong = "line_too_long"
+	ImportBatchSize = 1000
+	MaxImportLine   = 64 << 10
+	MaxImportErrors = 1000
 )
 
 // LineError is the failure of one line of an import.
@@ -43,7 +42,7 @@ func (r *ImportResult) fail(line int, err error) {
 		r.Truncated = true
 		return
 	}
-	le := LineError{Line: line, Code: "internal", Message: "the line could not be written"}
+	le := LineError{Line: line, Code: fault.CodeLineInternal, Message: "the line could not be written"}
 	if f := fault.As(err); f != nil {
 		le.Code, le.Field, le.Message = f.Code, f.Field, f.Message
 	}
@@ -94,7 +93,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader) (ImportResult, error)
 			break
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
-			if f := fault.As(err); f != nil && f.Code == importLineTooLong {
+			if f := fault.As(err); f != nil && f.Code == fault.CodeLineTooLong {
 				res.fail(n, err)
 				continue
 			}
@@ -134,7 +133,7 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, err
 		}
-		return nil, fault.Invalidf(importLineTooLong, "", "a line is at most %d bytes", MaxImportLine)
+		return nil, fault.Invalidf(fault.CodeLineTooLong, "", "a line is at most %d bytes", MaxImportLine)
 	}
 	return bytes.TrimSuffix(line, []byte("\n")), err
 }
@@ -146,12 +145,12 @@ func (s *Service) parseLine(ctx context.Context, line []byte, regions map[string
 	if err := dec.Decode(&in); err != nil {
 		if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 			field = strings.Trim(field, `"`)
-			return Account{}, fault.Invalidf("unknown_field", field, "unknown field %q", field)
+			return Account{}, fault.Invalidf(fault.CodeUnknownField, field, "unknown field %q", field)
 		}
-		return Account{}, fault.Invalidf("invalid_json", "", "the line is not an account object: %s", jsonReason(err))
+		return Account{}, fault.Invalidf(fault.CodeInvalidJSON, "", "the line is not an account object: %s", jsonReason(err))
 	}
 	if dec.More() {
-		return Account{}, fault.Invalidf("invalid_json", "", "one object a line")
+		return Account{}, fault.Invalidf(fault.CodeInvalidJSON, "", "one object a line")
 	}
 	acct := AccountInput{ID: in.ID, DisplayName: in.DisplayName, Discoverable: true, Region: in.Region, Identifiers: in.Identifiers}
 	if in.TenantID != nil {
@@ -177,7 +176,7 @@ func (s *Service) parseLine(ctx context.Context, line []byte, regions map[string
 			regions[acct.TenantID] = r
 		}
 		if r == nil {
-			return Account{}, fault.New(fault.Unprocessable, "tenant_not_found", "tenant_id", "no tenant with that id: put the tenant first")
+			return Account{}, ErrTenantMissing
 		}
 		region = *r
 	}

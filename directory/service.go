@@ -38,7 +38,7 @@ func ValidateID(field, id string) error {
 	if id == "" || len(id) > MaxIDLength || strings.IndexFunc(id, func(r rune) bool {
 		return !(r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("_.:-", r)))
 	}) >= 0 {
-		return fault.Invalidf("invalid_id", field, "ids are 1 to %d characters of letters, digits, '_', '.', ':' and '-'", MaxIDLength)
+		return fault.Invalidf(fault.CodeInvalidID, field, "ids are 1 to %d characters of letters, digits, '_', '.', ':' and '-'", MaxIDLength)
 	}
 	return nil
 }
@@ -47,7 +47,7 @@ func validateName(field, name string) (string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || utf8.RuneCountInString(name) > MaxNameLength || !utf8.ValidString(name) ||
 		strings.IndexFunc(name, unicode.IsControl) >= 0 {
-		return "", fault.Invalidf("invalid_name", field, "a name is 1 to %d printable characters", MaxNameLength)
+		return "", fault.Invalidf(fault.CodeInvalidName, field, "a name is 1 to %d printable characters", MaxNameLength)
 	}
 	return name, nil
 }
@@ -56,14 +56,14 @@ func validateName(field, name string) (string, error) {
 func NormalizeDomain(field, d string) (string, error) {
 	ascii, err := idna.Lookup.ToASCII(strings.TrimSpace(d))
 	if err != nil || !strings.Contains(ascii, ".") || strings.HasPrefix(ascii, ".") {
-		return "", fault.Invalidf("invalid_domain", field, "%q is not a domain name", d)
+		return "", fault.Invalidf(fault.CodeInvalidDomain, field, "%q is not a domain name", d)
 	}
 	return strings.ToLower(ascii), nil
 }
 
 func normalizeDomains(field string, in []string) ([]string, error) {
 	if len(in) > MaxDomains {
-		return nil, fault.Invalidf("invalid_domain", field, "at most %d domains", MaxDomains)
+		return nil, fault.Invalidf(fault.CodeInvalidDomain, field, "at most %d domains", MaxDomains)
 	}
 	out := make([]string, 0, len(in))
 	for _, d := range in {
@@ -81,7 +81,7 @@ func normalizeDomains(field string, in []string) ([]string, error) {
 func normalizeRegion(field, r string) (string, error) {
 	n, err := resolver.NormalizeRegion(r)
 	if err != nil {
-		return "", fault.Invalidf(resolver.CodeInvalidRegion, field, "%q is not a known ISO 3166 alpha-2 region", r)
+		return "", fault.Invalidf(fault.CodeInvalidRegion, field, "%q is not a known ISO 3166 alpha-2 region", r)
 	}
 	return n, nil
 }
@@ -98,7 +98,7 @@ func NormalizePolicy(p Policy) (Policy, error) {
 	channels := []string{}
 	for _, c := range p.InviteChannels {
 		if c != ChannelEmail && c != ChannelSMS {
-			return p, fault.Invalidf("invalid_channel", "policy.invite_channels", "channels are %q and %q", ChannelEmail, ChannelSMS)
+			return p, fault.Invalidf(fault.CodeInvalidChannel, "policy.invite_channels", "channels are %q and %q", ChannelEmail, ChannelSMS)
 		}
 		if !slices.Contains(channels, c) {
 			channels = append(channels, c)
@@ -109,14 +109,14 @@ func NormalizePolicy(p Policy) (Policy, error) {
 	for _, c := range p.SMSCountries {
 		if strings.TrimSpace(c) == AllCountries {
 			if len(p.SMSCountries) > 1 {
-				return p, fault.Invalidf("invalid_policy", "policy.sms_countries", "%q (every country) stands alone in the list", AllCountries)
+				return p, fault.Invalidf(fault.CodeInvalidPolicy, "policy.sms_countries", "%q (every country) stands alone in the list", AllCountries)
 			}
 			countries = append(countries, AllCountries)
 			continue
 		}
 		n, err := normalizeRegion("policy.sms_countries", c)
 		if err != nil || n == "" {
-			return p, fault.Invalidf(resolver.CodeInvalidRegion, "policy.sms_countries", "%q is not a known ISO 3166 alpha-2 region", c)
+			return p, fault.Invalidf(fault.CodeInvalidRegion, "policy.sms_countries", "%q is not a known ISO 3166 alpha-2 region", c)
 		}
 		if !slices.Contains(countries, n) {
 			countries = append(countries, n)
@@ -124,10 +124,10 @@ func NormalizePolicy(p Policy) (Policy, error) {
 	}
 	p.SMSCountries = countries
 	if p.InvitesPerUserPerDay < 0 || p.InvitesPerUserPerDay > MaxInvitesPerDay {
-		return p, fault.Invalidf("invalid_policy", "policy.invites_per_user_per_day", "must be between 0 and %d", MaxInvitesPerDay)
+		return p, fault.Invalidf(fault.CodeInvalidPolicy, "policy.invites_per_user_per_day", "must be between 0 and %d", MaxInvitesPerDay)
 	}
 	if p.PreAcceptanceMessageLimit < 0 || p.PreAcceptanceMessageLimit > MaxPreAcceptanceMsgs {
-		return p, fault.Invalidf("invalid_policy", "policy.pre_acceptance_message_limit", "must be between 0 and %d", MaxPreAcceptanceMsgs)
+		return p, fault.Invalidf(fault.CodeInvalidPolicy, "policy.pre_acceptance_message_limit", "must be between 0 and %d", MaxPreAcceptanceMsgs)
 	}
 	return p, nil
 }
@@ -192,7 +192,7 @@ func (in AccountInput) Prepare(tenantRegion string) (Account, error) {
 		return a, err
 	}
 	if len(in.Identifiers) > MaxIdentifiers {
-		return a, fault.Invalidf("too_many_identifiers", "identifiers", "at most %d identifiers", MaxIdentifiers)
+		return a, fault.Invalidf(fault.CodeTooManyIdentifiers, "identifiers", "at most %d identifiers", MaxIdentifiers)
 	}
 	hint := a.Region
 	if hint == "" {
@@ -201,8 +201,7 @@ func (in AccountInput) Prepare(tenantRegion string) (Account, error) {
 	for i, raw := range in.Identifiers {
 		id, err := resolver.Normalize(raw, hint)
 		if err != nil {
-			f := fault.As(err)
-			return a, fault.New(f.Kind, f.Code, fmt.Sprintf("identifiers[%d]", i), f.Message)
+			return a, fault.As(err).WithField(fmt.Sprintf("identifiers[%d]", i))
 		}
 		if !slices.ContainsFunc(a.Identifiers, func(x resolver.Identifier) bool { return x.Kind == id.Kind && x.Value == id.Value }) {
 			a.Identifiers = append(a.Identifiers, id)
@@ -217,7 +216,7 @@ func (s *Service) tenantRegion(ctx context.Context, tenantID string) (string, er
 	}
 	t, err := s.store.Tenant(ctx, tenantID)
 	if fault.CodeOf(err) == ErrTenantNotFound.Code {
-		return "", fault.New(fault.Unprocessable, "tenant_not_found", "tenant_id", "no tenant with that id: put the tenant first")
+		return "", ErrTenantMissing
 	}
 	return t.Region, err
 }
@@ -280,7 +279,7 @@ func validatePair(accountID, otherID string) error {
 		return err
 	}
 	if accountID == otherID {
-		return fault.Invalidf("invalid_block", "other_account_id", "an account cannot block itself")
+		return fault.Invalidf(fault.CodeInvalidBlock, "other_account_id", "an account cannot block itself")
 	}
 	return nil
 }

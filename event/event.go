@@ -21,7 +21,7 @@ type Position struct {
 type Event struct {
 	Pos       Position        `json:"-"`
 	ID        string          `json:"id"`
-	Type      string          `json:"type"`
+	Type      Type            `json:"type"`
 	CreatedAt time.Time       `json:"created_at"`
 	Data      json.RawMessage `json:"data"`
 }

@@ -1,9 +1,10 @@
 // Package fault defines the errors that Beckon's domain packages return.
 //
 // A fault carries a Kind (what went wrong, in terms the transport maps to a
-// status), a stable snake_case Code that is part of the API contract, a human
-// message and, when one input field is at fault, its name. Exactly one place
-// (the HTTP adapter) turns a Kind into a status code.
+// status), a stable snake_case Code that is part of the API contract (every
+// code is declared once, in codes.go), a human message and, when one input
+// field is at fault, its name. Exactly one place (the HTTP adapter) turns a
+// Kind into a status code.
 package fault
 
 import (
@@ -52,6 +53,19 @@ func (e *Error) Error() string {
 // New returns a fault of the given kind.
 func New(kind Kind, code, field, message string) *Error {
 	return &Error{Kind: kind, Code: code, Field: field, Message: message}
+}
+
+// Limited returns a RateLimited rate_limited fault that says when to try
+// again (zero: not known).
+func Limited(retryAfter time.Duration, message string) *Error {
+	return &Error{Kind: RateLimited, Code: CodeRateLimited, Message: message, RetryAfter: retryAfter}
+}
+
+// WithField returns a copy of e about another input field.
+func (e *Error) WithField(field string) *Error {
+	c := *e
+	c.Field = field
+	return &c
 }
 
 // Invalidf returns an Invalid fault for field with a formatted message.

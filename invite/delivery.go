@@ -1,6 +1,7 @@
 package invite
 
 import (
+	"github.com/beckon-chat/beckon/event"
 	"github.com/beckon-chat/beckon/notify"
 	"github.com/beckon-chat/beckon/resolver"
 )
@@ -49,14 +50,14 @@ func EffectOf(a notify.Attempt) Effect {
 
 // DeliveryEvent is the event that announces an invite's new delivery
 // state.
-func DeliveryEvent(d Delivery) string {
+func DeliveryEvent(d Delivery) event.Type {
 	switch d {
 	case Sent:
-		return "invite.sent"
+		return event.InviteSent
 	case Delivered:
-		return "invite.delivered"
+		return event.InviteDelivered
 	case Failed:
-		return "invite.delivery_failed"
+		return event.InviteDeliveryFailed
 	}
 	return ""
 }

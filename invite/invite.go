@@ -16,7 +16,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/beckon-chat/beckon/directory"
+	"github.com/beckon-chat/beckon/event"
 	"github.com/beckon-chat/beckon/resolver"
 )
 
@@ -193,9 +193,9 @@ type Store interface {
 	// InviteByToken returns the invite a token hash opens, or ErrGone.
 	InviteByToken(ctx context.Context, hash string) (Invite, error)
 	// End ends a pending invite with status (declined), forgets its tokens
-	// and emits event; blockInviter also blocks the inviter from the
-	// recipient's identifier. ErrGone when it is not pending.
-	End(ctx context.Context, id string, status Status, event string, blockInviter bool) (Invite, error)
+	// and emits an event of type typ; blockInviter also blocks the inviter
+	// from the recipient's identifier. ErrGone when it is not pending.
+	End(ctx context.Context, id string, status Status, typ event.Type, blockInviter bool) (Invite, error)
 	// Unsubscribe records that the identifier wants no invitations.
 	Unsubscribe(ctx context.Context, id resolver.Identifier) error
 	// Resubscribe forgets that the identifier wanted no invitations.
@@ -217,19 +217,6 @@ type Store interface {
 	QueueReminder(ctx context.Context, inv Invite, tokenHash string, msg *Message) error
 	// ReportDelivery records a provider's delivery report.
 	ReportDelivery(ctx context.Context, providerID string, delivery Delivery) error
-	// Link binds id to acct, accepts the ticket's invite (ticketHash may be
-	// empty) and turns the other pending invites to id into message
-	// requests, with their events, in one transaction.
-	Link(ctx context.Context, acct directory.Account, id resolver.Identifier, ticketHash string) (Linked, error)
-}
-
-// Linked is the outcome of linking an identifier to an account.
-type Linked struct {
-	Account    directory.Account
-	Identifier resolver.Identifier
-	// Accepted holds the ticket's invite, now accepted.
-	Accepted []Invite
-	// Requests holds the other pending invites to the identifier, now
-	// message requests the account must accept explicitly.
-	Requests []Invite
+	// Link runs fn in one transaction, committed when fn returns nil.
+	Link(ctx context.Context, fn func(LinkTx) error) error
 }

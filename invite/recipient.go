@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/beckon-chat/beckon/directory"
+	"github.com/beckon-chat/beckon/event"
 	"github.com/beckon-chat/beckon/fault"
 	"github.com/beckon-chat/beckon/resolver"
 	"github.com/beckon-chat/beckon/templates"
@@ -12,11 +12,11 @@ import (
 
 // ErrGone answers any token that does not open a pending invite: unknown,
 // expired, revoked or used all look the same.
-var ErrGone = fault.New(fault.Gone, "invite_gone", "", "this invitation link is no longer valid")
+var ErrGone = fault.New(fault.Gone, fault.CodeInviteGone, "", "this invitation link is no longer valid")
 
 // ErrInvalidTicket answers a sign-up ticket that is unknown, used,
 // expired, for another identifier, or whose invite ended.
-var ErrInvalidTicket = fault.New(fault.Unprocessable, "invalid_ticket", "invite_ticket", "the invite ticket is unknown, used, expired or for another identifier")
+var ErrInvalidTicket = fault.New(fault.Unprocessable, fault.CodeInvalidTicket, "invite_ticket", "the invite ticket is unknown, used, expired or for another identifier")
 
 // TicketTTL is how long a sign-up ticket is valid.
 const TicketTTL = 15 * time.Minute
@@ -95,7 +95,7 @@ func (s *Service) Decline(ctx context.Context, token string) (Invite, error) {
 	if err != nil {
 		return inv, err
 	}
-	return s.cfg.Store.End(ctx, inv.ID, Declined, "invite.declined", false)
+	return s.cfg.Store.End(ctx, inv.ID, Declined, event.InviteDeclined, false)
 }
 
 // BlockInviter declines the invite and keeps the inviter from inviting the
@@ -105,7 +105,7 @@ func (s *Service) BlockInviter(ctx context.Context, token string) (Invite, error
 	if err != nil {
 		return inv, err
 	}
-	return s.cfg.Store.End(ctx, inv.ID, Declined, "invite.declined", true)
+	return s.cfg.Store.End(ctx, inv.ID, Declined, event.InviteDeclined, true)
 }
 
 // Unsubscribe stops all invitations to the address of the invite, from
@@ -120,40 +120,6 @@ func (s *Service) Unsubscribe(ctx context.Context, token string) (Invite, error)
 		return Invite{}, err
 	}
 	return inv, s.cfg.Store.Unsubscribe(ctx, inv.Recipient)
-}
-
-// LinkInput is what the identity provider tells Beckon after a sign-up or
-// sign-in: the account, the identifier it verified, and the ticket from
-// the accept redirect, if any.
-type LinkInput struct {
-	Account    directory.AccountInput
-	Identifier string
-	Ticket     string
-}
-
-// Link binds a verified identifier to an account. With a ticket, the
-// ticket's invite is accepted (the chat backend adds the account to the
-// chat on invite.accepted); every other pending invite to the identifier
-// becomes a message request. Errors: identifier faults, identifier_taken,
-// invalid_ticket, tenant_not_found.
-func (s *Service) Link(ctx context.Context, in LinkInput) (Linked, error) {
-	region := in.Account.Region
-	acct, err := in.Account.Prepare("")
-	if err != nil {
-		return Linked{}, err
-	}
-	id, err := resolver.Normalize(in.Identifier, region)
-	if err != nil {
-		return Linked{}, err
-	}
-	hash := ""
-	if in.Ticket != "" {
-		if len(in.Ticket) != 43 {
-			return Linked{}, ErrInvalidTicket
-		}
-		hash = HashToken(in.Ticket)
-	}
-	return s.cfg.Store.Link(ctx, acct, id, hash)
 }
 
 // Signup is what a sign-up page may show for a valid ticket: the
@@ -195,25 +161,4 @@ func (s *Service) validTicket(ctx context.Context, ticket string) (Ticket, Invit
 		return Ticket{}, Invite{}, ErrInvalidTicket
 	}
 	return t, inv, nil
-}
-
-// SignupWithTicket creates (or updates) an account and binds to it the
-// identifier of a valid ticket — and only that one, since the ticket is
-// the proof that its holder opened the link sent to it — then links as
-// Link does: the ticket's invite is accepted, other pending invites to
-// the identifier become message requests. It serves the development
-// sign-up page, where nobody else verified an address. Errors:
-// ErrInvalidTicket (unknown, used, expired, invite ended), account
-// faults, identifier_taken.
-func (s *Service) SignupWithTicket(ctx context.Context, account directory.AccountInput, ticket string) (Linked, error) {
-	acct, err := account.Prepare("")
-	if err != nil {
-		return Linked{}, err
-	}
-	t, _, err := s.validTicket(ctx, ticket)
-	if err != nil {
-		return Linked{}, err
-	}
-	// The store checks the ticket again in the transaction that uses it.
-	return s.cfg.Store.Link(ctx, acct, t.Identifier, HashToken(ticket))
 }

@@ -70,12 +70,15 @@ const (
 
 // Errors of the lifecycle.
 var (
-	ErrNotFound          = fault.New(fault.NotFound, "invite_not_found", "", "no invite with that id")
-	ErrNotPending        = fault.New(fault.Conflict, "invite_not_pending", "", "the invite is no longer pending")
-	ErrChannelNotAllowed = fault.New(fault.Unprocessable, "channel_not_allowed", "identifier", "invitations cannot be sent to this identifier under your organisation's policy")
+	ErrNotFound          = fault.New(fault.NotFound, fault.CodeInviteNotFound, "", "no invite with that id")
+	ErrNotPending        = fault.New(fault.Conflict, fault.CodeInviteNotPending, "", "the invite is no longer pending")
+	ErrChannelNotAllowed = fault.New(fault.Unprocessable, fault.CodeChannelNotAllowed, "identifier", "invitations cannot be sent to this identifier under your organisation's policy")
 	// ErrDuplicatePending is the store's answer when the inviter already
 	// has a pending invite to the identifier for the chat (a race).
-	ErrDuplicatePending = fault.New(fault.Conflict, "invite_exists", "", "a pending invite already exists")
+	ErrDuplicatePending = fault.New(fault.Conflict, fault.CodeInviteExists, "", "a pending invite already exists")
+	// ErrInvitesDenied answers an inviter whose policy allows no
+	// invitations (invites_per_user_per_day 0).
+	ErrInvitesDenied = fault.New(fault.Forbidden, fault.CodePolicyDenied, "", "your organisation does not allow invitations")
 )
 
 // CreateInput is a request to invite someone.
@@ -102,16 +105,16 @@ func validateInput(in *CreateInput) error {
 		return err
 	}
 	if in.Chat.Kind != OneOnOne && in.Chat.Kind != Group {
-		return fault.Invalidf("invalid_chat", "chat.kind", "chat.kind is %q or %q", OneOnOne, Group)
+		return fault.Invalidf(fault.CodeInvalidChat, "chat.kind", "chat.kind is %q or %q", OneOnOne, Group)
 	}
 	if utf8.RuneCountInString(in.Chat.Title) > 200 || !utf8.ValidString(in.Chat.Title) {
-		return fault.Invalidf("invalid_chat", "chat.title", "chat.title is at most 200 characters")
+		return fault.Invalidf(fault.CodeInvalidChat, "chat.title", "chat.title is at most 200 characters")
 	}
 	if in.Locale == "" {
 		in.Locale = templates.DefaultLocale
 	}
 	if !localeRE.MatchString(in.Locale) {
-		return fault.Invalidf("invalid_locale", "locale", "locale is a language tag such as en, fr or fr-CA")
+		return fault.Invalidf(fault.CodeInvalidLocale, "locale", "locale is a language tag such as en, fr or fr-CA")
 	}
 	in.Locale = strings.ReplaceAll(in.Locale, "_", "-")
 	return nil
@@ -133,7 +136,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Created, error) {
 	}
 	res, err := s.cfg.Resolver.Inspect(ctx, in.InviterID, resolver.Query{Identifier: in.Identifier, Region: in.Region})
 	if f := fault.As(err); f != nil && f.Field == "requester" {
-		return Created{}, fault.New(f.Kind, f.Code, "inviter", f.Message)
+		return Created{}, f.WithField("inviter")
 	}
 	if err != nil {
 		return Created{}, err
@@ -186,7 +189,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Created, error) {
 func (s *Service) charge(ctx context.Context, req resolver.Requester, id resolver.Identifier, perMinute bool) error {
 	quota := policyOf(req).InvitesPerUserPerDay
 	if quota == 0 {
-		return fault.New(fault.Forbidden, "policy_denied", "", "your organisation does not allow invitations")
+		return ErrInvitesDenied
 	}
 	perDay := ratelimit.Limit{Rate: quota, Burst: quota, Period: 24 * time.Hour}
 	type check struct {
@@ -209,8 +212,7 @@ func (s *Service) charge(ctx context.Context, req resolver.Requester, id resolve
 			return fmt.Errorf("invite limit: %w", err)
 		}
 		if !r.OK() {
-			return &fault.Error{Kind: fault.RateLimited, Code: "rate_limited", RetryAfter: r.RetryAfter,
-				Message: "too many invitations: retry after the number of seconds in Retry-After"}
+			return fault.Limited(r.RetryAfter, "too many invitations: retry after the number of seconds in Retry-After")
 		}
 	}
 	return nil
@@ -289,7 +291,7 @@ func (s *Service) List(ctx context.Context, f Filter) (directory.Page[Invite], e
 	switch f.Status {
 	case "", Pending, Accepted, Declined, Revoked, Expired:
 	default:
-		return directory.Page[Invite]{}, fault.Invalidf("invalid_parameter", "status", "unknown status %q", f.Status)
+		return directory.Page[Invite]{}, fault.Invalidf(fault.CodeInvalidParameter, "status", "unknown status %q", f.Status)
 	}
 	limit := f.Limit
 	f.Limit++
@@ -326,10 +328,10 @@ func (s *Service) Resend(ctx context.Context, id string) (Invite, error) {
 		return inv, ErrNotPending
 	}
 	if inv.Resends >= MaxResends {
-		return inv, &fault.Error{Kind: fault.RateLimited, Code: "rate_limited", Message: fmt.Sprintf("an invite is sent again at most %d times", MaxResends)}
+		return inv, fault.Limited(0, fmt.Sprintf("an invite is sent again at most %d times", MaxResends))
 	}
 	if wait := inv.LastSentAt.Add(ResendEvery).Sub(now); wait > 0 {
-		return inv, &fault.Error{Kind: fault.RateLimited, Code: "rate_limited", RetryAfter: wait, Message: "an invite is sent again at most once an hour"}
+		return inv, fault.Limited(wait, "an invite is sent again at most once an hour")
 	}
 	req, to, err := s.inviter(ctx, inv)
 	if err != nil {

@@ -2,12 +2,14 @@ package invite_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/beckon-chat/beckon/directory"
 	"github.com/beckon-chat/beckon/event"
+	"github.com/beckon-chat/beckon/fault"
 	"github.com/beckon-chat/beckon/internal/testenv"
 	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/notify"
@@ -93,6 +95,75 @@ func TestTicket(t *testing.T) {
 	}
 }
 
+// TestLinkRace: links of one identifier to several accounts at once, each
+// with a ticket of the invite, have one winner; the others are
+// identifier_taken and change nothing.
+func TestLinkRace(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, e testenv.Engine) {
+		svc, db, _ := setup(t, e)
+		ctx := context.Background()
+		created, err := svc.Create(ctx, invite.CreateInput{InviterID: "alice", Identifier: "bob@example.org", Chat: invite.Chat{ID: "c", Kind: invite.OneOnOne}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		token := firstToken(t, db)
+		const n = 4
+		tickets := make([]string, n)
+		for i := range tickets {
+			if tickets[i], _, err = svc.Accept(ctx, token); err != nil {
+				t.Fatal(err)
+			}
+		}
+		errs := make(chan error, n)
+		for i, ticket := range tickets {
+			go func() {
+				_, err := svc.Link(ctx, invite.LinkInput{Account: directory.AccountInput{ID: fmt.Sprintf("bob%d", i), DisplayName: "Bob"},
+					Identifier: "bob@example.org", Ticket: ticket})
+				errs <- err
+			}()
+		}
+		won := 0
+		for range n {
+			switch err := <-errs; {
+			case err == nil:
+				won++
+			case fault.CodeOf(err) != "identifier_taken":
+				t.Errorf("a losing link: %v", err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("%d links won", won)
+		}
+		inv, _ := svc.Get(ctx, created.Invite.ID)
+		var types []string
+		for _, ev := range eventsOnceShown(t, db, 4) {
+			types = append(types, string(ev.Type))
+		}
+		if inv.Status != invite.Accepted || strings.Join(types, ",") != "invite.created,invite.sent,account.linked,invite.accepted" {
+			t.Fatalf("invite %s, events %v", inv.Status, types)
+		}
+	})
+}
+
+// eventsOnceShown reads the feed from the start once it shows at least n
+// events: on PostgreSQL an event shows once every older transaction on the
+// server has ended (other tests' too).
+func eventsOnceShown(t *testing.T, db *store.DB, n int) []event.Event {
+	t.Helper()
+	var events []event.Event
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var err error
+		if events, err = db.EventsAfter(context.Background(), event.Position{}, 100); err != nil {
+			t.Fatal(err)
+		}
+		if len(events) >= n {
+			return events
+		}
+	}
+	t.Fatalf("the feed shows %d events; want %d", len(events), n)
+	return nil
+}
+
 // TestSweep: one reminder three days before expiry, then expiry with its
 // event, after which the link no longer opens anything.
 func TestSweep(t *testing.T) {
@@ -134,16 +205,9 @@ func TestSweep(t *testing.T) {
 		if _, err := svc.Land(ctx, token); err != invite.ErrGone {
 			t.Fatalf("expired link: %v", err)
 		}
-		// On PostgreSQL an event shows once every older transaction on
-		// the server has ended (other tests' too).
-		var last string
-		for deadline := time.Now().Add(10 * time.Second); last != "invite.expired" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if events, _ := db.EventsAfter(ctx, event.Position{}, 100); len(events) > 0 {
-				last = events[len(events)-1].Type
-			}
-		}
-		if last != "invite.expired" {
-			t.Fatalf("last event %s", last)
+		events := eventsOnceShown(t, db, 3) // created, sent, expired
+		if last := events[len(events)-1]; last.Type != "invite.expired" {
+			t.Fatalf("last event %s", last.Type)
 		}
 	})
 }

@@ -67,14 +67,6 @@ const (
 	maxLocal    = 64
 )
 
-// Error codes returned by Normalize.
-const (
-	CodeInvalidEmail   = "invalid_email"
-	CodeInvalidPhone   = "invalid_phone"
-	CodeRegionRequired = "region_required"
-	CodeInvalidRegion  = "invalid_region"
-)
-
 // Normalize parses raw as an email address (when it has an '@' or a letter)
 // or a phone number, and returns its canonical form. region is the hint for
 // phone numbers written without '+' or '00'; it may be empty.
@@ -94,7 +86,7 @@ func looksLikeEmail(raw string) bool {
 }
 
 func invalidEmail(reason string) error {
-	return fault.Invalidf(CodeInvalidEmail, "identifier", "not a valid email address: %s", reason)
+	return fault.Invalidf(fault.CodeInvalidEmail, "identifier", "not a valid email address: %s", reason)
 }
 
 // NormalizeEmail returns the canonical form of an email address: trimmed,
@@ -181,7 +173,7 @@ func normalizeDomain(domain string) (string, error) {
 }
 
 func invalidPhone(reason string) error {
-	return fault.Invalidf(CodeInvalidPhone, "identifier", "not a valid phone number: %s", reason)
+	return fault.Invalidf(fault.CodeInvalidPhone, "identifier", "not a valid phone number: %s", reason)
 }
 
 // NormalizeRegion upper-cases an ISO 3166 alpha-2 region and checks that
@@ -192,7 +184,7 @@ func NormalizeRegion(region string) (string, error) {
 	}
 	r := strings.ToUpper(strings.TrimSpace(region))
 	if len(r) != 2 || phonenumbers.GetCountryCodeForRegion(r) == 0 {
-		return "", fault.Invalidf(CodeInvalidRegion, "region", "%q is not a known ISO 3166 alpha-2 region", region)
+		return "", fault.Invalidf(fault.CodeInvalidRegion, "region", "%q is not a known ISO 3166 alpha-2 region", region)
 	}
 	return r, nil
 }
@@ -224,7 +216,7 @@ func NormalizePhone(raw, region string) (Identifier, error) {
 		s = "+" + strings.TrimPrefix(compact, "00")
 	}
 	if !strings.HasPrefix(s, "+") && region == "" {
-		return Identifier{}, fault.Invalidf(CodeRegionRequired, "region",
+		return Identifier{}, fault.Invalidf(fault.CodeRegionRequired, "region",
 			"the number has no country code: start it with + or give a region")
 	}
 	num, err := phonenumbers.Parse(s, region)
@@ -265,7 +257,7 @@ func Parse(kind Kind, value string) (Identifier, error) {
 	case Phone:
 		return NormalizePhone(value, "")
 	}
-	return Identifier{}, fault.Invalidf("invalid_identifier", "identifier", "unknown identifier kind %q", kind)
+	return Identifier{}, fault.Invalidf(fault.CodeInvalidIdentifier, "identifier", "unknown identifier kind %q", kind)
 }
 
 // Redact hides most of an email address or phone number for logs:

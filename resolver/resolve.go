@@ -124,11 +124,14 @@ func NewService(store Store, pending PendingInvites) *Service {
 
 // ErrPolicyDenied is returned when the requester's own policy forbids
 // reaching the identifier.
-var ErrPolicyDenied = fault.New(fault.Forbidden, "policy_denied", "identifier", "your organisation's policy does not allow reaching this identifier")
+var ErrPolicyDenied = fault.New(fault.Forbidden, fault.CodePolicyDenied, "identifier", "your organisation's policy does not allow reaching this identifier")
+
+// errRequesterNotFound answers a requester that is no account.
+var errRequesterNotFound = fault.New(fault.NotFound, fault.CodeAccountNotFound, "requester", "no account with that id")
 
 func requesterNotFound(err error) error {
 	if f := fault.As(err); f != nil && f.Kind == fault.NotFound {
-		return fault.New(fault.NotFound, "account_not_found", "requester", "no account with that id")
+		return errRequesterNotFound
 	}
 	return err
 }
@@ -193,7 +196,7 @@ func (s *Service) resolve(ctx context.Context, requesterID string, qs []Query, p
 	for i, q := range qs {
 		id, err := Normalize(q.Identifier, q.Region)
 		out[i] = BatchItem{Result: Result{Identifier: id}, Err: err}
-		needRegion = needRegion || fault.CodeOf(err) == CodeRegionRequired
+		needRegion = needRegion || fault.CodeOf(err) == fault.CodeRegionRequired
 	}
 	var (
 		req    Requester
@@ -205,7 +208,7 @@ func (s *Service) resolve(ctx context.Context, requesterID string, qs []Query, p
 			return nil, req, nil, requesterNotFound(err)
 		}
 		for i, q := range qs {
-			if fault.CodeOf(out[i].Err) == CodeRegionRequired && req.Region != "" {
+			if fault.CodeOf(out[i].Err) == fault.CodeRegionRequired && req.Region != "" {
 				out[i].Result.Identifier, out[i].Err = Normalize(q.Identifier, req.Region)
 			}
 		}

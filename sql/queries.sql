@@ -324,20 +324,24 @@ SELECT COALESCE(MAX(position) + 1, 0) FROM identifiers WHERE account_id = ?;
 SELECT invite_id, kind, value, expires_at, used_at FROM tickets WHERE hash = ?;
 
 -- name: use-ticket
-UPDATE tickets SET used_at = ? WHERE hash = ?;
+-- Guarded: of two links with one ticket, one uses it.
+UPDATE tickets SET used_at = ? WHERE hash = ? AND used_at IS NULL;
 
 -- name: accept-invite
 UPDATE invites SET status = 'accepted', accepted_by = ?, updated_at = ? WHERE id = ? AND status = 'pending' AND expires_at > ?;
 
 -- name: pending-to
--- The pending invites that may become message requests to the account:
--- not from an inviter it blocks, not suppressed (nothing of it reached the
--- recipient), and none when the identifier asked for no invitations.
-SELECT i.id FROM invites i
+-- The unexpired pending invites to an identifier being linked to an
+-- account, with what decides (in invite.Waiting) whether each becomes a
+-- message request: whether the account blocks the inviter, and whether the
+-- identifier asked for no invitations.
+SELECT i.id, i.inviter_id, i.tenant_id, i.recipient_kind, i.recipient_value, i.channel, i.chat_id, i.chat_kind,
+       i.chat_title, i.locale, i.status, i.delivery, i.suppressed, i.resends, i.accepted_by, i.last_sent_at,
+       i.created_at, i.expires_at,
+       EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = ? AND b.blocked_id = i.inviter_id) AS inviter_blocked,
+       EXISTS (SELECT 1 FROM unsubscribes u WHERE u.kind = i.recipient_kind AND u.value = i.recipient_value) AS unsubscribed
+FROM invites i
 WHERE i.recipient_kind = ? AND i.recipient_value = ? AND i.status = 'pending' AND i.expires_at > ?
-  AND NOT i.suppressed
-  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = ? AND b.blocked_id = i.inviter_id)
-  AND NOT EXISTS (SELECT 1 FROM unsubscribes u WHERE u.kind = i.recipient_kind AND u.value = i.recipient_value)
 ORDER BY i.id;
 
 -- name: identifier-blocked

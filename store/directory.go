@@ -17,10 +17,7 @@ import (
 
 var _ directory.Store = (*DB)(nil)
 
-var (
-	errIdentifierTaken = fault.New(fault.Conflict, "identifier_taken", "identifiers", "an identifier belongs to another account")
-	errTenantMissing   = fault.New(fault.Unprocessable, "tenant_not_found", "tenant_id", "no tenant with that id: put the tenant first")
-)
+var ()
 
 type tenantRow struct {
 	ID        string `db:"id"`
@@ -149,7 +146,7 @@ func (d *DB) PutAccount(ctx context.Context, a directory.Account) (directory.Acc
 			return err
 		}
 		if err := d.writeAccounts(ctx, tx, batch); err != nil {
-			return conflict(err, "put account", errIdentifierTaken, errTenantMissing)
+			return conflict(err, "put account", directory.ErrIdentifiersTaken, directory.ErrTenantMissing)
 		}
 		out, err = d.account(ctx, tx, a.ID)
 		return err
@@ -258,7 +255,7 @@ func claim(a directory.Account, owners map[string]string, held map[string][]stri
 	for j, id := range a.Identifiers {
 		keys[j] = identKey(string(id.Kind), id.Value)
 		if o, ok := owners[keys[j]]; ok && o != a.ID {
-			return fault.New(fault.Conflict, "identifier_taken", fmt.Sprintf("identifiers[%d]", j), "the identifier belongs to another account")
+			return directory.IdentifierTaken(fmt.Sprintf("identifiers[%d]", j))
 		}
 	}
 	for _, k := range held[a.ID] {
@@ -397,7 +394,7 @@ func (d *DB) PutBlock(ctx context.Context, accountID, blockedID string) (directo
 				return fmt.Errorf("check account: %w", err)
 			}
 			if n == 0 {
-				return fault.New(fault.NotFound, "account_not_found", p.field, "no account with that id")
+				return directory.ErrAccountNotFound.WithField(p.field)
 			}
 		}
 		if _, err := tx.ExecContext(ctx, d.query("put-block"), accountID, blockedID, d.timeArg(d.now())); err != nil {

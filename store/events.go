@@ -47,7 +47,7 @@ func (d *DB) EventsAfter(ctx context.Context, pos event.Position, limit int) ([]
 			if r.Held {
 				break
 			}
-			out = append(out, event.Event{Pos: event.Position{Tx: r.Tx, Seq: r.Seq}, ID: r.ID, Type: r.Type, CreatedAt: r.CreatedAt.Time, Data: []byte(r.Data)})
+			out = append(out, event.Event{Pos: event.Position{Tx: r.Tx, Seq: r.Seq}, ID: r.ID, Type: event.Type(r.Type), CreatedAt: r.CreatedAt.Time, Data: []byte(r.Data)})
 		}
 		if len(out) == len(rows) || time.Now().After(deadline) {
 			return out, nil
@@ -65,7 +65,7 @@ func (d *DB) Events(ctx context.Context, afterID string, limit int) ([]event.Eve
 	var pos position
 	if afterID != "" {
 		if err := d.db.GetContext(ctx, &pos, d.query("event-position"), afterID); errors.Is(err, sql.ErrNoRows) {
-			return nil, fault.Invalidf("invalid_cursor", "after", "no event with that id")
+			return nil, fault.Invalidf(fault.CodeInvalidCursor, "after", "no event with that id")
 		} else if err != nil {
 			return nil, fmt.Errorf("event cursor: %w", err)
 		}

@@ -8,20 +8,12 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// Saved is a kept response; Status 0 means the first request is running.
-type Saved struct {
-	Hash   string
-	Status int
-	Body   string
-}
-
 // IdempotencyClaim claims (keyID, idemKey) for a request with hash. It
-// returns nil when the caller should run the request, or what is kept:
-// the first response, or Status 0 while it runs. A claim older than ttl is
-// taken over.
-func (d *DB) IdempotencyClaim(ctx context.Context, keyID, idemKey, hash string, ttl time.Duration) (*Saved, error) {
-	var saved *Saved
-	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+// returns keptHash "" when the caller should run the request; otherwise
+// what is kept: the first request's hash and its response, status 0 while
+// it runs. A claim older than ttl is taken over.
+func (d *DB) IdempotencyClaim(ctx context.Context, keyID, idemKey, hash string, ttl time.Duration) (keptHash string, status int, body string, err error) {
+	err = d.tx(ctx, func(tx *sqlx.Tx) error {
 		now := d.now()
 		res, err := tx.ExecContext(ctx, d.query("idem-claim"), keyID, idemKey, hash, d.timeArg(now))
 		if err != nil {
@@ -43,13 +35,13 @@ func (d *DB) IdempotencyClaim(ctx context.Context, keyID, idemKey, hash string, 
 			_, err := tx.ExecContext(ctx, d.query("idem-reset"), hash, d.timeArg(now), keyID, idemKey)
 			return err
 		}
-		saved = &Saved{Hash: row.Hash, Status: row.Status, Body: row.Body}
+		keptHash, status, body = row.Hash, row.Status, row.Body
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("idempotency claim: %w", err)
+		return "", 0, "", fmt.Errorf("idempotency claim: %w", err)
 	}
-	return saved, nil
+	return keptHash, status, body, nil
 }
 
 // IdempotencySave keeps the response of a claimed request.

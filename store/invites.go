@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/beckon-chat/beckon/event"
 	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/resolver"
 	"github.com/jmoiron/sqlx"
@@ -49,8 +50,9 @@ func (r inviteRow) invite() invite.Invite {
 	}
 }
 
-// emit stores an event in tx.
-func (d *DB) emit(ctx context.Context, tx *sqlx.Tx, typ string, data any) error {
+// publish stores the event of data in tx.
+func (d *DB) publish(ctx context.Context, tx *sqlx.Tx, data event.Data) error {
+	typ := data.EventType()
 	b := make([]byte, 12)
 	if _, err := rand.Read(b); err != nil {
 		return err
@@ -59,7 +61,7 @@ func (d *DB) emit(ctx context.Context, tx *sqlx.Tx, typ string, data any) error 
 	if err != nil {
 		return fmt.Errorf("event %s: %w", typ, err)
 	}
-	_, err = tx.ExecContext(ctx, d.query("insert-event"), "evt_"+hex.EncodeToString(b), typ, string(body), d.timeArg(d.now()))
+	_, err = tx.ExecContext(ctx, d.query("insert-event"), "evt_"+hex.EncodeToString(b), string(typ), string(body), d.timeArg(d.now()))
 	return err
 }
 
@@ -93,7 +95,7 @@ func (d *DB) CreateInvite(ctx context.Context, inv invite.Invite, tokenHash stri
 		if err := d.queueMessage(ctx, tx, msg); err != nil {
 			return err
 		}
-		return d.emit(ctx, tx, "invite.created", map[string]any{"invite": inv})
+		return d.publish(ctx, tx, event.InviteData{Type: event.InviteCreated, Invite: inv})
 	})
 }
 
@@ -185,7 +187,7 @@ func (d *DB) Revoke(ctx context.Context, id string) (invite.Invite, error) {
 		if _, err := tx.ExecContext(ctx, d.query("delete-tokens"), id); err != nil {
 			return fmt.Errorf("delete tokens: %w", err)
 		}
-		return d.emit(ctx, tx, "invite.revoked", map[string]any{"invite": out})
+		return d.publish(ctx, tx, event.InviteData{Type: event.InviteRevoked, Invite: out})
 	})
 	return out, err
 }
@@ -235,10 +237,10 @@ func (d *DB) InviteByToken(ctx context.Context, hash string) (invite.Invite, err
 	return r.invite(), nil
 }
 
-// End ends a pending invite with status, forgets its tokens and emits
-// event. With blockInviter, the recipient's identifier also blocks the
-// inviter from now on.
-func (d *DB) End(ctx context.Context, id string, status invite.Status, event string, blockInviter bool) (invite.Invite, error) {
+// End ends a pending invite with status, forgets its tokens and emits an
+// event of type typ. With blockInviter, the recipient's identifier also
+// blocks the inviter from now on.
+func (d *DB) End(ctx context.Context, id string, status invite.Status, typ event.Type, blockInviter bool) (invite.Invite, error) {
 	var out invite.Invite
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		now := d.timeArg(d.now())
@@ -260,7 +262,7 @@ func (d *DB) End(ctx context.Context, id string, status invite.Status, event str
 				return fmt.Errorf("block: %w", err)
 			}
 		}
-		return d.emit(ctx, tx, event, map[string]any{"invite": out})
+		return d.publish(ctx, tx, event.InviteData{Type: typ, Invite: out})
 	})
 	return out, err
 }
@@ -310,7 +312,7 @@ func (d *DB) ExpireDue(ctx context.Context, limit int) (int, error) {
 			if err != nil {
 				return err
 			}
-			if err := d.emit(ctx, tx, "invite.expired", map[string]any{"invite": inv}); err != nil {
+			if err := d.publish(ctx, tx, event.InviteData{Type: event.InviteExpired, Invite: inv}); err != nil {
 				return err
 			}
 			n++

@@ -15,8 +15,8 @@ import (
 var _ auth.Store = (*DB)(nil)
 
 var (
-	errKeyNameTaken = fault.New(fault.Conflict, "key_name_taken", "name", "an active key already has that name")
-	errKeyNotFound  = fault.New(fault.NotFound, "key_not_found", "name", "no active key with that name")
+	errKeyNameTaken = fault.New(fault.Conflict, fault.CodeKeyNameTaken, "name", "an active key already has that name")
+	errKeyNotFound  = fault.New(fault.NotFound, fault.CodeKeyNotFound, "name", "no active key with that name")
 )
 
 type keyRow struct {

@@ -2,155 +2,162 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/beckon-chat/beckon/directory"
-	"github.com/beckon-chat/beckon/fault"
+	"github.com/beckon-chat/beckon/event"
 	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/resolver"
 	"github.com/jmoiron/sqlx"
 )
 
-var errInvalidTicket = fault.New(fault.Unprocessable, "invalid_ticket", "invite_ticket", "the invite ticket is unknown, used, expired or for another identifier")
-
-type ticketRow struct {
-	InviteID  string `db:"invite_id"`
-	Kind      string `db:"kind"`
-	Value     string `db:"value"`
-	ExpiresAt dbTime `db:"expires_at"`
-	UsedAt    dbTime `db:"used_at"`
+// Link runs fn with the link transaction invite.Service decides in, and
+// commits when fn returns nil.
+func (d *DB) Link(ctx context.Context, fn func(invite.LinkTx) error) error {
+	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		return fn(linkTx{d: d, tx: tx, now: d.now()})
+	})
 }
 
-// Link binds id to the account (creating or updating the account row),
-// accepts the ticket's invite, makes the blocks given from the invite page
-// to id the account's own (once: they are then forgotten on id), turns the
-// other pending invites to id into message requests (except those from
-// blocked inviters, suppressed ones, and all when id asked for no
-// invitations), and emits the events, in one transaction. Calling it again
-// changes nothing and answers the same.
-func (d *DB) Link(ctx context.Context, acct directory.Account, id resolver.Identifier, ticketHash string) (invite.Linked, error) {
-	var out invite.Linked
-	err := d.tx(ctx, func(tx *sqlx.Tx) error {
-		nowT := d.now()
-		now := d.timeArg(nowT)
-		if _, err := tx.ExecContext(ctx, d.query("put-account"), acct.ID, nullString(acct.TenantID), acct.DisplayName,
-			acct.Discoverable, acct.Region, now, now); err != nil {
-			return conflict(err, "put account", nil, errTenantMissing)
-		}
-		var owner string
-		err := tx.GetContext(ctx, &owner, d.query("identifier-owner"), string(id.Kind), id.Value)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			var pos int
-			if err := tx.GetContext(ctx, &pos, d.query("next-position"), acct.ID); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, d.query("insert-identifier"), string(id.Kind), id.Value, acct.ID, pos); err != nil {
-				return conflict(err, "bind identifier", fault.New(fault.Conflict, "identifier_taken", "identifier", "the identifier belongs to another account"), nil)
-			}
-			if err := d.emit(ctx, tx, "account.linked", map[string]any{"account_id": acct.ID, "identifier": id}); err != nil {
-				return err
-			}
-		case err != nil:
-			return err
-		case owner != acct.ID:
-			return fault.New(fault.Conflict, "identifier_taken", "identifier", "the identifier belongs to another account")
-		}
+// linkTx is invite.LinkTx on one transaction. Its changes are guarded by
+// the state they expect; on PostgreSQL a concurrent change waits for the
+// row lock and then finds the state changed.
+type linkTx struct {
+	d   *DB
+	tx  *sqlx.Tx
+	now time.Time
+}
 
-		accepted := ""
-		if ticketHash != "" {
-			var t ticketRow
-			if err := tx.GetContext(ctx, &t, d.query("get-ticket"), ticketHash); err != nil {
-				if errors.Is(err, sql.ErrNoRows) {
-					return errInvalidTicket
-				}
-				return err
-			}
-			if t.Kind != string(id.Kind) || t.Value != id.Value {
-				return errInvalidTicket
-			}
-			inv, err := d.inviteIn(ctx, tx, t.InviteID)
-			if err != nil {
-				return err
-			}
-			switch {
-			case !t.UsedAt.IsZero() && inv.AcceptedBy == acct.ID:
-				// the same link again
-			case !t.UsedAt.IsZero() || !nowT.Before(t.ExpiresAt.Time):
-				return errInvalidTicket
-			default:
-				if _, err := tx.ExecContext(ctx, d.query("use-ticket"), now, ticketHash); err != nil {
-					return err
-				}
-				res, err := tx.ExecContext(ctx, d.query("accept-invite"), acct.ID, now, inv.ID, now)
-				if err != nil {
-					return err
-				}
-				if n, _ := res.RowsAffected(); n == 0 {
-					return errInvalidTicket // revoked, declined or expired meanwhile
-				}
-				if _, err := tx.ExecContext(ctx, d.query("delete-tokens"), inv.ID); err != nil {
-					return err
-				}
-				if inv, err = d.inviteIn(ctx, tx, inv.ID); err != nil {
-					return err
-				}
-				if err := d.emit(ctx, tx, "invite.accepted", map[string]any{"invite": inv, "account_id": acct.ID, "chat": inv.Chat}); err != nil {
-					return err
-				}
-			}
-			accepted = inv.ID
-			out.Accepted = append(out.Accepted, inv)
-		}
+var _ invite.LinkTx = linkTx{}
 
-		var blocked []string
-		if err := tx.SelectContext(ctx, &blocked, d.query("identifier-blocked"), string(id.Kind), id.Value); err != nil {
-			return fmt.Errorf("identifier blocks: %w", err)
-		}
-		for _, b := range blocked {
-			if _, err := tx.ExecContext(ctx, d.query("put-block"), acct.ID, b, now); err != nil {
-				return fmt.Errorf("adopt block: %w", err)
-			}
-		}
-		// Adopted once: an unblock the account makes later is not undone by
-		// the next link.
-		if _, err := tx.ExecContext(ctx, d.query("forget-identifier-blocks"), string(id.Kind), id.Value); err != nil {
-			return fmt.Errorf("forget page blocks: %w", err)
-		}
-		var pending []string
-		if err := tx.SelectContext(ctx, &pending, d.query("pending-to"), string(id.Kind), id.Value, now, acct.ID); err != nil {
-			return err
-		}
-		for _, invID := range pending {
-			if invID == accepted {
-				continue
-			}
-			inv, err := d.inviteIn(ctx, tx, invID)
-			if err != nil {
-				return err
-			}
-			b := make([]byte, 10)
-			_, _ = rand.Read(b)
-			reqID := "req_" + hex.EncodeToString(b)
-			res, err := tx.ExecContext(ctx, d.query("insert-request"), reqID, inv.ID, inv.InviterID, acct.ID, inv.Chat.ID, now, now)
-			if err != nil {
-				return fmt.Errorf("request: %w", err)
-			}
-			if n, _ := res.RowsAffected(); n > 0 {
-				if err := d.emit(ctx, tx, "request.created", map[string]any{"request_id": reqID, "invite": inv,
-					"sender": inv.InviterID, "recipient": acct.ID, "chat": inv.Chat}); err != nil {
-					return err
-				}
-			}
-			out.Requests = append(out.Requests, inv)
-		}
-		out.Account, err = d.account(ctx, tx, acct.ID)
-		out.Identifier = id
+func (l linkTx) exec(ctx context.Context, name string, args ...any) (sql.Result, error) {
+	return l.tx.ExecContext(ctx, l.d.query(name), args...)
+}
+
+// changed reports whether a guarded statement changed a row.
+func changed(res sql.Result, err error) (bool, error) {
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// PutAccount creates or updates the account row.
+func (l linkTx) PutAccount(ctx context.Context, acct directory.Account) error {
+	now := l.d.timeArg(l.now)
+	if _, err := l.exec(ctx, "put-account", acct.ID, nullString(acct.TenantID), acct.DisplayName,
+		acct.Discoverable, acct.Region, now, now); err != nil {
+		return conflict(err, "put account", nil, directory.ErrTenantMissing)
+	}
+	return nil
+}
+
+// Owner returns the account holding id, or "".
+func (l linkTx) Owner(ctx context.Context, id resolver.Identifier) (string, error) {
+	var owner string
+	err := l.tx.GetContext(ctx, &owner, l.d.query("identifier-owner"), string(id.Kind), id.Value)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return owner, err
+}
+
+// Bind gives id to the account after its other identifiers; a concurrent
+// link that bound it first makes it identifier_taken.
+func (l linkTx) Bind(ctx context.Context, id resolver.Identifier, accountID string) error {
+	var pos int
+	if err := l.tx.GetContext(ctx, &pos, l.d.query("next-position"), accountID); err != nil {
 		return err
-	})
-	return out, err
+	}
+	if _, err := l.exec(ctx, "insert-identifier", string(id.Kind), id.Value, accountID, pos); err != nil {
+		return conflict(err, "bind identifier", directory.IdentifierTaken("identifier"), nil)
+	}
+	return nil
+}
+
+// Ticket returns a sign-up ticket, or invite.ErrInvalidTicket.
+func (l linkTx) Ticket(ctx context.Context, hash string) (invite.Ticket, error) {
+	return l.d.ticket(ctx, l.tx, hash)
+}
+
+// Invite returns an invite, or invite.ErrNotFound.
+func (l linkTx) Invite(ctx context.Context, id string) (invite.Invite, error) {
+	return l.d.inviteIn(ctx, l.tx, id)
+}
+
+// UseTicket marks the ticket used, unless it was.
+func (l linkTx) UseTicket(ctx context.Context, hash string) (bool, error) {
+	return changed(l.exec(ctx, "use-ticket", l.d.timeArg(l.now), hash))
+}
+
+// Accept accepts a pending, unexpired invite and forgets its tokens.
+func (l linkTx) Accept(ctx context.Context, inviteID, accountID string) (invite.Invite, bool, error) {
+	now := l.d.timeArg(l.now)
+	if ok, err := changed(l.exec(ctx, "accept-invite", accountID, now, inviteID, now)); err != nil || !ok {
+		return invite.Invite{}, false, err
+	}
+	if _, err := l.exec(ctx, "delete-tokens", inviteID); err != nil {
+		return invite.Invite{}, false, err
+	}
+	inv, err := l.Invite(ctx, inviteID)
+	return inv, err == nil, err
+}
+
+// AdoptBlocks makes the blocks given from the invite page to id the
+// account's, and forgets them on id.
+func (l linkTx) AdoptBlocks(ctx context.Context, id resolver.Identifier, accountID string) error {
+	var blocked []string
+	if err := l.tx.SelectContext(ctx, &blocked, l.d.query("identifier-blocked"), string(id.Kind), id.Value); err != nil {
+		return fmt.Errorf("identifier blocks: %w", err)
+	}
+	for _, b := range blocked {
+		if _, err := l.exec(ctx, "put-block", accountID, b, l.d.timeArg(l.now)); err != nil {
+			return fmt.Errorf("adopt block: %w", err)
+		}
+	}
+	if _, err := l.exec(ctx, "forget-identifier-blocks", string(id.Kind), id.Value); err != nil {
+		return fmt.Errorf("forget page blocks: %w", err)
+	}
+	return nil
+}
+
+// Waiting returns the unexpired pending invites to id in one query.
+func (l linkTx) Waiting(ctx context.Context, id resolver.Identifier, accountID string) ([]invite.Waiting, error) {
+	var rows []struct {
+		inviteRow
+		InviterBlocked bool `db:"inviter_blocked"`
+		Unsubscribed   bool `db:"unsubscribed"`
+	}
+	if err := l.tx.SelectContext(ctx, &rows, l.d.query("pending-to"), accountID, string(id.Kind), id.Value, l.d.timeArg(l.now)); err != nil {
+		return nil, fmt.Errorf("pending invites: %w", err)
+	}
+	out := make([]invite.Waiting, len(rows))
+	for i, r := range rows {
+		out[i] = invite.Waiting{Invite: r.invite(), InviterBlocked: r.InviterBlocked, Unsubscribed: r.Unsubscribed}
+	}
+	return out, nil
+}
+
+// AddRequest stores a message request unless its invite has one.
+func (l linkTx) AddRequest(ctx context.Context, r invite.Request) (bool, error) {
+	now := l.d.timeArg(l.now)
+	ok, err := changed(l.exec(ctx, "insert-request", r.ID, r.InviteID, r.SenderID, r.RecipientID, r.ChatID, now, now))
+	if err != nil {
+		return false, fmt.Errorf("request: %w", err)
+	}
+	return ok, nil
+}
+
+// Publish stores an event.
+func (l linkTx) Publish(ctx context.Context, data event.Data) error {
+	return l.d.publish(ctx, l.tx, data)
+}
+
+// Account reads an account with its identifiers.
+func (l linkTx) Account(ctx context.Context, id string) (directory.Account, error) {
+	return l.d.account(ctx, l.tx, id)
 }

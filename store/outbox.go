@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/beckon-chat/beckon/event"
 	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/notify"
 	"github.com/jmoiron/sqlx"
@@ -127,7 +128,7 @@ func (d *DB) moveDelivery(ctx context.Context, tx *sqlx.Tx, query, inviteID stri
 	if err != nil {
 		return err
 	}
-	return d.emit(ctx, tx, invite.DeliveryEvent(delivery), map[string]any{"invite": inv})
+	return d.publish(ctx, tx, event.InviteData{Type: invite.DeliveryEvent(delivery), Invite: inv})
 }
 
 // ReportHeld reports up to n held messages whose report is due delivered,

@@ -103,11 +103,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 			log.Info("applied migrations", "migrations", applied)
 		}
 	}
+	metrics := api.NewMetrics()
 	var limiter ratelimit.Limiter = ratelimit.NewMemory(nil)
 	checks := []api.Check{{Name: "database", Probe: func(ctx context.Context) (string, error) { return "ok", db.Ping(ctx) }}}
 	if cfg.RedisURL != "" {
 		ratelimit.RouteRedisLogs(log)
-		a.redis, err = ratelimit.NewRedis(cfg.RedisURL, log, func(degraded bool) { a.Server.SetRateLimitFallback(degraded) })
+		a.redis, err = ratelimit.NewRedis(cfg.RedisURL, log, metrics.SetRateLimitFallback)
 		if err != nil {
 			return nil, err
 		}
@@ -134,7 +135,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 	}
 	a.Dispatcher = notify.NewDispatcher(notify.DispatcherConfig{Outbox: db, Senders: senders, Gate: a.Invites,
 		Workers: cfg.Workers, Lease: cfg.Lease, Log: log,
-		Observe: func(at notify.Attempt) { a.Server.ObserveDelivery(at.Message.Channel, publicState(at.State)) }})
+		Observe: func(at notify.Attempt) { metrics.ObserveDelivery(at.Message.Channel, publicState(at.State)) }})
 	a.Server, err = api.New(api.Config{
 		PublicURL:       cfg.PublicURL,
 		SignupURL:       cfg.SignupURL,
@@ -153,6 +154,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 		Limits:          cfg.Limits,
 		MaxImportBytes:  cfg.MaxImportBytes,
 		Checks:          checks,
+		Metrics:         metrics,
 		Log:             log,
 	})
 	if err != nil {
