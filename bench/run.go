@@ -46,6 +46,9 @@ type options struct {
 	runs        int
 	nodes       int
 	inviteConns int
+	// backends lists the PostgreSQL processes serving the bench's
+	// database (nil on SQLite).
+	backends func() []int
 }
 
 // route is one way the nodes reach the database: directly or through
@@ -98,6 +101,28 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer dropDB()
+	if o.engine == "postgres" {
+		db, err := sql.Open("pgx", dbURL)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		o.backends = func() []int {
+			var pids []int
+			rows, err := db.QueryContext(ctx, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+			if err != nil {
+				return nil
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var pid int
+				if rows.Scan(&pid) == nil {
+					pids = append(pids, pid)
+				}
+			}
+			return pids
+		}
+	}
 	routes := []route{{"direct", dbURL}}
 	if o.engine == "postgres" && o.bouncerURL != "" {
 		via, err := throughBouncer(dbURL, o.bouncerURL)
@@ -199,13 +224,13 @@ func benchRoute(ctx context.Context, o options, r route, envFor func(route, stri
 	}
 	resolveEnv := []string{"BENCH_ACCOUNTS=" + strconv.Itoa(o.accounts)}
 	resolve := func(nodes []string, key string, pids []int) wrkLoad {
-		return wrkLoad{script: "resolve", nodes: nodes, key: key, conns: o.conns, d: o.duration, env: resolveEnv, pids: pids}
+		return wrkLoad{script: "resolve", nodes: nodes, key: key, conns: o.conns, d: o.duration, env: resolveEnv, pids: pids, backends: o.backends}
 	}
 
 	// Both servers stay up, idle in turn: the runs alternate so that the
 	// machine's drift touches both alike.
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "run\tserver\trequests/s\tp50 ms\tp99 ms\tmax RSS MB\tCPU µs/req\terrors\t")
+	fmt.Fprintln(tw, "run\tserver\trequests/s\tp50 ms\tp99 ms\tmax RSS MB\tCPU µs/req\tDB CPU µs/req\terrors\t")
 	fulls, bares, err := alternate(ctx, o.runs, dir,
 		resolve([]string{first.addr}, key, []int{first.pid()}),
 		resolve([]string{bareAddr}, "", []int{bare.Process.Pid}))
@@ -249,11 +274,11 @@ func benchRoute(ctx context.Context, o options, r route, envFor func(route, stri
 	}
 	fmt.Fprintf(out, "\n%d nodes on one %s database (rate limits: %s; each node runs its 2 delivery workers)\n", o.nodes, r.name, limits)
 	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "load\tnodes\trequests/s\tp50 ms\tp99 ms\tmax RSS MB\tCPU µs/req\terrors\t")
+	fmt.Fprintln(tw, "load\tnodes\trequests/s\tp50 ms\tp99 ms\tmax RSS MB\tCPU µs/req\tDB CPU µs/req\terrors\t")
 	tag := 0
 	invites := func(k int) wrkLoad {
 		tag++
-		return wrkLoad{script: "invites", nodes: addrs(nodes[:k]), key: key, conns: o.inviteConns, d: o.duration, pids: pids(nodes[:k]),
+		return wrkLoad{script: "invites", nodes: addrs(nodes[:k]), key: key, conns: o.inviteConns, d: o.duration, pids: pids(nodes[:k]), backends: o.backends,
 			env: []string{fmt.Sprintf("BENCH_TAG=%s%d", r.name, tag), "BENCH_INVITERS=" + strconv.Itoa(benchInviters)}}
 	}
 	for k := 1; k <= o.nodes; k++ {
@@ -325,8 +350,8 @@ func alternate(ctx context.Context, runs int, dir string, a, b wrkLoad) ([]stats
 }
 
 func row(tw io.Writer, run, name string, s stats) {
-	fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.2f\t%.2f\t%.1f\t%.0f\t%d\t\n", run, name, s.rps, ms(s.p50), ms(s.p99), s.maxRSS/1e6,
-		float64(s.cpuPerReq.Nanoseconds())/1e3, s.errors)
+	fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.2f\t%.2f\t%.1f\t%.0f\t%.0f\t%d\t\n", run, name, s.rps, ms(s.p50), ms(s.p99), s.maxRSS/1e6,
+		float64(s.cpuPerReq.Nanoseconds())/1e3, float64(s.dbCPUPerReq.Nanoseconds())/1e3, s.errors)
 }
 
 func addrs(nodes []*node) []string {
@@ -567,6 +592,9 @@ type stats struct {
 	// cpuPerReq is the server processes' CPU time per request: steadier
 	// than requests/s on a busy machine.
 	cpuPerReq time.Duration
+	// dbCPUPerReq is the same for PostgreSQL's processes serving the
+	// database (connections opened during the run are not counted).
+	dbCPUPerReq time.Duration
 }
 
 // readRSS returns the resident set of pid in bytes, from /proc.
@@ -627,11 +655,12 @@ func median(runs []stats) stats {
 		return v[len(v)/2]
 	}
 	return stats{
-		rps:       pick(func(s stats) float64 { return s.rps }),
-		p50:       time.Duration(pick(func(s stats) float64 { return float64(s.p50) })),
-		p99:       time.Duration(pick(func(s stats) float64 { return float64(s.p99) })),
-		maxRSS:    slices.MaxFunc(runs, func(a, b stats) int { return int(a.maxRSS - b.maxRSS) }).maxRSS,
-		errors:    slices.MaxFunc(runs, func(a, b stats) int { return int(a.errors - b.errors) }).errors,
-		cpuPerReq: time.Duration(pick(func(s stats) float64 { return float64(s.cpuPerReq) })),
+		rps:         pick(func(s stats) float64 { return s.rps }),
+		p50:         time.Duration(pick(func(s stats) float64 { return float64(s.p50) })),
+		p99:         time.Duration(pick(func(s stats) float64 { return float64(s.p99) })),
+		maxRSS:      slices.MaxFunc(runs, func(a, b stats) int { return int(a.maxRSS - b.maxRSS) }).maxRSS,
+		errors:      slices.MaxFunc(runs, func(a, b stats) int { return int(a.errors - b.errors) }).errors,
+		cpuPerReq:   time.Duration(pick(func(s stats) float64 { return float64(s.cpuPerReq) })),
+		dbCPUPerReq: time.Duration(pick(func(s stats) float64 { return float64(s.dbCPUPerReq) })),
 	}
 }

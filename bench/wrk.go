@@ -27,6 +27,9 @@ type wrkLoad struct {
 	d       time.Duration
 	env     []string // extra BENCH_* variables for the script
 	pids    []int    // processes whose RSS is sampled
+	// backends, when not nil, lists the database server's processes
+	// serving the bench's database, whose CPU time is read too.
+	backends func() []int
 }
 
 // writeScript writes lua/common.lua followed by lua/<name>.lua into dir and
@@ -81,9 +84,21 @@ func runWrk(ctx context.Context, dir string, l wrkLoad) (stats, error) {
 			}
 		}
 	}()
+	var db0 map[int]time.Duration
+	if l.backends != nil {
+		db0 = cpuTimes(l.backends())
+	}
 	cpu0 := cpuTime(l.pids)
 	err = cmd.Run()
 	cpu := cpuTime(l.pids) - cpu0
+	var db time.Duration
+	if l.backends != nil {
+		// Backends that ended during the run are lost; those that began
+		// count whole.
+		for pid, t := range cpuTimes(l.backends()) {
+			db += t - db0[pid]
+		}
+	}
 	stop()
 	<-sampled
 	if err != nil {
@@ -93,14 +108,25 @@ func runWrk(ctx context.Context, dir string, l wrkLoad) (stats, error) {
 	s.maxRSS = float64(maxRSS.Load())
 	if s.requests > 0 {
 		s.cpuPerReq = cpu / time.Duration(s.requests)
+		s.dbCPUPerReq = db / time.Duration(s.requests)
 	}
 	return s, err
 }
 
 // cpuTime returns the CPU time (user and system) the processes used so
-// far, from /proc/<pid>/stat.
+// far.
 func cpuTime(pids []int) time.Duration {
-	var ticks int64
+	var sum time.Duration
+	for _, t := range cpuTimes(pids) {
+		sum += t
+	}
+	return sum
+}
+
+// cpuTimes returns the CPU time of each process that still runs, from
+// /proc/<pid>/stat.
+func cpuTimes(pids []int) map[int]time.Duration {
+	out := make(map[int]time.Duration, len(pids))
 	for _, pid := range pids {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		if err != nil {
@@ -112,10 +138,10 @@ func cpuTime(pids []int) time.Duration {
 		if len(f) > 12 {
 			u, _ := strconv.ParseInt(f[11], 10, 64)
 			s, _ := strconv.ParseInt(f[12], 10, 64)
-			ticks += u + s
+			out[pid] = time.Duration(u+s) * (time.Second / 100) // USER_HZ is 100 on Linux
 		}
 	}
-	return time.Duration(ticks) * (time.Second / 100) // USER_HZ is 100 on Linux
+	return out
 }
 
 // parseWrk reads the line lua/common.lua's done() prints.
