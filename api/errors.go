@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/beckon-chat/beckon/auth"
 	"github.com/beckon-chat/beckon/fault"
@@ -25,6 +26,36 @@ var statusOf = map[fault.Kind]int{
 	fault.RateLimited:      http.StatusTooManyRequests,
 	fault.MethodNotAllowed: http.StatusMethodNotAllowed,
 	fault.Gone:             http.StatusGone,
+	fault.Unavailable:      http.StatusServiceUnavailable,
+}
+
+// unavailableLogEvery spaces the log lines of 503 answers: a database
+// restart under load is a few lines, not one per request.
+const unavailableLogEvery = 10 * time.Second
+
+// faultOf returns the fault err is, after the classifier of the Config
+// (the store's: "database unavailable") had its say; nil for an internal
+// error.
+func (s *Server) faultOf(err error) *fault.Error {
+	if f := fault.As(err); f != nil {
+		return f
+	}
+	f := fault.As(s.classify(err))
+	if f != nil && f.Kind == fault.Unavailable {
+		now := time.Now().UnixNano()
+		if last := s.unavailableLogged.Load(); now-last > int64(unavailableLogEvery) && s.unavailableLogged.CompareAndSwap(last, now) {
+			s.log.Warn("answering 503: a service the request needs is unavailable (logged at most every 10 s)", "code", f.Code, "err", err)
+		}
+	}
+	return f
+}
+
+// setRetryAfter sets Retry-After (whole seconds, at least 1) for a fault
+// that says when to try again.
+func setRetryAfter(w http.ResponseWriter, f *fault.Error) {
+	if f.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, ceilSeconds(f.RetryAfter))))
+	}
 }
 
 type errorBody struct {
@@ -44,9 +75,11 @@ func errorItem(err error) errorBody {
 }
 
 // writeError is the one place that turns an error into an HTTP answer. A
-// fault is the caller's; anything else is logged and answered with 500.
+// fault is the caller's; an error the Config's classifier makes a fault
+// (the database unavailable: 503 with Retry-After) is answered as one;
+// anything else is logged and answered with 500.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	f := fault.As(err)
+	f := s.faultOf(err)
 	status, known := 0, false
 	if f != nil {
 		status, known = statusOf[f.Kind]
@@ -59,9 +92,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		encode(w, http.StatusInternalServerError, errorBody{Error: errorJSON{Code: fault.CodeInternal, Message: "something went wrong on our side"}})
 		return
 	}
-	if f.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, ceilSeconds(f.RetryAfter))))
-	}
+	setRetryAfter(w, f)
 	encode(w, status, errorBody{Error: errorJSON{Code: f.Code, Message: f.Message, Field: f.Field}})
 }
 

@@ -60,10 +60,11 @@ func (s *Server) renderPage(w http.ResponseWriter, r *http.Request, status int, 
 // the one mapping in errors.go and a page that reveals nothing.
 func (s *Server) writePageError(w http.ResponseWriter, r *http.Request, lang string, err error) {
 	status := http.StatusInternalServerError
-	if f := fault.As(err); f != nil {
+	if f := s.faultOf(err); f != nil {
 		if st, ok := statusOf[f.Kind]; ok {
 			status = st
 		}
+		setRetryAfter(w, f)
 	} else {
 		s.log.ErrorContext(r.Context(), "internal error", "route", routeOf(r), "err", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/beckon-chat/beckon/auth"
@@ -68,6 +69,9 @@ type Config struct {
 	// server's own.
 	Metrics *Metrics
 	Log     *slog.Logger
+	// Classify, if not nil, turns errors that are not faults into faults
+	// where it can: store.Classify makes "database unavailable" a 503.
+	Classify func(error) error
 }
 
 // Server serves the Beckon API.
@@ -91,6 +95,10 @@ type Server struct {
 	devSignup      bool
 	twilioToken    string
 	trustedProxies []netip.Prefix
+	classify       func(error) error
+	// unavailableLogged is when (Unix ns) a 503 was last logged: at most
+	// one line every unavailableLogEvery, not one per request.
+	unavailableLogged atomic.Int64
 }
 
 // New returns a Server; call Handler to serve it.
@@ -104,7 +112,10 @@ func New(cfg Config) (*Server, error) {
 		limiter: cfg.Limiter, limits: cfg.Limits,
 		maxImportBytes: cfg.MaxImportBytes, checks: cfg.Checks, log: cfg.Log, metrics: cfg.Metrics,
 		mux: http.NewServeMux(), pages: pages, devSignup: cfg.DevSignup, twilioToken: cfg.TwilioAuthToken,
-		trustedProxies: cfg.TrustedProxies,
+		trustedProxies: cfg.TrustedProxies, classify: cfg.Classify,
+	}
+	if s.classify == nil {
+		s.classify = func(err error) error { return err }
 	}
 	if s.metrics == nil {
 		s.metrics = NewMetrics()

@@ -68,4 +68,7 @@ const (
 
 	// The event feed.
 	CodeInvalidCursor = "invalid_cursor"
+	// CodeUnavailable: the database cannot be reached for now (503, with
+	// Retry-After).
+	CodeUnavailable = "unavailable"
 )

@@ -31,6 +31,9 @@ const (
 	UnsupportedMedia
 	MethodNotAllowed
 	Gone
+	// Unavailable: a service the request needs (the database) does not
+	// answer; the caller may retry after RetryAfter.
+	Unavailable
 )
 
 // Error is a domain error with a stable code.
@@ -39,7 +42,7 @@ type Error struct {
 	Code    string
 	Message string
 	Field   string
-	// RetryAfter, for RateLimited, says when to try again.
+	// RetryAfter, for RateLimited and Unavailable, says when to try again.
 	RetryAfter time.Duration
 }
 

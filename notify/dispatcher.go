@@ -71,6 +71,9 @@ type Dispatcher struct {
 	lastErr map[string]error
 	// lastReport is when the workers last made the due held reports.
 	lastReport time.Time
+	// rounds and reports log failures once per run of them (a database
+	// restart), not once per round per worker.
+	rounds, reports *FailureLog
 }
 
 // NewDispatcher returns a dispatcher; defaults: 2 workers, batches of 50,
@@ -94,7 +97,9 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 	if cfg.Pace <= 0 {
 		cfg.Pace = 200 * time.Millisecond
 	}
-	return &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1), pace: map[string]time.Duration{}, lastErr: map[string]error{}}
+	return &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1), pace: map[string]time.Duration{}, lastErr: map[string]error{},
+		rounds:  &FailureLog{Log: cfg.Log, What: "outbox round"},
+		reports: &FailureLog{Log: cfg.Log, What: "held-message report"}}
 }
 
 // Wake tells an idle worker that a message was queued.
@@ -139,8 +144,8 @@ func (d *Dispatcher) work(ctx context.Context) {
 	}()
 	for ctx.Err() == nil {
 		n, err := d.round(ctx, senders)
-		if err != nil && ctx.Err() == nil {
-			d.cfg.Log.Error("outbox round failed", "err", err)
+		if ctx.Err() == nil {
+			d.rounds.Note(err)
 		}
 		if n == d.cfg.Batch && err == nil {
 			continue // more may be waiting
@@ -162,8 +167,8 @@ func (d *Dispatcher) work(ctx context.Context) {
 // it and the rest of the batch wait for their lease to run out.
 func (d *Dispatcher) round(ctx context.Context, senders map[string]Sender) (int, error) {
 	if d.reportDue() {
-		if err := d.cfg.Outbox.ReportHeld(ctx, d.cfg.Batch); err != nil {
-			d.cfg.Log.Error("report held messages delivered", "err", err)
+		if err := d.cfg.Outbox.ReportHeld(ctx, d.cfg.Batch); ctx.Err() == nil {
+			d.reports.Note(err)
 		}
 	}
 	msgs, err := d.cfg.Outbox.Claim(ctx, d.cfg.Batch, d.cfg.Lease)

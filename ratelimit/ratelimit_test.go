@@ -2,14 +2,9 @@ package ratelimit_test
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"testing"
 	"time"
 
-	"github.com/beckon-chat/beckon/internal/testenv"
 	"github.com/beckon-chat/beckon/ratelimit"
 )
 
@@ -55,59 +50,5 @@ func TestMemory(t *testing.T) {
 	now = now.Add(20 * time.Second)
 	if res, _ := m.AllowN(ctx, "k", lim, 1); !res.OK() {
 		t.Fatalf("after 20s: %+v", res)
-	}
-}
-
-// sequence runs the same calls on a limiter and reports what was allowed.
-func sequence(t *testing.T, l ratelimit.Limiter, key string) string {
-	t.Helper()
-	lim := ratelimit.Limit{Rate: 5, Burst: 5, Period: time.Hour}
-	out := ""
-	for _, n := range []int{1, 2, 1, 3, 1, 1, 6} {
-		res, err := l.AllowN(context.Background(), key, lim, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out += fmt.Sprintf("%d:%d ", res.Allowed, res.Remaining)
-	}
-	return out
-}
-
-func TestRedisMatchesMemory(t *testing.T) {
-	url := testenv.Redis(t)
-	r, err := ratelimit.NewRedis(url, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	if err := r.Ping(context.Background()); err != nil {
-		t.Fatalf("redis: %v", err)
-	}
-	key := fmt.Sprintf("test:%d", time.Now().UnixNano())
-	got, want := sequence(t, r, key), sequence(t, ratelimit.NewMemory(nil), key)
-	if got != want || r.Degraded() {
-		t.Fatalf("redis %q, memory %q, degraded %v", got, want, r.Degraded())
-	}
-}
-
-func TestRedisFallback(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
-	var changes []bool
-	r, err := ratelimit.NewRedis("redis://"+addr+"/0", slog.New(slog.NewTextHandler(io.Discard, nil)), func(d bool) { changes = append(changes, d) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	got, want := sequence(t, r, "k"), sequence(t, ratelimit.NewMemory(nil), "k")
-	if got != want {
-		t.Fatalf("fallback %q, memory %q", got, want)
-	}
-	if !r.Degraded() || len(changes) != 1 || !changes[0] {
-		t.Fatalf("degraded %v, changes %v", r.Degraded(), changes)
 	}
 }

@@ -1,7 +1,8 @@
 # Shared by scripts/test and scripts/bench: installs PostgreSQL, Redis and
 # Chromium from Debian packages when they are missing, and Prism from npm, and starts private instances on
 # unused ports, checking that each answer comes from our own instance.
-# Sets pg_url and redis_url; stops everything on exit.
+# Sets pg_url, pgbouncer_url, redis_url, redis_tls_url (with redis_ca_file)
+# and redis_cluster_url; stops everything on exit.
 # shellcheck shell=bash
 
 # Go and npm need a home; a bare CI environment may not say which.
@@ -25,6 +26,7 @@ if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
   pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 fi
 command -v redis-server >/dev/null || { log "installing Redis"; apt_install redis-server; }
+command -v openssl >/dev/null || { log "installing OpenSSL"; apt_install openssl; }
 command -v chromium >/dev/null || { log "installing Chromium (a few minutes)"; apt_install chromium; }
 export BECKON_TEST_CHROMIUM="$(command -v chromium)"
 command -v npm >/dev/null || { log "installing Node.js and npm"; apt_install nodejs npm; }
@@ -45,7 +47,14 @@ pg_user_run() {
 cleanup() {
   local rc=$?
   if [ -f "$state/pg/postmaster.pid" ]; then pg_user_run "'$pg_bin/pg_ctl' -D '$state/pg' -m fast -w stop" >/dev/null 2>&1 || true; fi
+  if [ -f "$state/pgbouncer/pgbouncer.pid" ]; then kill "$(cat "$state/pgbouncer/pgbouncer.pid")" 2>/dev/null || true; fi
   if [ -f "$state/redis.pid" ]; then kill "$(cat "$state/redis.pid")" 2>/dev/null || true; fi
+  # Cluster nodes write nodes.conf as they stop: wait for them before rm.
+  for f in "$state"/redis-*/pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f"); kill "$pid" 2>/dev/null || continue
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  done
   if [ -f "$state/prism.pid" ]; then kill "$(cat "$state/prism.pid")" 2>/dev/null || true; fi
   rm -rf "$state"
   exit "$rc"
@@ -63,6 +72,41 @@ pg_url="postgres://postgres@127.0.0.1:$pg_port/postgres?sslmode=disable"
 got_dir=$(psql "$pg_url" -Atc 'SHOW data_directory') || die "PostgreSQL on port $pg_port does not answer"
 [ "$got_dir" = "$state/pg" ] || die "port $pg_port answers from $got_dir, not our instance"
 
+# PgBouncer in transaction pooling mode in front of our PostgreSQL, every
+# database name passed through, as operators run it in front of many nodes.
+if [ -x /usr/sbin/pgbouncer ]; then pgbouncer_bin=/usr/sbin/pgbouncer; else pgbouncer_bin=$(command -v pgbouncer || true); fi
+if [ -z "$pgbouncer_bin" ]; then log "installing PgBouncer"; apt_install pgbouncer; pgbouncer_bin=/usr/sbin/pgbouncer; fi
+pgbouncer_port=$(free_port 56432)
+log "starting PgBouncer on 127.0.0.1:$pgbouncer_port"
+mkdir -p "$state/pgbouncer"
+echo '"postgres" ""' >"$state/pgbouncer/users.txt"
+cat >"$state/pgbouncer/pgbouncer.ini" <<EOF_PGBOUNCER
+[databases]
+* = host=127.0.0.1 port=$pg_port
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $pgbouncer_port
+unix_socket_dir =
+auth_type = trust
+admin_users = postgres
+auth_file = $state/pgbouncer/users.txt
+pool_mode = transaction
+default_pool_size = 10
+max_client_conn = 1000
+server_idle_timeout = 30
+pidfile = $state/pgbouncer/pgbouncer.pid
+logfile = $state/pgbouncer/pgbouncer.log
+EOF_PGBOUNCER
+[ "$(id -u)" = 0 ] && chown -R postgres "$state/pgbouncer"
+pg_user_run "'$pgbouncer_bin' -d -q '$state/pgbouncer/pgbouncer.ini'" \
+  || { cat "$state/pgbouncer/pgbouncer.log" >&2; die "PgBouncer did not start"; }
+pgbouncer_url="postgres://postgres@127.0.0.1:$pgbouncer_port/postgres?sslmode=disable"
+for _ in $(seq 50); do psql "$pgbouncer_url" -Atc 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.1; done
+got_dir=$(psql "$pgbouncer_url" -Atc 'SHOW data_directory') || { cat "$state/pgbouncer/pgbouncer.log" >&2; die "PgBouncer on port $pgbouncer_port does not answer"; }
+[ "$got_dir" = "$state/pg" ] || die "PgBouncer on port $pgbouncer_port leads to $got_dir, not our instance"
+got_mode=$(psql "postgres://postgres@127.0.0.1:$pgbouncer_port/pgbouncer?sslmode=disable" -Atc 'SHOW CONFIG' | awk -F'|' '$1 == "pool_mode" { print $2 }') || true
+[ "$got_mode" = transaction ] || die "PgBouncer on port $pgbouncer_port is not in transaction pooling mode (pool_mode: ${got_mode:-unknown})"
+
 log "starting Redis on 127.0.0.1:$redis_port"
 redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no --daemonize yes \
   --pidfile "$state/redis.pid" --dir "$state" --logfile "$state/redis.log" || die "Redis did not start"
@@ -71,6 +115,55 @@ got_dir=$(redis-cli -p "$redis_port" CONFIG GET dir | tail -n 1) || die "Redis o
 [ "$got_dir" = "$state" ] || die "port $redis_port answers from $got_dir, not our instance"
 
 redis_url="redis://127.0.0.1:$redis_port/0"
+
+# Redis over TLS, under a throwaway CA made here (clients trust $redis_ca_file).
+redis_tls_port=$(free_port $((redis_port + 1)))
+log "starting Redis with TLS on 127.0.0.1:$redis_tls_port"
+d="$state/redis-tls"
+mkdir -p "$d"
+ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+# shellcheck disable=SC2086
+{ openssl req -x509 $ec -days 2 -subj /CN=beckon-test-ca -addext basicConstraints=critical,CA:TRUE \
+    -addext keyUsage=keyCertSign -keyout "$d/ca.key" -out "$d/ca.pem" \
+  && openssl req $ec -subj /CN=127.0.0.1 -keyout "$d/redis.key" -out "$d/redis.csr" \
+  && printf 'subjectAltName=IP:127.0.0.1\n' >"$d/san" \
+  && openssl x509 -req -in "$d/redis.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+    -extfile "$d/san" -out "$d/redis.crt"; } >"$d/openssl.log" 2>&1 || { cat "$d/openssl.log" >&2; die "openssl failed"; }
+redis-server --bind 127.0.0.1 --port 0 --tls-port "$redis_tls_port" --tls-cert-file "$d/redis.crt" \
+  --tls-key-file "$d/redis.key" --tls-ca-cert-file "$d/ca.pem" --tls-auth-clients no --save '' --appendonly no \
+  --daemonize yes --pidfile "$d/pid" --dir "$d" --logfile "$d/redis.log" || die "Redis with TLS did not start"
+redis_tls() { redis-cli --tls --cacert "$d/ca.pem" -p "$redis_tls_port" "$@"; }
+for _ in $(seq 50); do redis_tls ping >/dev/null 2>&1 && break; sleep 0.1; done
+got_dir=$(redis_tls CONFIG GET dir | tail -n 1) || die "Redis with TLS on port $redis_tls_port does not answer"
+[ "$got_dir" = "$d" ] || die "port $redis_tls_port answers from $got_dir, not our instance"
+redis_tls_url="rediss://127.0.0.1:$redis_tls_port/0"
+redis_ca_file="$d/ca.pem"
+
+# A Redis Cluster of three masters. A test may kill a master and start it
+# again with the same command (its CONFIG GET values) and nodes.conf.
+cluster_ports=()
+p=$((redis_tls_port + 1))
+for _ in 1 2 3; do p=$(free_port "$p"); cluster_ports+=("$p"); p=$((p + 1)); done
+log "starting a Redis Cluster on 127.0.0.1:${cluster_ports[*]}"
+for p in "${cluster_ports[@]}"; do
+  d="$state/redis-cluster-$p"
+  mkdir -p "$d"
+  redis-server --bind 127.0.0.1 --port "$p" --cluster-enabled yes --cluster-config-file "$d/nodes.conf" \
+    --dir "$d" --save '' --appendonly no --daemonize yes --pidfile "$d/pid" --logfile "$d/redis.log" \
+    || die "Redis Cluster node $p did not start"
+done
+for p in "${cluster_ports[@]}"; do
+  for _ in $(seq 50); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  got_dir=$(redis-cli -p "$p" CONFIG GET dir | tail -n 1) || die "Redis Cluster node $p does not answer"
+  [ "$got_dir" = "$state/redis-cluster-$p" ] || die "port $p answers from $got_dir, not our instance"
+done
+redis-cli --cluster create "${cluster_ports[@]/#/127.0.0.1:}" --cluster-replicas 0 --cluster-yes >"$state/redis-cluster.log" 2>&1 \
+  || { cat "$state/redis-cluster.log" >&2; die "redis-cli --cluster create failed"; }
+for _ in $(seq 100); do
+  redis-cli -p "${cluster_ports[0]}" CLUSTER INFO 2>/dev/null | grep -q '^cluster_state:ok' && break; sleep 0.1
+done
+redis-cli -p "${cluster_ports[0]}" CLUSTER INFO | grep -q '^cluster_state:ok' || die "the Redis Cluster is not ok"
+redis_cluster_url="redis://127.0.0.1:${cluster_ports[0]}?addr=127.0.0.1:${cluster_ports[1]}&addr=127.0.0.1:${cluster_ports[2]}"
 
 # Prism serving Twilio's own OpenAPI document (from @twilio/cli-core): a mock
 # that rejects requests Twilio would reject. Installed once into a cache.

@@ -45,8 +45,13 @@ type DB struct {
 	raw     map[string]string // with '?' placeholders, for sqlx.In
 	now     func() time.Time
 
-	mu    sync.RWMutex
-	stmts map[string]*sqlx.Stmt
+	// prepare says whether hot queries are prepared once per connection
+	// (stmt). Not behind a transaction pooler: a named prepared statement
+	// lives on one server connection, which the next transaction may not
+	// get.
+	prepare bool
+	mu      sync.RWMutex
+	stmts   map[string]*sqlx.Stmt
 
 	// writeMu serialises this process's SQLite write transactions, so
 	// that they queue in Go instead of colliding on SQLite's lock and
@@ -73,12 +78,15 @@ type Options struct {
 }
 
 // Open connects to a database named by a URL: sqlite://./file.db,
-// sqlite:///abs/file.db or postgres://user:pass@host:port/db. A missing
+// sqlite:///abs/file.db or postgres://user:pass@host:port/db. A PostgreSQL
+// URL with pooler=transaction is reached through a pooler in transaction
+// pooling mode, such as PgBouncer: no statement is prepared by name and no
+// session state is kept (see docs/design.md). A missing
 // SQLite file is created, but not its folder: a folder that does not exist
 // is an error naming it. Connection errors name the SQLite file (never a
 // PostgreSQL URL, which may hold a password).
 func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
-	dialect, driver, dsn, err := parseURL(rawURL)
+	dialect, driver, dsn, pooled, err := parseURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
@@ -121,15 +129,18 @@ func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
 	for name, text := range raw {
 		q[name] = x.Rebind(text)
 	}
-	return &DB{db: x, dialect: dialect, q: q, raw: raw, now: opt.Now, stmts: map[string]*sqlx.Stmt{}, feedWait: opt.FeedWait}, nil
+	return &DB{db: x, dialect: dialect, q: q, raw: raw, now: opt.Now, prepare: !pooled, stmts: map[string]*sqlx.Stmt{}, feedWait: opt.FeedWait}, nil
 }
 
-func parseURL(raw string) (Dialect, string, string, error) {
+// parseURL returns the engine, the driver and its data source name for a
+// database URL, and whether a transaction pooler stands between Beckon and
+// PostgreSQL.
+func parseURL(raw string) (dialect Dialect, driver, dsn string, pooled bool, err error) {
 	switch {
 	case strings.HasPrefix(raw, "sqlite://"):
 		path := strings.TrimPrefix(raw, "sqlite://")
 		if path == "" {
-			return "", "", "", fmt.Errorf("database URL %q names no file", raw)
+			return "", "", "", false, fmt.Errorf("database URL %q names no file", raw)
 		}
 		q := url.Values{}
 		q.Add("_pragma", "journal_mode(WAL)")
@@ -137,11 +148,45 @@ func parseURL(raw string) (Dialect, string, string, error) {
 		q.Add("_pragma", "foreign_keys(1)")
 		q.Add("_pragma", "synchronous(NORMAL)")
 		q.Set("_txlock", "immediate")
-		return SQLite, "sqlite", "file:" + path + "?" + q.Encode(), nil
+		return SQLite, "sqlite", "file:" + path + "?" + q.Encode(), false, nil
 	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
-		return Postgres, "pgx", raw, nil
+		dsn, pooled, err := postgresDSN(raw)
+		return Postgres, "pgx", dsn, pooled, err
 	}
-	return "", "", "", fmt.Errorf("database URL must start with sqlite:// or postgres://")
+	return "", "", "", false, fmt.Errorf("database URL must start with sqlite:// or postgres://")
+}
+
+// postgresDSN reads and removes Beckon's own option pooler from a
+// PostgreSQL URL. With pooler=transaction, pgx runs every query as an
+// unnamed statement whose parameter and result types it asked the server
+// for once per connection (default_query_exec_mode=cache_describe): each
+// query is one round trip, self-contained, with typed parameters. Errors
+// never quote the URL, which may hold a password.
+func postgresDSN(raw string) (string, bool, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", false, errors.New("the PostgreSQL URL does not parse as a URL")
+	}
+	q := u.Query()
+	if !q.Has("pooler") {
+		return raw, false, nil
+	}
+	pooler := q.Get("pooler")
+	q.Del("pooler")
+	switch pooler {
+	case "none":
+	case "transaction":
+		switch mode := q.Get("default_query_exec_mode"); mode {
+		case "":
+			q.Set("default_query_exec_mode", "cache_describe")
+		case "cache_statement":
+			return "", false, errors.New("the PostgreSQL URL asks for pooler=transaction and default_query_exec_mode=cache_statement: named statements do not work through a transaction pooler")
+		}
+	default:
+		return "", false, fmt.Errorf("the PostgreSQL URL's pooler option must be none or transaction, not %q", pooler)
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), pooler == "transaction", nil
 }
 
 // loadQueries parses queries.sql into named statements.
@@ -186,6 +231,37 @@ func (d *DB) query(name string) string {
 	return s
 }
 
+// queryer runs one query with arguments: a prepared *sqlx.Stmt, or a
+// plainQuery.
+type queryer interface {
+	GetContext(ctx context.Context, dest any, args ...any) error
+	SelectContext(ctx context.Context, dest any, args ...any) error
+}
+
+// plainQuery runs its query on the pool without naming a statement.
+type plainQuery struct {
+	db    *sqlx.DB
+	query string
+}
+
+func (p plainQuery) GetContext(ctx context.Context, dest any, args ...any) error {
+	return p.db.GetContext(ctx, dest, p.query, args...)
+}
+
+func (p plainQuery) SelectContext(ctx context.Context, dest any, args ...any) error {
+	return p.db.SelectContext(ctx, dest, p.query, args...)
+}
+
+// prepared returns query ready to run: prepared on the pool (stmt), or as
+// it is behind a transaction pooler, where pgx's own cache of statement
+// descriptions saves the parse round trip.
+func (d *DB) prepared(ctx context.Context, query string) (queryer, error) {
+	if !d.prepare {
+		return plainQuery{d.db, query}, nil
+	}
+	return d.stmt(ctx, query)
+}
+
 // stmt returns query prepared on the pool (callers keep the set of texts
 // small: IN lists are padded to a few sizes), preparing it on first use
 // (after migrations, when its tables exist). Hot read paths use it so that
@@ -212,7 +288,7 @@ func (d *DB) stmt(ctx context.Context, query string) (*sqlx.Stmt, error) {
 
 // get runs the named single-row query, prepared, into dest.
 func (d *DB) get(ctx context.Context, dest any, name string, args ...any) error {
-	st, err := d.stmt(ctx, d.query(name))
+	st, err := d.prepared(ctx, d.query(name))
 	if err != nil {
 		return err
 	}

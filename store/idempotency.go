@@ -8,10 +8,17 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
+// StaleClaim is how long a claim may stay "running" (status 0) before a
+// retry takes it over: longer than any request runs, so that a claim whose
+// node died, or whose outcome could not be kept because the database went
+// away, does not answer idempotency_key_in_use for a whole ttl.
+const StaleClaim = 2 * time.Minute
+
 // IdempotencyClaim claims (keyID, idemKey) for a request with hash. It
 // returns keptHash "" when the caller should run the request; otherwise
 // what is kept: the first request's hash and its response, status 0 while
-// it runs. A claim older than ttl is taken over.
+// it runs. A claim older than ttl, or still running after StaleClaim, is
+// taken over.
 func (d *DB) IdempotencyClaim(ctx context.Context, keyID, idemKey, hash string, ttl time.Duration) (keptHash string, status int, body string, err error) {
 	err = d.tx(ctx, func(tx *sqlx.Tx) error {
 		now := d.now()
@@ -31,7 +38,7 @@ func (d *DB) IdempotencyClaim(ctx context.Context, keyID, idemKey, hash string, 
 		if err := tx.GetContext(ctx, &row, d.query("idem-get"), keyID, idemKey); err != nil {
 			return err
 		}
-		if now.Sub(row.CreatedAt.Time) > ttl {
+		if age := now.Sub(row.CreatedAt.Time); age > ttl || row.Status == 0 && age > StaleClaim {
 			_, err := tx.ExecContext(ctx, d.query("idem-reset"), hash, d.timeArg(now), keyID, idemKey)
 			return err
 		}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/beckon-chat/beckon/directory"
 	"github.com/beckon-chat/beckon/resolver"
-	"github.com/jmoiron/sqlx"
 )
 
 var _ resolver.Store = (*DB)(nil)
@@ -118,9 +117,9 @@ func (d *DB) owners(ctx context.Context, requesterID string, ids []resolver.Iden
 }
 
 // ownersStmt expands the WANTED list of a query built on "owners" for ids
-// and returns it prepared with its arguments: requesterID (blocks), then
+// and returns it with its arguments: requesterID (blocks), then
 // requesterID and now (pending invites), the pairs, then extra.
-func (d *DB) ownersStmt(ctx context.Context, name, requesterID string, ids []resolver.Identifier, extra ...any) (*sqlx.Stmt, []any, error) {
+func (d *DB) ownersStmt(ctx context.Context, name, requesterID string, ids []resolver.Identifier, extra ...any) (queryer, []any, error) {
 	return d.wantedStmt(ctx, name, []any{requesterID, requesterID, d.timeArg(d.now())}, ids, extra...)
 }
 
@@ -128,7 +127,7 @@ func (d *DB) ownersStmt(ctx context.Context, name, requesterID string, ids []res
 // value) pair an identifier, padded with empty pairs (which no identifier
 // has) to a few sizes so that there are few statement texts, and returns it
 // prepared with its arguments: lead, the pairs, then extra.
-func (d *DB) wantedStmt(ctx context.Context, name string, lead []any, ids []resolver.Identifier, extra ...any) (*sqlx.Stmt, []any, error) {
+func (d *DB) wantedStmt(ctx context.Context, name string, lead []any, ids []resolver.Identifier, extra ...any) (queryer, []any, error) {
 	size := paddedSize(len(ids))
 	args := make([]any, 0, len(lead)+2*size+len(extra))
 	args = append(args, lead...)
@@ -141,7 +140,7 @@ func (d *DB) wantedStmt(ctx context.Context, name string, lead []any, ids []reso
 	}
 	args = append(args, extra...)
 	pairs := strings.TrimSuffix(strings.Repeat("(?, ?), ", size), ", ")
-	st, err := d.stmt(ctx, d.db.Rebind(strings.Replace(d.raw[name], "WANTED", pairs, 1)))
+	st, err := d.prepared(ctx, d.db.Rebind(strings.Replace(d.raw[name], "WANTED", pairs, 1)))
 	return st, args, err
 }
 

@@ -372,3 +372,26 @@ func TestOpenSQLiteFolder(t *testing.T) {
 	}
 	db.Close()
 }
+
+// TestPoolerOption: the URL's pooler option takes none or transaction;
+// transaction with named statements is refused; the errors do not quote
+// the URL, which may hold a password.
+func TestPoolerOption(t *testing.T) {
+	const base = "postgres://beckon:s3cret@127.0.0.1:1/beckon?sslmode=disable"
+	for _, c := range []struct{ query, want string }{
+		{"&pooler=session", "pooler option must be none or transaction"},
+		{"&pooler=transaction&default_query_exec_mode=cache_statement", "named statements do not work through a transaction pooler"},
+	} {
+		_, err := store.Open(context.Background(), base+c.query, store.Options{})
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: err = %v; want %q", c.query, err, c.want)
+		}
+	}
+	// Valid options reach the connection, which fails: nothing listens.
+	for _, q := range []string{"&pooler=none", "&pooler=transaction", "&pooler=transaction&default_query_exec_mode=exec"} {
+		_, err := store.Open(context.Background(), base+q, store.Options{})
+		if err == nil || !strings.Contains(err.Error(), "connect to postgres") || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: err = %v", q, err)
+		}
+	}
+}

@@ -62,9 +62,10 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	if d.Backoff == nil {
 		d.Backoff = func(n int) time.Duration { return min(notify.Backoff(n), 10*time.Minute) }
 	}
+	failures := &notify.FailureLog{Log: d.Log, What: "webhook round"} // once per run of failures
 	for ctx.Err() == nil {
-		if err := d.round(ctx); err != nil && ctx.Err() == nil {
-			d.Log.Error("webhook round failed", "err", err)
+		if err := d.round(ctx); ctx.Err() == nil {
+			failures.Note(err)
 		}
 		select {
 		case <-ctx.Done():

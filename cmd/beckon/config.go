@@ -31,6 +31,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Addr:        get("BECKON_ADDR", "127.0.0.1:8080"),
 		DatabaseURL: get("BECKON_DATABASE_URL", "sqlite://./beckon.db"),
 		RedisURL:    get("BECKON_REDIS_URL", ""),
+		RedisCAFile: get("BECKON_REDIS_CA_FILE", ""),
 		LogLevel:    get("BECKON_LOG_LEVEL", "info"),
 		LogFormat:   get("BECKON_LOG_FORMAT", "json"),
 	}

@@ -51,9 +51,9 @@ func startNode(t *testing.T, env map[string]string, args ...string) (base string
 // sent again without the test waiting the hour resends need.
 func backdate(t *testing.T, e testenv.Engine, inviteID string) {
 	t.Helper()
-	driver, dsn := "pgx", e.URL
+	driver, dsn := "pgx", e.DirectURL
 	var at any = time.Now().UTC().Add(-2 * time.Hour)
-	if path, ok := strings.CutPrefix(e.URL, "sqlite://"); ok {
+	if path, ok := strings.CutPrefix(e.DirectURL, "sqlite://"); ok {
 		driver, dsn, at = "sqlite", "file:"+path+"?_pragma=busy_timeout(10000)", at.(time.Time).Format(time.RFC3339Nano)
 	}
 	db, err := sql.Open(driver, dsn)

@@ -97,6 +97,7 @@ func startServer(t *testing.T, env map[string]string) (base string, logs *syncBu
 		}
 		select {
 		case err := <-done:
+			done <- nil // for the cleanup, which waits for serve to return
 			t.Fatalf("serve stopped: %v\n%s", err, logs)
 		default:
 		}
@@ -140,7 +141,8 @@ func get(t *testing.T, url string) (int, string) {
 }
 
 // TestServe is the README's walk-through against the real binary's run,
-// on SQLite and PostgreSQL, with Redis rate limits.
+// on SQLite, PostgreSQL and PostgreSQL behind PgBouncer, with Redis rate
+// limits: migrate (twice, as each deploy does), keys create, then serve.
 func TestServe(t *testing.T) {
 	redisURL := testenv.Redis(t)
 	db := 0
@@ -149,6 +151,12 @@ func TestServe(t *testing.T) {
 		redisDB := strings.TrimSuffix(redisURL, "/0") + "/" + strconv.Itoa(db)
 		env := map[string]string{"BECKON_DATABASE_URL": e.URL, "BECKON_ADDR": freeAddr(t), "BECKON_REDIS_URL": redisDB,
 			"BECKON_LIMIT_RESOLVE_PER_REQUESTER": "5/m"}
+		for i, want := range []string{"applied 0001_", "schema is up to date"} {
+			var out bytes.Buffer
+			if err := run(context.Background(), []string{"migrate"}, envFunc(env), nil, &out, io.Discard); err != nil || !strings.Contains(out.String(), want) {
+				t.Fatalf("migrate, run %d: %v\n%s", i+1, err, out.String())
+			}
+		}
 		key := createKey(t, env, "directory,resolve")
 		base, logs := startServer(t, env)
 		c := client{t: t, base: base, key: key}
@@ -221,8 +229,15 @@ func TestServeRedisDown(t *testing.T) {
 	}
 }
 
+// TestKeysCommands: keys create, list and revoke, each a process of its
+// own, on every engine (behind PgBouncer, each meets server connections
+// the one before used).
 func TestKeysCommands(t *testing.T) {
-	env := map[string]string{"BECKON_DATABASE_URL": testenv.SQLite(t).URL}
+	testenv.Each(t, func(t *testing.T, e testenv.Engine) { keysCommands(t, e) })
+}
+
+func keysCommands(t *testing.T, e testenv.Engine) {
+	env := map[string]string{"BECKON_DATABASE_URL": e.URL}
 	ctx := context.Background()
 	key := createKey(t, env, "resolve,invite")
 	if !strings.HasPrefix(key, "bk_") || strings.Contains(key, " ") {

@@ -20,6 +20,7 @@ import (
 	"github.com/beckon-chat/beckon/notify"
 	"github.com/beckon-chat/beckon/notify/twilio"
 	"github.com/beckon-chat/beckon/ratelimit"
+	"github.com/beckon-chat/beckon/ratelimit/redislimit"
 	"github.com/beckon-chat/beckon/resolver"
 	"github.com/beckon-chat/beckon/store"
 	"github.com/beckon-chat/beckon/templates"
@@ -33,6 +34,7 @@ type Config struct {
 	DatabaseURL    string
 	DBMaxConns     int
 	RedisURL       string
+	RedisCAFile    string
 	AutoMigrate    bool
 	LogLevel       string
 	LogFormat      string
@@ -77,7 +79,7 @@ type App struct {
 
 	cfg   Config
 	log   *slog.Logger
-	redis *ratelimit.Redis
+	redis *redislimit.Limiter
 }
 
 // New opens the database (and migrates it when cfg.AutoMigrate), connects
@@ -107,8 +109,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 	var limiter ratelimit.Limiter = ratelimit.NewMemory(nil)
 	checks := []api.Check{{Name: "database", Probe: func(ctx context.Context) (string, error) { return "ok", db.Ping(ctx) }}}
 	if cfg.RedisURL != "" {
-		ratelimit.RouteRedisLogs(log)
-		a.redis, err = ratelimit.NewRedis(cfg.RedisURL, log, metrics.SetRateLimitFallback)
+		redislimit.RouteLogs(log)
+		a.redis, err = redislimit.New(cfg.RedisURL, redislimit.Options{CAFile: cfg.RedisCAFile, Log: log,
+			OnChange: metrics.SetRateLimitFallback})
 		if err != nil {
 			return nil, err
 		}
@@ -156,6 +159,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 		Checks:          checks,
 		Metrics:         metrics,
 		Log:             log,
+		Classify:        store.Classify, // database unavailable → 503
 	})
 	if err != nil {
 		return nil, err
@@ -194,10 +198,11 @@ func (a *App) RunWorkers(ctx context.Context) {
 
 // sweep expires invites and queues reminders every 30 seconds.
 func (a *App) sweep(ctx context.Context) {
+	failures := &notify.FailureLog{Log: a.log, What: "invite sweep"} // once per run of failures
 	for {
 		expired, reminded, err := a.Invites.Sweep(ctx)
-		if err != nil && ctx.Err() == nil {
-			a.log.Error("invite sweep failed", "err", err)
+		if ctx.Err() == nil {
+			failures.Note(err)
 		}
 		if expired+reminded > 0 {
 			a.log.Info("invite sweep", "expired", expired, "reminders", reminded)
