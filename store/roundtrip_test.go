@@ -108,8 +108,7 @@ type batchFixture struct {
 	pending []resolver.Query // the same with pending invites to 10 unowned ones
 }
 
-func newBatchFixture(t testing.TB) *batchFixture {
-	e := testenv.Postgres(t)
+func newBatchFixture(t testing.TB, e testenv.Engine) *batchFixture {
 	ctx := context.Background()
 	wire, proxied := countWire(t, e.URL)
 	db, err := store.Open(ctx, proxied, store.Options{MaxConns: 1})
@@ -137,7 +136,11 @@ func newBatchFixture(t testing.TB) *batchFixture {
 		f.plain = append(f.plain, resolver.Query{Identifier: id})
 		f.pending = append(f.pending, resolver.Query{Identifier: id})
 	}
-	raw, err := sql.Open("pgx", e.URL)
+	direct := e.DirectURL
+	if direct == "" {
+		direct = e.URL
+	}
+	raw, err := sql.Open("pgx", direct)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,12 +169,22 @@ func (f *batchFixture) trips(t testing.TB, qs []resolver.Query) (int64, []resolv
 	return f.wire.trips.Load() - before, items
 }
 
-// TestBatchRoundTrips: a batch resolve of 1000 on PostgreSQL is one round
-// trip to the database, two when the requester has pending invites among
-// them, counted on the wire. The least of three tries is taken, as the
-// pool may check an idle connection first (one more Query).
+// postgresEngines are PostgreSQL, directly and through PgBouncer.
+var postgresEngines = []func(testing.TB) testenv.Engine{testenv.Postgres, testenv.PgBouncer}
+
+// TestBatchRoundTrips: a batch resolve of 1000 on PostgreSQL (directly and
+// through PgBouncer) is one round trip to the database, two when the
+// requester has pending invites among them, counted on the wire. The least
+// of three tries is taken, as the pool may check an idle connection first
+// (one more Query).
 func TestBatchRoundTrips(t *testing.T) {
-	f := newBatchFixture(t)
+	for _, engine := range postgresEngines {
+		e := engine(t)
+		t.Run(e.Name, func(t *testing.T) { testBatchRoundTrips(t, newBatchFixture(t, e)) })
+	}
+}
+
+func testBatchRoundTrips(t *testing.T, f *batchFixture) {
 	for _, c := range []struct {
 		name    string
 		qs      []resolver.Query
@@ -203,16 +216,21 @@ func TestBatchRoundTrips(t *testing.T) {
 }
 
 // BenchmarkBatchResolve1000 times a batch resolve of 1000 identifiers on
-// PostgreSQL (100 owned, 10 with the requester's pending invite), through
-// the resolver and the store, and reports round trips per batch.
+// PostgreSQL, directly and through PgBouncer (100 owned, 10 with the
+// requester's pending invite), through the resolver and the store, and
+// reports round trips per batch.
 func BenchmarkBatchResolve1000(b *testing.B) {
-	f := newBatchFixture(b)
-	f.trips(b, f.pending)
-	var trips int64
-	b.ResetTimer()
-	for b.Loop() {
-		n, _ := f.trips(b, f.pending)
-		trips += n
+	for _, engine := range postgresEngines {
+		e := engine(b)
+		b.Run(e.Name, func(b *testing.B) {
+			f := newBatchFixture(b, e)
+			f.trips(b, f.pending)
+			var trips int64
+			for b.Loop() {
+				n, _ := f.trips(b, f.pending)
+				trips += n
+			}
+			b.ReportMetric(float64(trips)/float64(b.N), "round-trips/op")
+		})
 	}
-	b.ReportMetric(float64(trips)/float64(b.N), "round-trips/op")
 }
