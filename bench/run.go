@@ -168,6 +168,9 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 
 	for _, r := range routes {
 		if err := benchRoute(ctx, o, r, envFor, key, dir, out); err != nil {
+			if b, perr := url.Parse(o.bouncerURL); r.name == "pgbouncer" && perr == nil && !listening(b.Host)() {
+				err = fmt.Errorf("%w; PgBouncer no longer answers (1.18 exits on a cancel request that races a client's disconnect, as when wrk stops mid-request; see its log)", err)
+			}
 			return fmt.Errorf("%s: %w", r.name, err)
 		}
 	}
