@@ -1,6 +1,8 @@
 package api
 
 import (
+	"fmt"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -50,6 +52,16 @@ func NewMetrics() *Metrics {
 	m.registry.MustRegister(m.requests, m.duration, m.resolved, m.rateLimited, m.fallback, m.imported, m.deliveries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// Register adds a collector of more metrics (such as the read replicas')
+// to those served on /metrics. Errors: a collector that clashes with
+// another.
+func (m *Metrics) Register(c prometheus.Collector) error {
+	if err := m.registry.Register(c); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	return nil
 }
 
 // SetRateLimitFallback records whether rate limits are kept in process

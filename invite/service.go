@@ -389,9 +389,15 @@ func (s *Service) remind(ctx context.Context, inv Invite) (bool, error) {
 	return true, s.cfg.Store.QueueReminder(ctx, inv, tok.Hash, msg)
 }
 
+// PendingFinder is the one read Finder needs (a Store has it; so does a
+// store that reads replicas).
+type PendingFinder interface {
+	PendingInvitesTo(ctx context.Context, inviterID string, ids []resolver.Identifier) ([]*Invite, error)
+}
+
 // Finder finds a requester's own pending invites for resolve; it
 // implements resolver.PendingInvites.
-type Finder struct{ Store Store }
+type Finder struct{ Store PendingFinder }
 
 // Pending returns, in the order of ids, the inviter's newest pending invite
 // to each (for any chat), or nil.

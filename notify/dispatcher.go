@@ -175,10 +175,14 @@ func (d *Dispatcher) round(ctx context.Context, senders map[string]Sender) (int,
 	if err != nil || len(msgs) == 0 {
 		return 0, err
 	}
-	// Held messages never make the batch outlive half its lease: another
-	// worker would claim it again and send its real messages twice.
+	// Nothing is sent past half the lease: by the end of the lease another
+	// worker may claim the rest of the batch and send it too. What is left
+	// then waits for its lease to run out, unsent and uncharged.
 	deadline := time.Now().Add(d.cfg.Lease / 2)
 	for _, m := range msgs {
+		if time.Now().After(deadline) {
+			return len(msgs), nil
+		}
 		a, err := d.deliver(ctx, senders, m, deadline)
 		if err != nil {
 			return len(msgs), err

@@ -79,6 +79,15 @@ type Store interface {
 	Lookup(ctx context.Context, requesterID string, ids []Identifier) (Requester, []Owner, error)
 }
 
+// Pinner is a Store that decides once per resolve where all of that
+// resolve's reads go (a read replica that has caught up with the primary,
+// or the primary), so that they see one state. Service calls Pin at the
+// start of each resolve when its Store has it; the PendingInvites of the
+// same Service read where the returned context says.
+type Pinner interface {
+	Pin(ctx context.Context) context.Context
+}
+
 // PendingInvites finds the requester's own pending invites to identifiers.
 // It is the seam for the invites package; a nil PendingInvites finds none.
 type PendingInvites interface {
@@ -191,6 +200,9 @@ func (s *Service) ResolveBatch(ctx context.Context, requesterID string, qs []Que
 // resolve does ResolveBatch and also returns the requester and, for each
 // query, the owner found (the zero Owner for an invalid entry).
 func (s *Service) resolve(ctx context.Context, requesterID string, qs []Query, pending bool) ([]BatchItem, Requester, []Owner, error) {
+	if p, ok := s.store.(Pinner); ok {
+		ctx = p.Pin(ctx)
+	}
 	out := make([]BatchItem, len(qs))
 	needRegion := false
 	for i, q := range qs {

@@ -1,8 +1,9 @@
 # Shared by scripts/test and scripts/bench: installs PostgreSQL, Redis and
 # Chromium from Debian packages when they are missing, and Prism from npm, and starts private instances on
 # unused ports, checking that each answer comes from our own instance.
-# Sets pg_url, pgbouncer_url, redis_url, redis_tls_url (with redis_ca_file)
-# and redis_cluster_url; stops everything on exit.
+# Sets pg_url, pgbouncer_url, pg_replica_url (a streaming replica of it),
+# redis_url, redis_tls_url (with redis_ca_file) and redis_cluster_url;
+# stops everything on exit.
 # shellcheck shell=bash
 
 # Go and npm need a home; a bare CI environment may not say which.
@@ -46,6 +47,7 @@ pg_user_run() {
 
 cleanup() {
   local rc=$?
+  if [ -f "$state/replica/postmaster.pid" ]; then pg_user_run "'$pg_bin/pg_ctl' -D '$state/replica' -m fast -w stop" >/dev/null 2>&1 || true; fi
   if [ -f "$state/pg/postmaster.pid" ]; then pg_user_run "'$pg_bin/pg_ctl' -D '$state/pg' -m fast -w stop" >/dev/null 2>&1 || true; fi
   if [ -f "$state/pgbouncer/pgbouncer.pid" ]; then kill "$(cat "$state/pgbouncer/pgbouncer.pid")" 2>/dev/null || true; fi
   if [ -f "$state/redis.pid" ]; then kill "$(cat "$state/redis.pid")" 2>/dev/null || true; fi
@@ -106,6 +108,30 @@ got_dir=$(psql "$pgbouncer_url" -Atc 'SHOW data_directory') || { cat "$state/pgb
 [ "$got_dir" = "$state/pg" ] || die "PgBouncer on port $pgbouncer_port leads to $got_dir, not our instance"
 got_mode=$(psql "postgres://postgres@127.0.0.1:$pgbouncer_port/pgbouncer?sslmode=disable" -Atc 'SHOW CONFIG' | awk -F'|' '$1 == "pool_mode" { print $2 }') || true
 [ "$got_mode" = transaction ] || die "PgBouncer on port $pgbouncer_port is not in transaction pooling mode (pool_mode: ${got_mode:-unknown})"
+
+# A streaming replica of it (resolve reads replicas). The WAL writer flushes
+# every 10 ms (not 200): with synchronous_commit off, a commit reaches the
+# replica only once flushed, and resolve waits for the replica to have it.
+psql "$pg_url" -qAtc "ALTER SYSTEM SET wal_writer_delay = '10ms'" -c "SELECT pg_reload_conf()" >/dev/null \
+  || die "could not set wal_writer_delay"
+pg_user_run "'$pg_bin/pg_basebackup' -h 127.0.0.1 -p $pg_port -U postgres -D '$state/replica' -R -X stream >'$state/basebackup.log' 2>&1" \
+  || { cat "$state/basebackup.log" >&2; die "pg_basebackup failed"; }
+chmod 700 "$state/replica"
+# Another test run may take a port between our check and the start: try
+# the next free one then.
+replica_port=$((pg_port + 1))
+for attempt in 1 2 3 4 5; do
+  replica_port=$(free_port "$replica_port")
+  log "starting a streaming replica of it on 127.0.0.1:$replica_port"
+  pg_user_run "'$pg_bin/pg_ctl' -D '$state/replica' -l '$state/replica-$replica_port.log' -w -t 60 -o \"-c listen_addresses=127.0.0.1 -p $replica_port -k '$state' -c fsync=off -c max_connections=200\" start >/dev/null" && break
+  grep -q "Address already in use" "$state/replica-$replica_port.log" && [ "$attempt" -lt 5 ] || { cat "$state/replica-$replica_port.log" >&2; die "the PostgreSQL replica did not start"; }
+  replica_port=$((replica_port + 1))
+done
+pg_replica_url="postgres://postgres@127.0.0.1:$replica_port/postgres?sslmode=disable"
+got=$(psql "$pg_replica_url" -Atc "SELECT pg_is_in_recovery(), current_setting('data_directory'), system_identifier FROM pg_control_system()") \
+  || die "the replica on port $replica_port does not answer"
+want="t|$state/replica|$(psql "$pg_url" -Atc 'SELECT system_identifier FROM pg_control_system()')"
+[ "$got" = "$want" ] || die "port $replica_port answers $got, not our replica ($want)"
 
 log "starting Redis on 127.0.0.1:$redis_port"
 redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no --daemonize yes \

@@ -281,7 +281,7 @@ WHERE (tx, seq) > (?, ?) ORDER BY tx, seq LIMIT ?;
 -- running (in the statement's snapshot): an event may yet commit before
 -- them, so the feed stops at the first one.
 SELECT e.tx, e.seq, e.id, e.type, e.data, e.created_at, e.tx >= b.xmin AS held
-FROM events e, (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) b
+FROM events e, (SELECT beckon_feed_position(pg_snapshot_xmin(pg_current_snapshot())::text::bigint) AS xmin) b
 WHERE (e.tx, e.seq) > (?, ?) ORDER BY e.tx, e.seq LIMIT ?;
 
 -- name: webhook-lease
@@ -292,6 +292,13 @@ RETURNING last_tx AS tx, last_seq AS seq;
 
 -- name: webhook-advance
 UPDATE webhook_state SET last_tx = ?, last_seq = ? WHERE id = 1 AND locked_by = ?;
+
+-- name: raise-feed-shift
+-- After a logical move into a server with a lower transaction counter,
+-- new positions must still come after every stored one.
+UPDATE feed_shift SET shift = GREATEST(shift,
+    (SELECT COALESCE(MAX(tx), 0) FROM events) - pg_current_xact_id()::text::bigint + 1)
+WHERE id = 1;
 
 -- name: event-position
 SELECT tx, seq FROM events WHERE id = ?;

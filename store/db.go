@@ -315,7 +315,16 @@ func (d *DB) Ping(ctx context.Context) error { return d.db.PingContext(ctx) }
 // in name order, each in its own transaction. On PostgreSQL an advisory lock
 // keeps concurrent starts from racing.
 func (d *DB) Migrate(ctx context.Context) ([]string, error) {
-	if _, err := d.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+	// Under the lock: nodes migrating an empty database at once would
+	// collide creating the table.
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.migrationLock(ctx, tx); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`)
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("create schema_migrations: %w", err)
 	}
 	dir := "migrations/" + string(d.dialect)
@@ -342,16 +351,36 @@ func (d *DB) Migrate(ctx context.Context) ([]string, error) {
 			applied = append(applied, name)
 		}
 	}
+	if d.dialect == Postgres {
+		err := d.tx(ctx, func(tx *sqlx.Tx) error {
+			if err := d.migrationLock(ctx, tx); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, d.query("raise-feed-shift"))
+			return err
+		})
+		if err != nil {
+			return applied, fmt.Errorf("feed positions: %w", err)
+		}
+	}
 	return applied, nil
+}
+
+// migrationLock keeps concurrent migrations apart on PostgreSQL, for the
+// rest of tx (never a session lock: it works through a pooler).
+func (d *DB) migrationLock(ctx context.Context, tx *sqlx.Tx) error {
+	if d.dialect != Postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7243019)`)
+	return err
 }
 
 func (d *DB) applyMigration(ctx context.Context, name, body string) (bool, error) {
 	var done bool
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
-		if d.dialect == Postgres {
-			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7243019)`); err != nil {
-				return err
-			}
+		if err := d.migrationLock(ctx, tx); err != nil {
+			return err
 		}
 		var n int
 		if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), name); err != nil {

@@ -37,7 +37,7 @@ type eventRow struct {
 // milliseconds long, and a consumer then sees what was just written.
 func (d *DB) EventsAfter(ctx context.Context, pos event.Position, limit int) ([]event.Event, error) {
 	deadline := time.Now().Add(d.feedWait)
-	for {
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
 		var rows []eventRow
 		if err := d.db.SelectContext(ctx, &rows, d.query("list-events."+string(d.dialect)), pos.Tx, pos.Seq, limit); err != nil {
 			return nil, fmt.Errorf("list events: %w", err)
@@ -55,7 +55,7 @@ func (d *DB) EventsAfter(ctx context.Context, pos event.Position, limit int) ([]
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(5 * time.Millisecond):
+		case <-time.After(wait):
 		}
 	}
 }

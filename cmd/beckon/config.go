@@ -14,6 +14,7 @@ import (
 	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/notify/twilio"
 	"github.com/beckon-chat/beckon/ratelimit"
+	"github.com/beckon-chat/beckon/store"
 )
 
 // config is what the environment says; every key is in .env.example with
@@ -51,6 +52,21 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return l
 	}
 	c.DBMaxConns = int(parseInt("BECKON_DB_MAX_CONNS", "4"))
+	c.DatabaseReadURLs = store.SplitURLs(get("BECKON_DATABASE_READ_URL", ""))
+	for _, u := range c.DatabaseReadURLs {
+		if !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+			errs = append(errs, "BECKON_DATABASE_READ_URL must be postgres:// URLs, separated by commas")
+			break
+		}
+	}
+	if len(c.DatabaseReadURLs) > 0 && strings.HasPrefix(c.DatabaseURL, "sqlite:") {
+		errs = append(errs, "BECKON_DATABASE_READ_URL needs a PostgreSQL BECKON_DATABASE_URL")
+	}
+	maxLag, err := time.ParseDuration(get("BECKON_DATABASE_READ_MAX_LAG", "500ms"))
+	if err != nil || maxLag < time.Millisecond {
+		errs = append(errs, "BECKON_DATABASE_READ_MAX_LAG must be a duration of at least 1ms, such as 500ms")
+	}
+	c.ReadMaxLag = maxLag
 	c.MaxImportBytes = parseInt("BECKON_IMPORT_MAX_BYTES", "2147483648")
 	auto, err := strconv.ParseBool(get("BECKON_AUTO_MIGRATE", "true"))
 	if err != nil {

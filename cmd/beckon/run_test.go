@@ -339,14 +339,16 @@ func TestHelp(t *testing.T) {
 
 func TestConfigErrors(t *testing.T) {
 	for key, value := range map[string]string{
-		"BECKON_LIMIT_PER_KEY":    "lots",
-		"BECKON_DB_MAX_CONNS":     "0",
-		"BECKON_AUTO_MIGRATE":     "maybe",
-		"BECKON_LOG_LEVEL":        "loud",
-		"BECKON_DATABASE_URL":     "mysql://x",
-		"BECKON_IMPORT_MAX_BYTES": "-5",
-		"BECKON_KEY_CACHE_TTL":    "soon",
-		"BECKON_TRUSTED_PROXIES":  "10.0.0.0/8,lb",
+		"BECKON_LIMIT_PER_KEY":         "lots",
+		"BECKON_DB_MAX_CONNS":          "0",
+		"BECKON_AUTO_MIGRATE":          "maybe",
+		"BECKON_LOG_LEVEL":             "loud",
+		"BECKON_DATABASE_URL":          "mysql://x",
+		"BECKON_IMPORT_MAX_BYTES":      "-5",
+		"BECKON_KEY_CACHE_TTL":         "soon",
+		"BECKON_TRUSTED_PROXIES":       "10.0.0.0/8,lb",
+		"BECKON_DATABASE_READ_URL":     "mysql://replica",
+		"BECKON_DATABASE_READ_MAX_LAG": "0s",
 	} {
 		env := map[string]string{key: value, "BECKON_ADDR": freeAddr(t)}
 		if key != "BECKON_DATABASE_URL" {
@@ -356,6 +358,11 @@ func TestConfigErrors(t *testing.T) {
 		if err == nil || (key != "BECKON_DATABASE_URL" && !strings.Contains(err.Error(), key)) {
 			t.Errorf("%s=%s: %v", key, value, err)
 		}
+	}
+	// Replicas of a SQLite database do not exist.
+	if _, err := loadConfig(envFunc(map[string]string{"BECKON_DATABASE_READ_URL": "postgres://127.0.0.1/x"})); err == nil ||
+		!strings.Contains(err.Error(), "BECKON_DATABASE_READ_URL needs a PostgreSQL") {
+		t.Errorf("read replicas of SQLite: %v", err)
 	}
 	// A SQLite file in a folder that does not exist: the error names it.
 	missing := filepath.Join(t.TempDir(), "nope", "beckon.db")

@@ -61,6 +61,12 @@ type Config struct {
 
 	TrustedProxies []netip.Prefix
 
+	// DatabaseReadURLs are PostgreSQL read replicas for resolve; empty:
+	// resolve reads the primary. ReadMaxLag bounds how far behind a
+	// replica may be and still serve (0: 500ms).
+	DatabaseReadURLs []string
+	ReadMaxLag       time.Duration
+
 	// PprofAddr, when not empty, is the private address of the profiling
 	// listener (PprofHandler); cmd/beckon serves it, apart from Addr.
 	PprofAddr string
@@ -77,9 +83,10 @@ type App struct {
 	// Dispatcher delivers the outbox.
 	Dispatcher *notify.Dispatcher
 
-	cfg   Config
-	log   *slog.Logger
-	redis *redislimit.Limiter
+	cfg      Config
+	log      *slog.Logger
+	redis    *redislimit.Limiter
+	replicas *store.Replicas
 }
 
 // New opens the database (and migrates it when cfg.AutoMigrate), connects
@@ -128,6 +135,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 		return nil, err
 	}
 	res := resolver.NewService(db, invite.Finder{Store: db})
+	readRes, replicaChecks, collectors, err := a.openReplicas(res)
+	if err != nil {
+		return nil, err
+	}
+	checks = append(checks, replicaChecks...)
+	for _, c := range collectors {
+		if err := metrics.Register(c); err != nil {
+			return nil, err
+		}
+	}
 	a.Invites = invite.NewService(invite.Config{
 		Store: db, Accounts: db, Resolver: res, Templates: tmpl, Limiter: limiter, Limits: cfg.InviteLimits,
 		PublicURL: cfg.PublicURL, ProductName: cfg.ProductName, TTL: cfg.InviteTTL,
@@ -147,7 +164,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 		TwilioAuthToken: cfg.Twilio.AuthToken,
 		TrustedProxies:  cfg.TrustedProxies,
 		Directory:       directory.NewService(db),
-		Resolver:        res,
+		Resolver:        readRes,
 		Invites:         a.Invites,
 		Events:          db,
 		Idempotency:     db,
@@ -216,9 +233,12 @@ func (a *App) sweep(ctx context.Context) {
 	}
 }
 
-// Close closes the database and the Redis client.
+// Close closes the database, the read replicas and the Redis client.
 func (a *App) Close() error {
 	var errs []error
+	if a.replicas != nil {
+		errs = append(errs, a.replicas.Close())
+	}
 	if a.redis != nil {
 		errs = append(errs, a.redis.Close())
 	}

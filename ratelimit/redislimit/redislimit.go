@@ -197,10 +197,14 @@ func (r *Limiter) AllowN(ctx context.Context, key string, limit ratelimit.Limit,
 		r.nextProbe = r.now().Add(r.retryEvery) // one request probes at a time
 	}
 	r.mu.Unlock()
-	if degraded && (!probe || r.Ping(ctx) != nil) {
+	// Redis is asked whatever becomes of the request (its own timeouts
+	// bound the call): a client that hangs up must not send the limiter to
+	// memory, where each node would allow the whole limit again.
+	rctx := context.WithoutCancel(ctx)
+	if degraded && (!probe || r.Ping(rctx) != nil) {
 		return r.fallback.AllowN(ctx, key, limit, n)
 	}
-	res, err := r.limiter.AllowN(ctx, key, redis_rate.Limit{Rate: limit.Rate, Burst: limit.Burst, Period: limit.Period}, n)
+	res, err := r.limiter.AllowN(rctx, key, redis_rate.Limit{Rate: limit.Rate, Burst: limit.Burst, Period: limit.Period}, n)
 	r.setDegraded(err)
 	if err != nil {
 		return r.fallback.AllowN(ctx, key, limit, n)

@@ -302,3 +302,31 @@ func (n clusterNode) kill(t *testing.T) (restart func()) {
 	t.Cleanup(restart)
 	return restart
 }
+
+// TestCancelledRequest: a request whose client hung up is still limited by
+// Redis, and does not send the limiter to memory.
+func TestCancelledRequest(t *testing.T) {
+	c := &changes{}
+	l, err := redislimit.New(testenv.Redis(t), redislimit.Options{OnChange: c.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	key := fmt.Sprintf("cancel:%d", time.Now().UnixNano())
+	lim := ratelimit.Limit{Rate: 1, Burst: 1, Period: time.Minute}
+	if res, err := l.AllowN(context.Background(), key, lim, 1); err != nil || res.Allowed != 1 {
+		t.Fatalf("first: %+v %v", res, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err := l.AllowN(ctx, key, lim, 1)
+	if err != nil || res.Allowed != 0 {
+		t.Fatalf("a cancelled request over the limit: %+v %v", res, err)
+	}
+	if l.Degraded() || c.String() != "[]" {
+		t.Fatalf("a cancelled request degraded the limiter (changes %s)", c)
+	}
+	if res, _ := l.AllowN(context.Background(), key, lim, 1); res.Allowed != 0 {
+		t.Fatalf("the spent limit was allowed again: %+v", res)
+	}
+}
