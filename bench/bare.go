@@ -12,8 +12,10 @@ import (
 	"github.com/beckon-chat/beckon/store"
 )
 
-// runBare serves the bare baseline: decode, normalise, one owner query,
-// encode. No auth, limits, logs or metrics.
+// runBare serves the bare baseline: decode, normalise, the same single
+// query as beckon's resolve (store.Lookup: the requester and the owner,
+// with the pending-invite probe), encode. No auth, limits, logs, metrics,
+// policies or invite fetch.
 func runBare(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bare", flag.ContinueOnError)
 	dbURL := fs.String("db", "", "database URL")
@@ -43,7 +45,7 @@ func runBare(ctx context.Context, args []string) error {
 			http.Error(w, "bad identifier", http.StatusBadRequest)
 			return
 		}
-		owners, err := db.Owners(r.Context(), req.Requester, []resolver.Identifier{id})
+		_, owners, err := db.Lookup(r.Context(), req.Requester, []resolver.Identifier{id})
 		if err != nil {
 			http.Error(w, "db", http.StatusInternalServerError)
 			return

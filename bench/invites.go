@@ -5,14 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
+	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,15 +38,16 @@ func (s *countingSession) Data(r io.Reader) error {
 	return nil
 }
 
-// runInvites measures invitations: accepted through the API by N clients,
-// then delivered by the workers to a local SMTP server and a local
+// runInvites measures invitations on one node: accepted through the API
+// (wrk, invites.lua, each to a new address) with the delivery workers
+// running, then delivered by the workers to a local SMTP server and a local
 // Twilio-shaped server.
 func runInvites(ctx context.Context, args []string, out io.Writer) error {
 	var o options
 	fs := flag.NewFlagSet("invites", flag.ContinueOnError)
 	fs.StringVar(&o.engine, "engine", "sqlite", "sqlite or postgres")
 	fs.StringVar(&o.pgURL, "pg-url", os.Getenv("BECKON_TEST_POSTGRES_URL"), "PostgreSQL server URL")
-	fs.IntVar(&o.conns, "clients", 10, "concurrent API clients")
+	fs.IntVar(&o.conns, "clients", 10, "wrk connections")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of the API run")
 	fs.StringVar(&o.binary, "beckon", "", "beckon binary (default: build ./cmd/beckon)")
 	deliver := fs.Int("deliver", 5000, "messages to deliver in each delivery run")
@@ -72,163 +70,77 @@ func runInvites(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer drop()
-
-	sink := &countingSMTP{}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	sink, err := startSinks()
 	if err != nil {
 		return err
 	}
-	smtpSrv := smtp.NewServer(sink)
-	smtpSrv.Domain, smtpSrv.AllowInsecureAuth = "localhost", true
-	go func() { _ = smtpSrv.Serve(ln) }()
-	defer smtpSrv.Close()
-	var sms atomic.Int64
-	twilioSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := sms.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusCreated)
-		fmt.Fprintf(w, `{"sid":"SM%032d","status":"queued"}`, n)
-	}))
-	defer twilioSrv.Close()
-
-	addr := freeAddr()
-	env := append(os.Environ(), "BECKON_DATABASE_URL="+dbURL, "BECKON_ADDR="+addr, "BECKON_REDIS_URL=",
-		"BECKON_LIMIT_PER_KEY=100000000/s", "BECKON_LIMIT_RESOLVE_PER_REQUESTER=100000000/s",
-		"BECKON_INVITE_LIMIT_PER_INVITER=100000000/s", "BECKON_INVITE_LIMIT_PER_TENANT=100000000/s",
-		"BECKON_INVITE_LIMIT_PER_RECIPIENT=100000000/s", "BECKON_INVITE_LIMIT_SMS_PER_COUNTRY=100000000/s",
-		"BECKON_SMTP_URL=smtp://"+ln.Addr().String()+"?tls=none", "BECKON_PUBLIC_URL=https://beckon.example",
-		"TWILIO_ACCOUNT_SID=AC0123456789abcdef0123456789abcdef", "TWILIO_AUTH_TOKEN=0123456789abcdef0123456789abcdef",
-		"TWILIO_FROM=+15005550006", "BECKON_TWILIO_API_URL="+twilioSrv.URL)
-	keyOut, err := command(ctx, env, o.binary, "keys", "create", "--name", "bench", "--scopes", "directory,invite").Output()
+	defer sink.closer()
+	env := append(append(append(os.Environ(), "BECKON_DATABASE_URL="+dbURL, "BECKON_REDIS_URL="), unlimited...), sink.env...)
+	key, err := createKey(ctx, o.binary, env, "directory,invite")
 	if err != nil {
-		return fmt.Errorf("keys create: %w", err)
+		return err
 	}
-	lines := strings.Split(strings.TrimSpace(string(keyOut)), "\n")
-	key := lines[len(lines)-1]
-	base := "http://" + addr
 
 	// 1. The API with the workers running, as in production.
-	stop, err := startBeckon(ctx, o.binary, env, dir, base, "serve")
+	n, err := startNode(ctx, o.binary, env, dir, "invites")
 	if err != nil {
 		return err
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.conns}}
-	put := func(path, body string) error {
-		req, _ := http.NewRequestWithContext(ctx, "PUT", base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("PUT %s: %d", path, resp.StatusCode)
-		}
-		return nil
-	}
-	if err := put("/v1/tenants/bench", `{"name":"Bench","region":"FR","policy":{"invites_per_user_per_day":100000}}`); err != nil {
+	if err := inviters(ctx, n.base(), key); err != nil {
+		n.stop()
 		return err
 	}
-	for i := 0; i < o.conns; i++ {
-		if err := put(fmt.Sprintf("/v1/accounts/inviter%d", i), fmt.Sprintf(`{"tenant_id":"bench","display_name":"Inviter %d","identifiers":["inviter%d@bench.example"]}`, i, i)); err != nil {
-			return err
-		}
+	s, err := runWrk(ctx, dir, wrkLoad{script: "invites", nodes: []string{n.addr}, key: key, conns: o.conns, d: o.duration,
+		pids: []int{n.pid()}, env: []string{"BENCH_TAG=api", "BENCH_INVITERS=" + strconv.Itoa(benchInviters)}})
+	if err != nil {
+		n.stop()
+		return err
 	}
-	var seq atomic.Int64
-	invite := func(inviter int, phone bool) (time.Duration, error) {
-		n := seq.Add(1)
-		to := fmt.Sprintf("guest%d@example.org", n)
-		if phone {
-			to = fmt.Sprintf("+336%08d", n)
-		}
-		body := fmt.Sprintf(`{"inviter":"inviter%d","identifier":%q,"chat":{"id":"chat_%d","kind":"one_on_one"}}`, inviter, to, n)
-		req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/invites", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		t0 := time.Now()
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated {
-			return 0, fmt.Errorf("invite: %d", resp.StatusCode)
-		}
-		return time.Since(t0), nil
-	}
-	var (
-		mu   sync.Mutex
-		lat  []time.Duration
-		errs atomic.Int64
-		wg   sync.WaitGroup
-	)
-	runCtx, cancel := context.WithTimeout(ctx, o.duration)
-	start := time.Now()
-	for c := 0; c < o.conns; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
-			var mine []time.Duration
-			for runCtx.Err() == nil {
-				d, err := invite(c, false)
-				if err != nil {
-					errs.Add(1)
-					continue
-				}
-				mine = append(mine, d)
-			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			mu.Unlock()
-		}(c)
-	}
-	wg.Wait()
-	cancel()
-	elapsed := time.Since(start)
-	slices.Sort(lat)
-	fmt.Fprintf(out, "engine %s: POST /v1/invites, %d clients, %s, workers on\n", o.engine, o.conns, o.duration)
+	fmt.Fprintf(out, "engine %s: POST /v1/invites, wrk %d connections, %s, workers on\n", o.engine, o.conns, o.duration)
 	fmt.Fprintf(out, "  accepted %d invites: %.0f invites/s, p50 %.1f ms, p99 %.1f ms, errors %d\n",
-		len(lat), float64(len(lat))/elapsed.Seconds(), ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]), errs.Load())
+		s.requests-s.errors, s.rps, ms(s.p50), ms(s.p99), s.errors)
 	// Let the workers drain what the API run queued before measuring delivery.
-	if err := waitFor(ctx, "the drain", func() bool { return sink.messages.Load() >= int64(len(lat)) }); err != nil {
+	if err := waitForLong(ctx, func() bool { return sink.mail.messages.Load() >= s.requests-s.errors }); err != nil {
+		n.stop()
 		return err
 	}
-	stop()
+	n.stop()
 
 	// 2. Delivery: queue with the workers off, then time the workers.
+	var seq atomic.Int64
 	for _, channel := range []string{"email", "sms"} {
-		stop, err := startBeckon(ctx, o.binary, env, dir, base, "serve", "--workers=false")
+		n, err := startNode(ctx, o.binary, env, dir, "invites", "--workers=false")
 		if err != nil {
 			return err
 		}
 		for i := 0; i < *deliver; i++ {
-			if _, err := invite(i%o.conns, channel == "sms"); err != nil {
+			if err := invite(ctx, n.base(), key, i%benchInviters, seq.Add(1), channel == "sms"); err != nil {
+				n.stop()
 				return err
 			}
 		}
-		stop()
-		beforeMail, beforeSMS, beforeSessions := sink.messages.Load(), sms.Load(), sink.sessions.Load()
+		n.stop()
+		beforeMail, beforeSMS, beforeSessions := sink.mail.messages.Load(), sink.sms.Load(), sink.mail.sessions.Load()
 		t0 := time.Now()
-		stop, err = startBeckon(ctx, o.binary, env, dir, base, "serve")
+		n, err = startNode(ctx, o.binary, env, dir, "invites")
 		if err != nil {
 			return err
 		}
 		done := func() bool {
 			if channel == "email" {
-				return sink.messages.Load()-beforeMail >= int64(*deliver)
+				return sink.mail.messages.Load()-beforeMail >= int64(*deliver)
 			}
-			return sms.Load()-beforeSMS >= int64(*deliver)
+			return sink.sms.Load()-beforeSMS >= int64(*deliver)
 		}
-		if err := waitForLong(ctx, done); err != nil {
+		err = waitForLong(ctx, done)
+		d := time.Since(t0)
+		n.stop()
+		if err != nil {
 			return err
 		}
-		d := time.Since(t0)
-		stop()
 		if channel == "email" {
 			fmt.Fprintf(out, "  email: %d messages delivered to a local SMTP server in %.2fs: %.0f messages/s over %d SMTP connections (2 workers)\n",
-				*deliver, d.Seconds(), float64(*deliver)/d.Seconds(), sink.sessions.Load()-beforeSessions)
+				*deliver, d.Seconds(), float64(*deliver)/d.Seconds(), sink.mail.sessions.Load()-beforeSessions)
 		} else {
 			fmt.Fprintf(out, "  sms: %d messages delivered to a local Twilio-shaped server in %.2fs: %.0f messages/s\n",
 				*deliver, d.Seconds(), float64(*deliver)/d.Seconds())
@@ -237,24 +149,26 @@ func runInvites(ctx context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
-// startBeckon starts the binary with args and waits for it; stop ends it.
-func startBeckon(ctx context.Context, bin string, env []string, dir, base string, args ...string) (func(), error) {
-	logFile, err := os.OpenFile(filepath.Join(dir, "beckon.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+// invite creates invite n from inviter to a new address (or phone).
+func invite(ctx context.Context, base, key string, inviter int, n int64, phone bool) error {
+	to := fmt.Sprintf("guest%d@example.org", n)
+	if phone {
+		to = fmt.Sprintf("+336%08d", n)
+	}
+	body := fmt.Sprintf(`{"inviter":"inviter%d","identifier":%q,"chat":{"id":"chat_%d","kind":"one_on_one"}}`, inviter, to, n)
+	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/invites", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	cmd := command(ctx, env, bin, args...)
-	cmd.Stderr = logFile
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, err
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("invite: %d", resp.StatusCode)
 	}
-	stop := func() { _ = cmd.Process.Signal(os.Interrupt); _ = cmd.Wait(); logFile.Close() }
-	if err := waitFor(ctx, "beckon", healthy(base)); err != nil {
-		stop()
-		return nil, err
-	}
-	return stop, nil
+	return nil
 }
 
 // waitForLong polls up to 5 minutes.

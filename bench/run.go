@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,16 +32,30 @@ import (
 )
 
 type options struct {
-	engine   string
-	pgURL    string
-	accounts int
-	conns    int
-	duration time.Duration
-	batches  int
-	dbConns  int
-	binary   string
-	keep     bool
-	runs     int
+	engine      string
+	pgURL       string
+	bouncerURL  string
+	redisURL    string
+	accounts    int
+	conns       int
+	duration    time.Duration
+	batches     int
+	dbConns     int
+	binary      string
+	keep        bool
+	runs        int
+	nodes       int
+	inviteConns int
+	// backends lists the PostgreSQL processes serving the bench's
+	// database (nil on SQLite).
+	backends func() []int
+}
+
+// route is one way the nodes reach the database: directly or through
+// PgBouncer.
+type route struct {
+	name  string
+	dbURL string
 }
 
 func runBench(ctx context.Context, args []string, out io.Writer) error {
@@ -48,16 +63,23 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&o.engine, "engine", "sqlite", "sqlite or postgres")
 	fs.StringVar(&o.pgURL, "pg-url", os.Getenv("BECKON_TEST_POSTGRES_URL"), "PostgreSQL server URL (a fresh database is created on it)")
+	fs.StringVar(&o.bouncerURL, "pgbouncer-url", "", "PgBouncer in front of that server (transaction pooling): PostgreSQL runs are repeated through it")
+	fs.StringVar(&o.redisURL, "redis-url", "", "Redis for the rate limits of the multi-node runs (empty: in process)")
 	fs.IntVar(&o.accounts, "accounts", 1_000_000, "accounts to seed (half with a phone)")
-	fs.IntVar(&o.conns, "conns", 50, "concurrent connections")
-	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of each resolve run")
+	fs.IntVar(&o.conns, "conns", 50, "wrk connections for resolve")
+	fs.IntVar(&o.inviteConns, "invite-conns", 20, "wrk connections for invites")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of each run")
 	fs.IntVar(&o.batches, "batches", 30, "batch resolves of 1000 to time")
-	fs.IntVar(&o.runs, "runs", 3, "resolve runs of each server, alternated; medians are reported")
-	fs.IntVar(&o.dbConns, "db-conns", 4, "database pool size of both servers")
+	fs.IntVar(&o.runs, "runs", 3, "runs of each measurement, alternated; medians are reported")
+	fs.IntVar(&o.dbConns, "db-conns", 4, "database pool size of every server")
+	fs.IntVar(&o.nodes, "nodes", 3, "on PostgreSQL, measure 1 to this many nodes (1: single node only)")
 	fs.StringVar(&o.binary, "beckon", "", "beckon binary (default: build ./cmd/beckon)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if _, err := exec.LookPath("wrk"); err != nil {
+		return errors.New("wrk is not on PATH (Debian: apt-get install wrk; scripts/bench installs it)")
 	}
 	dir, err := os.MkdirTemp("", "beckon-bench-")
 	if err != nil {
@@ -79,54 +101,122 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer dropDB()
-
-	fmt.Fprintf(out, "engine %s, %d accounts, %d connections, %s a run, pool %d, GOMAXPROCS of this machine\n",
-		o.engine, o.accounts, o.conns, o.duration, o.dbConns)
-
-	addr := freeAddr()
-	env := append(os.Environ(),
-		"BECKON_DATABASE_URL="+dbURL, "BECKON_ADDR="+addr, "BECKON_DB_MAX_CONNS="+strconv.Itoa(o.dbConns),
-		"BECKON_LIMIT_PER_KEY=100000000/s", "BECKON_LIMIT_RESOLVE_PER_REQUESTER=100000000/s", "BECKON_LIMIT_PER_IP=100000000/s",
-		"BECKON_REDIS_URL=")
-	keyOut, err := command(ctx, env, o.binary, "keys", "create", "--name", "bench", "--scopes", "directory,resolve").Output()
+	if o.engine == "postgres" {
+		db, err := sql.Open("pgx", dbURL)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		o.backends = func() []int {
+			var pids []int
+			rows, err := db.QueryContext(ctx, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+			if err != nil {
+				return nil
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var pid int
+				if rows.Scan(&pid) == nil {
+					pids = append(pids, pid)
+				}
+			}
+			return pids
+		}
+	}
+	routes := []route{{"direct", dbURL}}
+	if o.engine == "postgres" && o.bouncerURL != "" {
+		via, err := throughBouncer(dbURL, o.bouncerURL)
+		if err != nil {
+			return err
+		}
+		routes = append(routes, route{"pgbouncer", via})
+	}
+	sink, err := startSinks()
 	if err != nil {
-		return fmt.Errorf("keys create: %w", err)
+		return err
 	}
-	key := strings.TrimSpace(string(keyOut[bytes.LastIndexByte(bytes.TrimSpace(keyOut), '\n')+1:]))
+	defer sink.closer()
 
-	logFile, err := os.Create(filepath.Join(dir, "beckon.log"))
+	fmt.Fprintf(out, "engine %s, %d accounts, wrk: %d connections for resolve, %d for invites, %s a run, %d runs, pool %d, %d cores\n",
+		o.engine, o.accounts, o.conns, o.inviteConns, o.duration, o.runs, o.dbConns, runtime.NumCPU())
+
+	envFor := func(r route, redis string) []string {
+		env := append(os.Environ(), "BECKON_DATABASE_URL="+r.dbURL, "BECKON_DB_MAX_CONNS="+strconv.Itoa(o.dbConns),
+			"BECKON_AUTO_MIGRATE=false", "BECKON_REDIS_URL="+redis)
+		return append(append(env, unlimited...), sink.env...)
+	}
+	if out, err := command(ctx, append(os.Environ(), "BECKON_DATABASE_URL="+dbURL), o.binary, "migrate").CombinedOutput(); err != nil {
+		return fmt.Errorf("migrate: %w: %s", err, out)
+	}
+	key, err := createKey(ctx, o.binary, envFor(routes[0], ""), "directory,resolve,invite,link")
 	if err != nil {
 		return err
 	}
-	defer logFile.Close()
-	srv := command(ctx, env, o.binary, "serve")
-	srv.Stderr = logFile
-	if err := srv.Start(); err != nil {
+	first, err := startNode(ctx, o.binary, envFor(routes[0], ""), dir, "seed")
+	if err != nil {
 		return err
 	}
-	defer func() { _ = srv.Process.Signal(os.Interrupt); _ = srv.Wait() }()
-	base := "http://" + addr
-	if err := waitFor(ctx, "beckon", healthy(base)); err != nil {
-		return err
+	importTime, imported, err := seed(ctx, first.base(), key, o.accounts)
+	if err == nil {
+		err = inviters(ctx, first.base(), key)
 	}
-
-	importTime, imported, err := seed(ctx, base, key, o.accounts)
+	first.stop()
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "import: %d accounts in %.1fs (%.0f accounts/s)\n", imported, importTime.Seconds(), float64(imported)/importTime.Seconds())
 
-	batch, err := batches(ctx, base, key, o)
+	for _, r := range routes {
+		if err := benchRoute(ctx, o, r, envFor, key, dir, out); err != nil {
+			if b, perr := url.Parse(o.bouncerURL); r.name == "pgbouncer" && perr == nil && !listening(b.Host)() {
+				err = fmt.Errorf("%w; PgBouncer no longer answers (1.18 exits on a cancel request that races a client's disconnect, as when wrk stops mid-request; see its log)", err)
+			}
+			return fmt.Errorf("%s: %w", r.name, err)
+		}
+	}
+	return nil
+}
+
+// throughBouncer returns dbURL with the host and port of the PgBouncer URL,
+// and pooler=transaction (no named prepared statements).
+func throughBouncer(dbURL, bouncerURL string) (string, error) {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return "", err
+	}
+	b, err := url.Parse(bouncerURL)
+	if err != nil {
+		return "", err
+	}
+	u.Host = b.Host
+	q := u.Query()
+	q.Set("pooler", "transaction")
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// benchRoute measures one route: beckon against the bare server, batches,
+// then (PostgreSQL) 1 to o.nodes nodes for resolve and invites, and
+// invites with and without a consumer tailing the feed.
+func benchRoute(ctx context.Context, o options, r route, envFor func(route, string) []string, key, dir string, out io.Writer) error {
+	fmt.Fprintf(out, "\n== %s (%s)\n", o.engine, r.name)
+	first, err := startNode(ctx, o.binary, envFor(r, ""), dir, r.name+"-1")
 	if err != nil {
 		return err
 	}
+	stopFirst := sync.OnceFunc(first.stop)
+	defer stopFirst()
 
+	batch, err := batches(ctx, first.base(), key, o)
+	if err != nil {
+		return err
+	}
 	bareAddr := freeAddr()
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	bare := command(ctx, os.Environ(), self, "bare", "-db", dbURL, "-addr", bareAddr, "-db-conns", strconv.Itoa(o.dbConns))
+	bare := command(ctx, os.Environ(), self, "bare", "-db", r.dbURL, "-addr", bareAddr, "-db-conns", strconv.Itoa(o.dbConns))
 	bare.Stderr = os.Stderr
 	if err := bare.Start(); err != nil {
 		return err
@@ -135,40 +225,206 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 	if err := waitFor(ctx, "bare server", listening(bareAddr)); err != nil {
 		return err
 	}
+	resolveEnv := []string{"BENCH_ACCOUNTS=" + strconv.Itoa(o.accounts)}
+	resolve := func(nodes []string, key string, pids []int) wrkLoad {
+		return wrkLoad{script: "resolve", nodes: nodes, key: key, conns: o.conns, d: o.duration, env: resolveEnv, pids: pids, backends: o.backends}
+	}
 
 	// Both servers stay up, idle in turn: the runs alternate so that the
 	// machine's drift touches both alike.
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "run\tserver\trequests/s\tp50 ms\tp99 ms\tmax RSS MB\terrors\t")
-	var fulls, bares []stats
-	for i := 1; i <= o.runs; i++ {
-		full, err := load(ctx, base, key, o, srv.Process.Pid)
-		if err != nil {
-			return err
-		}
-		baseline, err := load(ctx, "http://"+bareAddr, "", o, bare.Process.Pid)
-		if err != nil {
-			return err
-		}
-		fulls, bares = append(fulls, full), append(bares, baseline)
-		for _, r := range []struct {
-			name string
-			s    stats
-		}{{"beckon", full}, {"bare net/http", baseline}} {
-			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.2f\t%.2f\t%.1f\t%d\t\n", i, r.name, r.s.rps, ms(r.s.p50), ms(r.s.p99), r.s.maxRSS/1e6, r.s.errors)
-		}
+	fmt.Fprintln(tw, "run\tserver\trequests/s\tp50 ms\tp99 ms\tmax RSS MB\tCPU µs/req\tDB CPU µs/req\terrors\t")
+	fulls, bares, err := alternate(ctx, o.runs, dir,
+		resolve([]string{first.addr}, key, []int{first.pid()}),
+		resolve([]string{bareAddr}, "", []int{bare.Process.Pid}))
+	if err != nil {
+		return err
+	}
+	for i := range fulls {
+		row(tw, strconv.Itoa(i+1), "beckon", fulls[i])
+		row(tw, strconv.Itoa(i+1), "bare net/http", bares[i])
 	}
 	full, baseline := median(fulls), median(bares)
-	for _, r := range []struct {
-		name string
-		s    stats
-	}{{"beckon", full}, {"bare net/http", baseline}} {
-		fmt.Fprintf(tw, "median\t%s\t%.0f\t%.2f\t%.2f\t%.1f\t\t\n", r.name, r.s.rps, ms(r.s.p50), ms(r.s.p99), r.s.maxRSS/1e6)
-	}
+	row(tw, "median", "beckon", full)
+	row(tw, "median", "bare net/http", baseline)
 	tw.Flush()
-	fmt.Fprintf(out, "ratio beckon/bare (medians): %.0f%%\n", 100*full.rps/baseline.rps)
+	fmt.Fprintf(out, "ratio beckon/bare (medians): %.0f%% of the requests/s; bare's CPU per request is %.0f%% of beckon's\n",
+		100*full.rps/baseline.rps, 100*float64(baseline.cpuPerReq)/float64(full.cpuPerReq))
 	fmt.Fprintf(out, "batch resolve of 1000 (%d runs): p50 %.1f ms, p99 %.1f ms\n", o.batches, ms(batch.p50), ms(batch.p99))
+	_ = bare.Process.Signal(os.Interrupt)
+	if o.engine != "postgres" || o.nodes < 2 {
+		return nil
+	}
+
+	// Several nodes on one database, sharing Redis when given.
+	stopFirst()
+	nodes := make([]*node, 0, o.nodes)
+	defer func() {
+		for _, n := range nodes {
+			n.stop()
+		}
+	}()
+	for i := 0; i < o.nodes; i++ {
+		n, err := startNode(ctx, o.binary, envFor(r, o.redisURL), dir, fmt.Sprintf("%s-%d", r.name, i+1))
+		if err != nil {
+			return err
+		}
+		nodes = append(nodes, n)
+	}
+	limits := "in process"
+	if o.redisURL != "" {
+		limits = "Redis"
+	}
+	fmt.Fprintf(out, "\n%d nodes on one %s database (rate limits: %s; each node runs its 2 delivery workers)\n", o.nodes, r.name, limits)
+	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "load\tnodes\trequests/s\tp50 ms\tp99 ms\tmax RSS MB\tCPU µs/req\tDB CPU µs/req\terrors\t")
+	tag := 0
+	invites := func(k int) wrkLoad {
+		tag++
+		return wrkLoad{script: "invites", nodes: addrs(nodes[:k]), key: key, conns: o.inviteConns, d: o.duration, pids: pids(nodes[:k]), backends: o.backends,
+			env: []string{fmt.Sprintf("BENCH_TAG=%s%d", r.name, tag), "BENCH_INVITERS=" + strconv.Itoa(benchInviters)}}
+	}
+	for k := 1; k <= o.nodes; k++ {
+		var runs []stats
+		for i := 0; i < o.runs; i++ {
+			s, err := runWrk(ctx, dir, resolve(addrs(nodes[:k]), key, pids(nodes[:k])))
+			if err != nil {
+				return err
+			}
+			runs = append(runs, s)
+		}
+		row(tw, "resolve", strconv.Itoa(k), median(runs))
+	}
+	for k := 1; k <= o.nodes; k++ {
+		var runs []stats
+		for i := 0; i < o.runs; i++ {
+			s, err := runWrk(ctx, dir, invites(k))
+			if err != nil {
+				return err
+			}
+			runs = append(runs, s)
+		}
+		row(tw, "invites", strconv.Itoa(k), median(runs))
+	}
+	// The gap-free feed: the same invite load with and without a consumer
+	// tailing GET /v1/events, alternated.
+	var with, without []stats
+	var consumed int64
+	for i := 0; i < o.runs; i++ {
+		s, err := runWrk(ctx, dir, invites(o.nodes))
+		if err != nil {
+			return err
+		}
+		without = append(without, s)
+		stopFeed, err := tailFeed(ctx, nodes[0].base(), key)
+		if err != nil {
+			return err
+		}
+		s, err = runWrk(ctx, dir, invites(o.nodes))
+		consumed += stopFeed()
+		if err != nil {
+			return err
+		}
+		with = append(with, s)
+	}
+	row(tw, "invites, no feed reader", strconv.Itoa(o.nodes), median(without))
+	row(tw, "invites, feed tailed", strconv.Itoa(o.nodes), median(with))
+	tw.Flush()
+	fmt.Fprintf(out, "the feed reader saw %d events in %d runs; invites with it / without: %.0f%%\n",
+		consumed, o.runs, 100*median(with).rps/median(without).rps)
 	return nil
+}
+
+// alternate runs a and b in turn, runs times each.
+func alternate(ctx context.Context, runs int, dir string, a, b wrkLoad) ([]stats, []stats, error) {
+	var as, bs []stats
+	for i := 0; i < runs; i++ {
+		sa, err := runWrk(ctx, dir, a)
+		if err != nil {
+			return nil, nil, err
+		}
+		sb, err := runWrk(ctx, dir, b)
+		if err != nil {
+			return nil, nil, err
+		}
+		as, bs = append(as, sa), append(bs, sb)
+	}
+	return as, bs, nil
+}
+
+func row(tw io.Writer, run, name string, s stats) {
+	fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.2f\t%.2f\t%.1f\t%.0f\t%.0f\t%d\t\n", run, name, s.rps, ms(s.p50), ms(s.p99), s.maxRSS/1e6,
+		float64(s.cpuPerReq.Nanoseconds())/1e3, float64(s.dbCPUPerReq.Nanoseconds())/1e3, s.errors)
+}
+
+func addrs(nodes []*node) []string {
+	out := make([]string, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.addr
+	}
+	return out
+}
+
+func pids(nodes []*node) []int {
+	out := make([]int, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.pid()
+	}
+	return out
+}
+
+// tailFeed reads the whole feed, then follows it with after= from a
+// goroutine (pages of 100, a 20 ms pause after a short page) until stop,
+// which returns how many events it read while following.
+func tailFeed(ctx context.Context, base, key string) (stop func() int64, err error) {
+	seen := &atomic.Int64{}
+	after := ""
+	page := func() (int, error) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", base+"/v1/events?limit=100&after="+url.QueryEscape(after), nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Items []struct {
+				ID string `json:"id"`
+			} `json:"items"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 {
+			return 0, fmt.Errorf("events: %d %v", resp.StatusCode, err)
+		}
+		if n := len(body.Items); n > 0 {
+			after = body.Items[n-1].ID
+		}
+		return len(body.Items), nil
+	}
+	for {
+		n, err := page()
+		if err != nil {
+			return nil, err
+		}
+		if n < 100 {
+			break
+		}
+	}
+	tail, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for tail.Err() == nil {
+			n, err := page()
+			seen.Add(int64(n))
+			if err != nil || n < 100 {
+				select {
+				case <-tail.Done():
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+		}
+	}()
+	return func() int64 { cancel(); <-done; return seen.Load() }, nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -335,74 +591,13 @@ type stats struct {
 	p50, p99 time.Duration
 	maxRSS   float64
 	errors   int64
-}
-
-// load drives POST /v1/resolve over o.conns keep-alive connections for
-// o.duration and samples the RSS of pid.
-func load(ctx context.Context, base, key string, o options, pid int) (stats, error) {
-	transport := &http.Transport{MaxIdleConnsPerHost: o.conns, MaxConnsPerHost: o.conns}
-	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
-	defer transport.CloseIdleConnections()
-	ctx, cancel := context.WithTimeout(ctx, o.duration)
-	defer cancel()
-	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		all    []time.Duration
-		errs   atomic.Int64
-		maxRSS atomic.Int64
-	)
-	go func() {
-		for ctx.Err() == nil {
-			if rss := readRSS(pid); rss > maxRSS.Load() {
-				maxRSS.Store(rss)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}()
-	start := time.Now()
-	for w := 0; w < o.conns; w++ {
-		wg.Add(1)
-		go func(seed uint64) {
-			defer wg.Done()
-			r := mrand.New(mrand.NewPCG(seed, 7))
-			var lat []time.Duration
-			for ctx.Err() == nil {
-				req, _ := http.NewRequest("POST", base+"/v1/resolve", strings.NewReader(query(r, o.accounts)))
-				req.Header.Set("Content-Type", "application/json")
-				if key != "" {
-					req.Header.Set("Authorization", "Bearer "+key)
-				}
-				t0 := time.Now()
-				resp, err := client.Do(req)
-				if err != nil {
-					if ctx.Err() == nil {
-						errs.Add(1)
-					}
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					errs.Add(1)
-				}
-				lat = append(lat, time.Since(t0))
-			}
-			mu.Lock()
-			all = append(all, lat...)
-			mu.Unlock()
-		}(uint64(w))
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	if len(all) == 0 {
-		return stats{}, errors.New("no request completed")
-	}
-	slices.Sort(all)
-	return stats{
-		rps: float64(len(all)) / elapsed.Seconds(), p50: all[len(all)/2], p99: all[len(all)*99/100],
-		maxRSS: float64(maxRSS.Load()), errors: errs.Load(),
-	}, nil
+	requests int64
+	// cpuPerReq is the server processes' CPU time per request: steadier
+	// than requests/s on a busy machine.
+	cpuPerReq time.Duration
+	// dbCPUPerReq is the same for PostgreSQL's processes serving the
+	// database (connections opened during the run are not counted).
+	dbCPUPerReq time.Duration
 }
 
 // readRSS returns the resident set of pid in bytes, from /proc.
@@ -463,9 +658,12 @@ func median(runs []stats) stats {
 		return v[len(v)/2]
 	}
 	return stats{
-		rps:    pick(func(s stats) float64 { return s.rps }),
-		p50:    time.Duration(pick(func(s stats) float64 { return float64(s.p50) })),
-		p99:    time.Duration(pick(func(s stats) float64 { return float64(s.p99) })),
-		maxRSS: slices.MaxFunc(runs, func(a, b stats) int { return int(a.maxRSS - b.maxRSS) }).maxRSS,
+		rps:         pick(func(s stats) float64 { return s.rps }),
+		p50:         time.Duration(pick(func(s stats) float64 { return float64(s.p50) })),
+		p99:         time.Duration(pick(func(s stats) float64 { return float64(s.p99) })),
+		maxRSS:      slices.MaxFunc(runs, func(a, b stats) int { return int(a.maxRSS - b.maxRSS) }).maxRSS,
+		errors:      slices.MaxFunc(runs, func(a, b stats) int { return int(a.errors - b.errors) }).errors,
+		cpuPerReq:   time.Duration(pick(func(s stats) float64 { return float64(s.cpuPerReq) })),
+		dbCPUPerReq: time.Duration(pick(func(s stats) float64 { return float64(s.dbCPUPerReq) })),
 	}
 }

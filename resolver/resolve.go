@@ -55,6 +55,10 @@ type Owner struct {
 	BlockedRequester bool
 	// InboundPersonal is the owner's effective inbound_personal policy.
 	InboundPersonal bool
+	// PendingInvite says that the requester has an unexpired pending
+	// invite to the identifier (owned or not): read with the owner, so
+	// that the invite itself is fetched only when there is one.
+	PendingInvite bool
 }
 
 // Admits reports whether the owner lets the requester reach it: it has not
@@ -69,7 +73,7 @@ type Store interface {
 	// NotFound account_not_found.
 	Requester(ctx context.Context, id string) (Requester, error)
 	// Owners returns the owners of ids as requesterID sees them, in order,
-	// in one query whatever they are.
+	// in one query whatever they are, each with PendingInvite set.
 	Owners(ctx context.Context, requesterID string, ids []Identifier) ([]Owner, error)
 	// Lookup is Requester and Owners in one query.
 	Lookup(ctx context.Context, requesterID string, ids []Identifier) (Requester, []Owner, error)
@@ -229,7 +233,7 @@ func (s *Service) resolve(ctx context.Context, requesterID string, qs []Query, p
 	}
 	perQuery := make([]Owner, len(out))
 	next := 0
-	var none []int // the entries that answer none, to look for pending invites
+	var none []int // the entries that answer none and have a pending invite to fetch
 	for i := range out {
 		if out[i].Err != nil {
 			continue
@@ -238,7 +242,7 @@ func (s *Service) resolve(ctx context.Context, requesterID string, qs []Query, p
 		perQuery[i] = owners[next]
 		out[i].Result, out[i].Err = decide(req, id, owners[next])
 		next++
-		if out[i].Err == nil && out[i].Result.Match == MatchNone {
+		if out[i].Err == nil && out[i].Result.Match == MatchNone && owners[next-1].PendingInvite {
 			none = append(none, i)
 		}
 	}

@@ -99,12 +99,18 @@ WHERE a.id = ?;
 -- past the last one, the sentinel with the empty id of migration 0009), so
 -- every row reads an account, a tenant, a block probe and an email, owner or
 -- not; id is NULL when nobody owns it, and the stand-in's data is unused.
+-- pending says whether the requester has an unexpired pending invite to
+-- the identifier (probed for every row alike), so that resolve fetches
+-- invites (pending-invites-to) only when there is one: one round trip for
+-- a resolve or a batch without, two with.
 -- WANTED is expanded to one (kind, value) pair an identifier, padded to a
 -- few sizes.
 SELECT w.column1 AS kind, w.column2 AS value, i.account_id AS id, a.tenant_id, a.display_name, a.discoverable,
        a.inbound_personal,
        CASE WHEN COALESCE(a.tenant_id, '') = '' THEN NULL ELSE t.policy END AS tenant_policy,
        EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = a.id AND b.blocked_id = ?) AS blocked,
+       EXISTS (SELECT 1 FROM invites p WHERE p.inviter_id = ? AND p.recipient_kind = w.column1
+                 AND p.recipient_value = w.column2 AND p.status = 'pending' AND p.expires_at > ?) AS pending,
        (SELECT e.value FROM identifiers e
         WHERE e.account_id = a.id AND e.kind = 'email' ORDER BY e.position LIMIT 1) AS email
 FROM (VALUES WANTED) AS w
@@ -115,19 +121,22 @@ JOIN tenants t ON t.id = COALESCE(a.tenant_id, '');
 -- name: lookup
 -- The requester and the owners it asks about, in one round trip: the
 -- owners query above is put in place of OWNERS when the queries load.
--- One row per identifier asked (and per padding entry).
-SELECT a.id, a.tenant_id, a.display_name, a.region, a.outbound_personal, a.inbound_personal,
-       (SELECT e.value FROM identifiers e WHERE e.account_id = a.id AND e.kind = 'email'
-        ORDER BY e.position LIMIT 1) AS first_email,
+-- One row per identifier asked (and per padding entry). The requester is
+-- read once in a sub-query (LIMIT 1 keeps PostgreSQL from inlining it and
+-- reading the requester's email again for every row); its placeholder
+-- comes first.
+SELECT a.id, a.tenant_id, a.display_name, a.region, a.outbound_personal, a.inbound_personal, a.first_email,
        t.region AS tenant_region, t.domains AS tenant_domains, t.policy AS tenant_policy,
        o.kind AS o_kind, o.value AS o_value, o.id AS o_id, o.tenant_id AS o_tenant_id,
        o.display_name AS o_display_name, o.discoverable AS o_discoverable,
        o.inbound_personal AS o_inbound_personal, o.tenant_policy AS o_tenant_policy,
-       o.blocked AS o_blocked, o.email AS o_email
-FROM accounts a
+       o.blocked AS o_blocked, o.pending AS o_pending, o.email AS o_email
+FROM (SELECT r.id, r.tenant_id, r.display_name, r.region, r.outbound_personal, r.inbound_personal,
+             (SELECT e.value FROM identifiers e WHERE e.account_id = r.id AND e.kind = 'email'
+              ORDER BY e.position LIMIT 1) AS first_email
+      FROM accounts r WHERE r.id = ? LIMIT 1) AS a
 LEFT JOIN tenants t ON t.id = a.tenant_id
-LEFT JOIN (OWNERS) o ON 1 = 1
-WHERE a.id = ?;
+LEFT JOIN (OWNERS) o ON 1 = 1;
 
 -- name: create-key
 INSERT INTO api_keys (id, name, hash, scopes, created_at) VALUES (?, ?, ?, ?, ?);

@@ -76,6 +76,7 @@ type ownerRow struct {
 	InboundPersonal sql.NullBool   `db:"inbound_personal"`
 	TenantPolicy    sql.NullString `db:"tenant_policy"`
 	Blocked         bool           `db:"blocked"`
+	Pending         bool           `db:"pending"`
 	Email           sql.NullString `db:"email"`
 }
 
@@ -116,10 +117,10 @@ func (d *DB) owners(ctx context.Context, requesterID string, ids []resolver.Iden
 }
 
 // ownersStmt expands the WANTED list of a query built on "owners" for ids
-// and returns it prepared with its arguments: requesterID, the pairs, then
-// extra.
+// and returns it with its arguments: requesterID (blocks), then
+// requesterID and now (pending invites), the pairs, then extra.
 func (d *DB) ownersStmt(ctx context.Context, name, requesterID string, ids []resolver.Identifier, extra ...any) (queryer, []any, error) {
-	return d.wantedStmt(ctx, name, []any{requesterID}, ids, extra...)
+	return d.wantedStmt(ctx, name, []any{requesterID, requesterID, d.timeArg(d.now())}, ids, extra...)
 }
 
 // wantedStmt expands the WANTED list of the named query to one (kind,
@@ -171,6 +172,7 @@ type lookupRow struct {
 	InboundPersonal sql.NullBool   `db:"o_inbound_personal"`
 	TenantPolicy    sql.NullString `db:"o_tenant_policy"`
 	Blocked         sql.NullBool   `db:"o_blocked"`
+	Pending         sql.NullBool   `db:"o_pending"`
 	Email           sql.NullString `db:"o_email"`
 }
 
@@ -186,7 +188,7 @@ func (d *DB) Lookup(ctx context.Context, requesterID string, ids []resolver.Iden
 		owners, err := d.Owners(ctx, requesterID, ids)
 		return req, owners, err
 	}
-	st, args, err := d.ownersStmt(ctx, "lookup", requesterID, ids, requesterID)
+	st, args, err := d.wantedStmt(ctx, "lookup", []any{requesterID, requesterID, requesterID, d.timeArg(d.now())}, ids)
 	if err != nil {
 		return resolver.Requester{}, nil, err
 	}
@@ -206,7 +208,7 @@ func (d *DB) Lookup(ctx context.Context, requesterID string, ids []resolver.Iden
 		found[i] = ownerRow{
 			Kind: r.Kind.String, Value: r.Value.String, ID: r.ID, TenantID: r.TenantID, DisplayName: r.DisplayName,
 			Discoverable: r.Discoverable, InboundPersonal: r.InboundPersonal, TenantPolicy: r.TenantPolicy,
-			Blocked: r.Blocked.Bool, Email: r.Email,
+			Blocked: r.Blocked.Bool, Pending: r.Pending.Bool, Email: r.Email,
 		}
 	}
 	owners := make([]resolver.Owner, len(ids))
@@ -238,5 +240,6 @@ func (d *DB) ownerOf(r ownerRow) (resolver.Owner, error) {
 	if !o.Found {
 		o = resolver.Owner{}
 	}
+	o.PendingInvite = r.Pending
 	return o, nil
 }

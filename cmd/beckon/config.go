@@ -125,6 +125,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.DevSignup {
 		c.SignupURL = c.PublicURL + "/signup"
 	}
+	c.PprofAddr = get("BECKON_PPROF_ADDR", "")
+	if c.PprofAddr != "" && c.PprofAddr == c.Addr {
+		errs = append(errs, "BECKON_PPROF_ADDR must differ from BECKON_ADDR: profiles are never served on the public listener")
+	}
 	c.Limits = api.Limits{
 		PerKey:       parseLimit("BECKON_LIMIT_PER_KEY", "200/s"),
 		PerRequester: parseLimit("BECKON_LIMIT_RESOLVE_PER_REQUESTER", "600/h"),

@@ -129,6 +129,17 @@ func serve(ctx context.Context, cfg config, args []string, log *slog.Logger, std
 		"redis", cfg.RedisURL != "", "workers", *workers)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	if cfg.PprofAddr != "" {
+		pln, err := net.Listen("tcp", cfg.PprofAddr)
+		if err != nil {
+			_ = hs.Close()
+			return fmt.Errorf("listen for profiles: %w", err)
+		}
+		ps := &http.Server{Handler: app.PprofHandler(), ReadHeaderTimeout: 5 * time.Second}
+		log.Warn("profiling listener on: keep BECKON_PPROF_ADDR private", "addr", pln.Addr().String())
+		go func() { _ = ps.Serve(pln) }()
+		defer ps.Close()
+	}
 	workCtx, stopWork := context.WithCancel(ctx)
 	workDone := make(chan struct{})
 	go func() {

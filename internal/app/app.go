@@ -66,6 +66,10 @@ type Config struct {
 	// replica may be and still serve (0: 500ms).
 	DatabaseReadURLs []string
 	ReadMaxLag       time.Duration
+
+	// PprofAddr, when not empty, is the private address of the profiling
+	// listener (PprofHandler); cmd/beckon serves it, apart from Addr.
+	PprofAddr string
 }
 
 // App is one wired node.
