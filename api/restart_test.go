@@ -21,24 +21,6 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 )
 
-// syncBuffer is a log the server's goroutines write while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestPostgresRestartUnderLoad stops and starts a PostgreSQL server of the
 // test's own while clients create invites and resolve through a node built
 // by app.New with its delivery workers running. While the database is
@@ -48,7 +30,7 @@ func (s *syncBuffer) String() string {
 // not one per request or round. The webhook dispatcher goes on too.
 func TestPostgresRestartUnderLoad(t *testing.T) {
 	pg := testenv.StartPostgres(t)
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	var hooks atomic.Int64 // webhook deliveries
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hooks.Add(1) }))
 	defer hook.Close()

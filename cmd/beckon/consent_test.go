@@ -19,7 +19,7 @@ import (
 // it (also called when the test ends).
 func startNode(t *testing.T, env map[string]string, args ...string) (base string, stop func()) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, append([]string{"serve"}, args...), envFunc(env), nil, io.Discard, logs) }()

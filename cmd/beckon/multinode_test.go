@@ -7,13 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -717,32 +715,7 @@ func countOver(m map[string]int, n int) int {
 // returns the invite ticket the sign-up redirect carries.
 func acceptTicket(t *testing.T, mailer *testenv.SMTPServer, addr string) string {
 	t.Helper()
-	link := ""
-	for _, m := range mailer.Mails() {
-		if m.To[0] == addr {
-			link = pageLinkRE.FindString(m.Raw)
-		}
-	}
-	if link == "" {
-		t.Fatalf("no link in the email to %s", addr)
-	}
-	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := browser.Get(link)
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(string(page))
-	if resp.StatusCode != 200 || csrf == nil {
-		t.Fatalf("invitation page: %d", resp.StatusCode)
-	}
-	resp, err = browser.PostForm(link+"/accept", url.Values{"csrf": {csrf[1]}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp := pageAction(t, lastLinkTo(t, mailer, addr), "accept")
 	loc, _ := url.Parse(resp.Header.Get("Location"))
 	ticket := loc.Query().Get("invite_ticket")
 	if resp.StatusCode != 303 || ticket == "" {

@@ -96,7 +96,7 @@ func (p *pageClient) submit(page, action string, fields url.Values) (int, http.H
 // BECKON_SIGNUP_URL) and a real SMTP server, seeded with the inviter alice.
 type pagesServer struct {
 	base   string
-	logs   *syncBuffer
+	logs   *testenv.SyncBuffer
 	c      client
 	mailer *testenv.SMTPServer
 }

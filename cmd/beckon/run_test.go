@@ -12,30 +12,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/beckon-chat/beckon/internal/testenv"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -73,9 +54,9 @@ func createKey(t *testing.T, env map[string]string, scopes string) string {
 }
 
 // startServer runs `beckon serve` until the test ends and waits for /healthz.
-func startServer(t *testing.T, env map[string]string) (base string, logs *syncBuffer) {
+func startServer(t *testing.T, env map[string]string) (base string, logs *testenv.SyncBuffer) {
 	t.Helper()
-	logs = &syncBuffer{}
+	logs = &testenv.SyncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, envFunc(env), nil, io.Discard, logs) }()
