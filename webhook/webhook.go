@@ -48,7 +48,11 @@ type Dispatcher struct {
 	// Backoff is the wait after the n-th failure; nil: notify.Backoff,
 	// capped at 10 minutes.
 	Backoff func(n int) time.Duration
-	node    string
+	// Lease is how long a node holds the right to deliver: renewed after
+	// every event and before every wait, so a node that dies gives it up
+	// this soon (default 15 s; longer than a post may take, 10 s).
+	Lease time.Duration
+	node  string
 }
 
 // Run delivers events until ctx ends.
@@ -58,6 +62,9 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	d.node = hex.EncodeToString(b)
 	if d.Idle <= 0 {
 		d.Idle = time.Second
+	}
+	if d.Lease <= 0 {
+		d.Lease = 15 * time.Second
 	}
 	if d.Backoff == nil {
 		d.Backoff = func(n int) time.Duration { return min(notify.Backoff(n), 10*time.Minute) }
@@ -77,7 +84,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // round delivers what is waiting, in order, while it holds the lease.
 func (d *Dispatcher) round(ctx context.Context) error {
 	for {
-		last, ok, err := d.Store.WebhookLease(ctx, d.node, time.Minute)
+		last, ok, err := d.Store.WebhookLease(ctx, d.node, d.Lease)
 		if err != nil || !ok {
 			return err
 		}
@@ -92,7 +99,7 @@ func (d *Dispatcher) round(ctx context.Context) error {
 			if err := d.Store.WebhookAdvance(ctx, d.node, e.Pos); err != nil {
 				return err
 			}
-			if _, ok, err := d.Store.WebhookLease(ctx, d.node, time.Minute); err != nil || !ok {
+			if _, ok, err := d.Store.WebhookLease(ctx, d.node, d.Lease); err != nil || !ok {
 				return err
 			}
 		}
@@ -117,13 +124,15 @@ func (d *Dispatcher) deliver(ctx context.Context, e event.Event) error {
 		}
 		wait := d.Backoff(attempt)
 		d.Log.Warn("webhook delivery failed; will retry", "event_id", e.ID, "attempt", attempt, "in", wait.Round(time.Millisecond).String(), "err", err)
+		// Held through the wait, or another node would take over and post
+		// the same events meanwhile.
+		if _, ok, err := d.Store.WebhookLease(ctx, d.node, d.Lease+wait); err != nil || !ok {
+			return fmt.Errorf("lost the webhook lease: %v", err)
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(wait):
-		}
-		if _, ok, err := d.Store.WebhookLease(ctx, d.node, time.Minute+wait); err != nil || !ok {
-			return fmt.Errorf("lost the webhook lease: %v", err)
 		}
 	}
 }

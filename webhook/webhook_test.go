@@ -31,15 +31,16 @@ func TestSign(t *testing.T) {
 	}
 }
 
-// TestRetriesInOrder: the receiver fails twice, then accepts; every event
-// arrives once accepted, in order.
-func TestRetriesInOrder(t *testing.T) {
+// withInvites returns a SQLite store whose feed holds the creation of
+// three invites, inv_a, inv_b and inv_c.
+func withInvites(t *testing.T) *store.DB {
+	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, testenv.SQLite(t).URL, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +56,67 @@ func TestRetriesInOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return db
+}
+
+// receiver records the invite ids of the events posted to it.
+type receiver struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	var e struct {
+		Data struct{ Invite struct{ ID string } }
+	}
+	_ = json.Unmarshal(b, &e)
+	rc.mu.Lock()
+	rc.got = append(rc.got, e.Data.Invite.ID)
+	rc.mu.Unlock()
+}
+
+func (rc *receiver) ids() string {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return strings.Join(rc.got, ",")
+}
+
+// TestLeaseTakenOver: a node that held the webhook and died gives it up
+// within its lease; another node then delivers from where it stopped.
+func TestLeaseTakenOver(t *testing.T) {
+	db := withInvites(t)
+	ctx := context.Background()
+	if _, ok, err := db.WebhookLease(ctx, "dead-node", time.Second); err != nil || !ok {
+		t.Fatalf("the first node's lease: %v %v", ok, err)
+	}
+	rc := &receiver{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	d := &webhook.Dispatcher{Store: db, URL: srv.URL, Secret: "s", Client: srv.Client(),
+		Log: slog.New(slog.DiscardHandler), Idle: 20 * time.Millisecond, Lease: time.Second}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { d.Run(runCtx); close(done) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(500 * time.Millisecond)
+	if got := rc.ids(); got != "" {
+		t.Fatalf("delivered %q while another node held the lease", got)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for rc.ids() != "inv_a,inv_b,inv_c" {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the dead node's lease, delivered %q", rc.ids())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRetriesInOrder: the receiver fails twice, then accepts; every event
+// arrives once accepted, in order.
+func TestRetriesInOrder(t *testing.T) {
+	ctx := context.Background()
+	db := withInvites(t)
 	var (
 		mu    sync.Mutex
 		fails = 2

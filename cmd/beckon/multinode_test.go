@@ -387,8 +387,8 @@ func multiNode(t *testing.T, bin string, e testenv.Engine) {
 		Transport: &http.Transport{MaxIdleConnsPerHost: 2 * mnClients}}}
 
 	// node0 starts alone and takes the webhook lease; node1, which is
-	// killed, never holds it. (The lease is a fixed minute: killing its
-	// holder would stop the webhook for that long.)
+	// killed, never holds it. (Killing its holder would stop the webhook
+	// for its lease, 15 s: webhook.TestLeaseTakenOver shows the takeover.)
 	nodes[0].start()
 	if !waitFor(10*time.Second, func() bool {
 		var holder sql.NullString
