@@ -15,6 +15,10 @@ const (
 	InviteRevoked        Type = "invite.revoked"
 	InviteExpired        Type = "invite.expired"
 	RequestCreated       Type = "request.created"
+	RequestAccepted      Type = "request.accepted"
+	RequestDeclined      Type = "request.declined"
+	RequestBlocked       Type = "request.blocked"
+	RequestReported      Type = "request.reported"
 	AccountLinked        Type = "account.linked"
 )
 
@@ -51,7 +55,9 @@ func (AcceptedData) EventType() Type { return InviteAccepted }
 
 // RequestData is the data of request.created: a pending invite
 // (invite.Invite) that became a message request from Sender to Recipient
-// (account ids) in Chat (invite.Chat) when Recipient linked its identifier.
+// (account ids) in Chat (invite.Chat) when Recipient linked its identifier,
+// or — Invite nil, Chat {"id"} — the request the gate created on the first
+// check of a message from Sender to Recipient.
 type RequestData struct {
 	Chat      any    `json:"chat"`
 	Invite    any    `json:"invite"`
@@ -62,6 +68,17 @@ type RequestData struct {
 
 // EventType returns RequestCreated.
 func (RequestData) EventType() Type { return RequestCreated }
+
+// RequestChangeData is the data of the events of a recipient's decision
+// on a message request (request.accepted, declined, blocked, reported):
+// Request is a request.Request, written as the API shows it.
+type RequestChangeData struct {
+	Type    Type `json:"-"`
+	Request any  `json:"request"`
+}
+
+// EventType returns d.Type.
+func (d RequestChangeData) EventType() Type { return d.Type }
 
 // LinkedData is the data of account.linked: an identifier
 // (resolver.Identifier) newly bound to an account.

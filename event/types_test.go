@@ -22,6 +22,8 @@ func TestDataJSON(t *testing.T) {
 			`{"account_id":"a1","chat":{"id":"c1"},"invite":{"id":"inv_1"}}`},
 		{event.RequestData{Chat: chat, Invite: inv, Recipient: "a2", RequestID: "req_1", Sender: "a1"}, event.RequestCreated,
 			`{"chat":{"id":"c1"},"invite":{"id":"inv_1"},"recipient":"a2","request_id":"req_1","sender":"a1"}`},
+		{event.RequestChangeData{Type: event.RequestReported, Request: map[string]string{"id": "req_1"}}, event.RequestReported,
+			`{"request":{"id":"req_1"}}`},
 		{event.LinkedData{AccountID: "a1", Identifier: map[string]string{"kind": "email"}}, event.AccountLinked,
 			`{"account_id":"a1","identifier":{"kind":"email"}}`},
 	} {

@@ -66,6 +66,10 @@ const (
 	CodeInvalidChat       = "invalid_chat"
 	CodeInvalidLocale     = "invalid_locale"
 
+	// Message requests.
+	CodeRequestNotFound = "request_not_found"
+	CodeRequestDecided  = "request_decided"
+
 	// The event feed.
 	CodeInvalidCursor = "invalid_cursor"
 	// CodeUnavailable: the database cannot be reached for now (503, with

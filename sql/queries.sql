@@ -407,3 +407,48 @@ UPDATE idempotency_keys SET status = ?, body = ? WHERE key_id = ? AND idem_key =
 
 -- name: idem-forget
 DELETE FROM idempotency_keys WHERE key_id = ? AND idem_key = ?;
+
+-- name: pair-blocked
+-- Whether either account blocks the other.
+SELECT EXISTS (SELECT 1 FROM blocks WHERE (account_id = ? AND blocked_id = ?) OR (account_id = ? AND blocked_id = ?));
+
+-- name: pair-requests
+SELECT id, invite_id, sender_id, recipient_id, chat_id, status, delivered, held, created_at, updated_at, last_delivered_at
+FROM requests WHERE sender_id = ? AND recipient_id = ? ORDER BY created_at, id;
+
+-- name: insert-gate-request
+-- The gate's request of a pair; of two first checks at once, one inserts
+-- (requests_gate_pair).
+INSERT INTO requests (id, invite_id, sender_id, recipient_id, chat_id, status, created_at, updated_at)
+VALUES (?, NULL, ?, ?, ?, 'pending', ?, ?)
+ON CONFLICT DO NOTHING;
+
+-- name: count-delivered
+-- Atomic: the row is locked and the guard read again, so that never more
+-- than the limit are delivered, whatever runs at once.
+UPDATE requests SET delivered = delivered + 1, last_delivered_at = ?, updated_at = ?
+WHERE id = ? AND status = 'pending' AND delivered < ?;
+
+-- name: count-held
+UPDATE requests SET held = held + 1, updated_at = ? WHERE id = ? AND status = 'pending';
+
+-- name: get-request
+SELECT id, invite_id, sender_id, recipient_id, chat_id, status, delivered, held, created_at, updated_at, last_delivered_at
+FROM requests WHERE id = ?;
+
+-- name: decide-request
+-- Guarded by the statuses the action applies to (four, repeated to fill).
+UPDATE requests SET status = ?, updated_at = ? WHERE id = ? AND status IN (?, ?, ?, ?);
+
+-- name: list-requests
+-- The requests to an account, with what the recipient may see of each
+-- sender. ? = '' lists every status.
+SELECT r.id, r.invite_id, r.sender_id, r.recipient_id, r.chat_id, r.status, r.delivered, r.held, r.created_at,
+       r.updated_at, r.last_delivered_at, a.display_name AS sender_name, COALESCE(a.tenant_id, '') AS sender_tenant,
+       COALESCE(me.tenant_id, '') AS recipient_tenant,
+       COALESCE((SELECT i.value FROM identifiers i WHERE i.account_id = a.id AND i.kind = 'email' ORDER BY i.position LIMIT 1), '') AS sender_email
+FROM requests r
+JOIN accounts a ON a.id = r.sender_id
+JOIN accounts me ON me.id = r.recipient_id
+WHERE r.recipient_id = ? AND (? = '' OR r.status = ?) AND r.id > ?
+ORDER BY r.id LIMIT ?;
