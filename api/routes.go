@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/beckon-chat/beckon/auth"
+	"github.com/beckon-chat/beckon/request"
 )
 
 // routes lists every endpoint and what guards it.
@@ -38,6 +39,14 @@ func (s *Server) routes() {
 	m.handle("GET /v1/invites/{invite_id}", s.authed(s.handleInviteGet(), inv))
 	m.handle("DELETE /v1/invites/{invite_id}", s.authed(s.handleInviteRevoke(), inv))
 	m.handle("POST /v1/invites/{invite_id}/resend", s.authed(s.idempotent(s.handleInviteResend()), inv))
+
+	reqs := auth.ScopeRequests
+	m.handle("POST /v1/requests/check", s.authed(s.handleRequestCheck(), reqs))
+	m.handle("GET /v1/accounts/{account_id}/requests", s.authed(s.handleRequestList(), reqs))
+	m.handle("POST /v1/requests/{request_id}/accept", s.authed(s.handleRequestAction(request.Accept), reqs))
+	m.handle("POST /v1/requests/{request_id}/decline", s.authed(s.handleRequestAction(request.Decline), reqs))
+	m.handle("POST /v1/requests/{request_id}/block", s.authed(s.handleRequestAction(request.Block), reqs))
+	m.handle("POST /v1/requests/{request_id}/report", s.authed(s.handleRequestAction(request.Report), reqs))
 
 	m.handle("POST /v1/links", s.authed(s.handleLink(), auth.ScopeLink))
 	m.handle("GET /v1/events", s.authed(s.handleEvents(), auth.ScopeLink, admin))

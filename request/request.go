@@ -104,7 +104,7 @@ type Message struct {
 }
 
 // MaxTextBytes is the largest text a check takes.
-const MaxTextBytes = 64 << 10
+const MaxTextBytes = 32 << 10
 
 // Screen judges a pre-acceptance message. It is the hook point of the
 // spam screen: the gate asks it after the policy and before counting, and

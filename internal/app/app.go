@@ -21,6 +21,7 @@ import (
 	"github.com/beckon-chat/beckon/notify/twilio"
 	"github.com/beckon-chat/beckon/ratelimit"
 	"github.com/beckon-chat/beckon/ratelimit/redislimit"
+	"github.com/beckon-chat/beckon/request"
 	"github.com/beckon-chat/beckon/resolver"
 	"github.com/beckon-chat/beckon/store"
 	"github.com/beckon-chat/beckon/templates"
@@ -166,6 +167,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 		Directory:       directory.NewService(db),
 		Resolver:        readRes,
 		Invites:         a.Invites,
+		Requests:        request.NewService(db, request.NoScreen{}),
 		Events:          db,
 		Idempotency:     db,
 		Wake:            a.Dispatcher.Wake,
