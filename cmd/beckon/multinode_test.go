@@ -378,7 +378,7 @@ func multiNode(t *testing.T, bin string, e testenv.Engine) {
 	if out, err := beckonCmd(bin, nodes[0].env, "migrate").CombinedOutput(); err != nil {
 		t.Fatalf("beckon migrate: %v\n%s", err, out)
 	}
-	out, err := beckonCmd(bin, nodes[0].env, "keys", "create", "--name", "multinode", "--scopes", "directory,invite,link").Output()
+	out, err := beckonCmd(bin, nodes[0].env, "keys", "create", "--name", "multinode", "--scopes", "directory,invite,link,requests").Output()
 	if err != nil {
 		t.Fatalf("beckon keys create: %v\n%s", err, out)
 	}
@@ -413,6 +413,43 @@ func multiNode(t *testing.T, bin string, e testenv.Engine) {
 		if status, resp, err := c.call("PUT", nodes[i%mnNodes].base+"/v1/accounts/"+inviters[i], body, ""); err != nil || status != 200 {
 			t.Fatalf("account: %v %d %s", err, status, resp)
 		}
+	}
+
+	// The pre-acceptance gate: 60 checks at once, spread over the nodes,
+	// deliver exactly the limit (10, a personal recipient's).
+	gateTo := "gate_" + run
+	if status, resp, err := c.call("PUT", nodes[0].base+"/v1/accounts/"+gateTo, `{"tenant_id":null,"display_name":"Gate","identifiers":["gate.`+run+`@example.org"]}`, ""); err != nil || status != 200 {
+		t.Fatalf("gate account: %v %d %s", err, status, resp)
+	}
+	var (
+		gateMu  sync.Mutex
+		reasons = map[string]int{}
+		gw      sync.WaitGroup
+		go0     = make(chan struct{})
+	)
+	for i := range 60 {
+		gw.Add(1)
+		go func() {
+			defer gw.Done()
+			body := fmt.Sprintf(`{"sender":%q,"recipient":%q,"chat_id":"gate","text":"message %d"}`, inviters[0], gateTo, i)
+			<-go0
+			status, resp, err := c.call("POST", nodes[i%mnNodes].base+"/v1/requests/check", body, "")
+			var d struct{ Reason string }
+			_ = json.Unmarshal(resp, &d)
+			gateMu.Lock()
+			defer gateMu.Unlock()
+			if err != nil || status != 200 {
+				reasons[fmt.Sprintf("error %d %v", status, err)]++
+				return
+			}
+			reasons[d.Reason]++
+		}()
+	}
+	close(go0)
+	gw.Wait()
+	t.Logf("gate: 60 checks over %d nodes: %v", mnNodes, reasons)
+	if reasons["pre_acceptance"] != 10 || reasons["limit_reached"] != 50 {
+		t.Errorf("60 checks at once over %d nodes: %v; want exactly 10 pre_acceptance and 50 limit_reached", mnNodes, reasons)
 	}
 
 	stopTail := make(chan struct{})
