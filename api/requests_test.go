@@ -137,9 +137,37 @@ func TestRequests(t *testing.T) {
 		}
 	})
 
+	t.Run("FromInvite", func(t *testing.T) {
+		// A pending invite that became a request at link time is the
+		// pair's request: the gate counts on it, and makes no second one.
+		want(t, h.call("POST", "/v1/invites", h.keys[auth.ScopeInvite], "application/json", jsonBody(t, inviteBody("alice", "dora@example.net"))), 201, "")
+		if sent := h.drain(); len(sent) != 1 {
+			t.Fatalf("%d messages sent", len(sent))
+		}
+		link := map[string]any{"account": map[string]any{"id": "dora", "tenant_id": nil, "display_name": "Dora"}, "identifier": "dora@example.net"}
+		want(t, h.call("POST", "/v1/links", h.keys[auth.ScopeLink], "application/json", jsonBody(t, link)), 200, "")
+		list := func() []map[string]any {
+			r := h.call("GET", "/v1/accounts/dora/requests", h.keys[auth.ScopeRequests], "", nil)
+			want(t, r, 200, "")
+			var page struct{ Items []map[string]any }
+			r.decode(t, &page)
+			return page.Items
+		}
+		before := list()
+		if len(before) != 1 || before[0]["invite_id"] == nil || before[0]["chat_id"] != "chat_77" {
+			t.Fatalf("after link: %+v", before)
+		}
+		if d := h.check(t, "alice", "dora"); d.Reason != "pre_acceptance" || *d.Remaining != 9 {
+			t.Fatalf("check: %+v", d)
+		}
+		if after := list(); len(after) != 1 || after[0]["id"] != before[0]["id"] || after[0]["delivered"] != 1.0 {
+			t.Fatalf("after check: %+v", after)
+		}
+	})
+
 	t.Run("Events", func(t *testing.T) {
 		body := string(h.do("GET", "/v1/events", nil).Body)
-		for typ, n := range map[string]int{"request.created": 2, "request.accepted": 1, "request.reported": 1, "request.blocked": 0} {
+		for typ, n := range map[string]int{"request.created": 3, "request.accepted": 1, "request.reported": 1, "request.blocked": 0} {
 			if got := strings.Count(body, `"type":"`+typ+`"`); got != n {
 				t.Fatalf("%d %s events; want %d: %s", got, typ, n, body)
 			}
