@@ -151,7 +151,8 @@ type Store interface {
 	Request(ctx context.Context, id string) (Request, error)
 	// Decide moves the request to status `to` when its status is one of
 	// from, blocks the sender for the recipient when block is set, and
-	// publishes typ; it returns the request and whether it changed.
+	// publishes typ; it returns the request and whether it changed. With
+	// block, a request already blocked or reported puts the block back.
 	// Errors: ErrNotFound.
 	Decide(ctx context.Context, id string, from []Status, to Status, block bool, typ event.Type) (Request, bool, error)
 	// Requests lists up to limit requests to recipientID with ids after

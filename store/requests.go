@@ -131,8 +131,9 @@ func (d *DB) Request(ctx context.Context, id string) (request.Request, error) {
 }
 
 // Decide moves a request from one of from to `to`, guarded by its status;
-// with block it also blocks the sender for the recipient; a change
-// publishes typ with the request.
+// with block it also blocks the sender for the recipient (also when the
+// request was blocked or reported already: the block may have been lifted
+// since); a change publishes typ with the request.
 func (d *DB) Decide(ctx context.Context, id string, from []request.Status, to request.Status, block bool, typ event.Type) (request.Request, bool, error) {
 	var out request.Request
 	var moved bool
@@ -155,13 +156,14 @@ func (d *DB) Decide(ctx context.Context, id string, from []request.Status, to re
 			return fmt.Errorf("get request: %w", err)
 		}
 		out = row.request()
-		if !moved {
-			return nil
-		}
-		if block {
+		// A block again puts back the directory's block if it was lifted.
+		if block && (moved || out.Status == request.Blocked || out.Status == request.Reported) {
 			if _, err := tx.ExecContext(ctx, d.query("put-block"), out.RecipientID, out.SenderID, now); err != nil {
 				return fmt.Errorf("put block: %w", err)
 			}
+		}
+		if !moved {
+			return nil
 		}
 		return d.publish(ctx, tx, event.RequestChangeData{Type: typ, Request: out})
 	})
