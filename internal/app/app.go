@@ -66,6 +66,10 @@ type Config struct {
 	// replica may be and still serve (0: 500ms).
 	DatabaseReadURLs []string
 	ReadMaxLag       time.Duration
+
+	// TemplateCheckEvery is how often the node checks for a newly
+	// activated template version (0: 500 ms).
+	TemplateCheckEvery time.Duration
 }
 
 // App is one wired node.
@@ -78,6 +82,8 @@ type App struct {
 	Invites *invite.Service
 	// Dispatcher delivers the outbox.
 	Dispatcher *notify.Dispatcher
+	// Templates are the templates ops manage.
+	Templates *templates.Library
 
 	cfg      Config
 	log      *slog.Logger
@@ -126,10 +132,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 			return "ok", nil
 		}})
 	}
-	tmpl, err := templates.Defaults()
+	tmpl, err := templates.NewLibrary(templates.LibraryConfig{Store: db, Product: cfg.ProductName,
+		PublicURL: cfg.PublicURL, Every: cfg.TemplateCheckEvery})
 	if err != nil {
 		return nil, err
 	}
+	if err := tmpl.Load(ctx); err != nil {
+		return nil, err
+	}
+	a.Templates = tmpl
 	res := resolver.NewService(db, invite.Finder{Store: db})
 	readRes, replicaChecks, collectors, err := a.openReplicas(res)
 	if err != nil {
@@ -162,6 +173,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 		Directory:       directory.NewService(db),
 		Resolver:        readRes,
 		Invites:         a.Invites,
+		Templates:       tmpl,
 		Events:          db,
 		Idempotency:     db,
 		Wake:            a.Dispatcher.Wake,
