@@ -2,11 +2,15 @@ package api_test
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/beckon-chat/beckon/auth"
+	"github.com/beckon-chat/beckon/internal/app"
 	"github.com/beckon-chat/beckon/internal/testenv"
+	"github.com/beckon-chat/beckon/templates"
 )
 
 type templateDetail struct {
@@ -190,6 +194,59 @@ func TestTemplatesBadInput(t *testing.T) {
 			want(t, r, c.status, c.code)
 			if r.field() != c.field {
 				t.Fatalf("field %q; want %q (%s)", r.field(), c.field, r.Body)
+			}
+		})
+	}
+}
+
+// TestTemplateActivationSeenByAnotherNode: a version activated through one
+// node is what a second node renders within a second, on PostgreSQL
+// (directly and through PgBouncer, where LISTEN would not work).
+func TestTemplateActivationSeenByAnotherNode(t *testing.T) {
+	for _, e := range []func(testing.TB) testenv.Engine{testenv.Postgres, testenv.PgBouncer} {
+		e := e(t)
+		t.Run(e.Name, func(t *testing.T) {
+			h := newHarness(t, e, generous)
+			other, err := app.New(context.Background(), app.Config{DatabaseURL: e.URL, AutoMigrate: true, PublicURL: "https://beckon.test", SignupURL: "https://beckon.test/signup",
+				InviteTTL: time.Hour, DevOutbox: t.TempDir(), KeyCacheTTL: time.Second}, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close()
+			ops := h.keys[auth.ScopeTemplates]
+			render := func() string {
+				r, _, err := other.Templates.Message(context.Background(), templates.InviteEmail, "fr", templates.Data{InviterName: "Alice", Link: "https://x/i/t"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r.Subject
+			}
+			if s := render(); strings.HasPrefix(s, "Nouveau") {
+				t.Fatal(s)
+			}
+			src := map[string]any{"subject": newSubject, "text": "{{.Link}}", "html": `<a href="{{.Link}}">x</a>`}
+			want(t, h.call("PUT", "/v1/templates/invite.email/fr", ops, "application/json", jsonBody(t, src)), 201, "")
+			time.Sleep(600 * time.Millisecond) // the other node has checked since the PUT: a saved version is not active
+			if s := render(); strings.HasPrefix(s, "Nouveau") {
+				t.Fatal("a version that is not active was used:", s)
+			}
+			want(t, h.call("POST", "/v1/templates/invite.email/fr/activate", ops, "application/json", []byte(`{"version": 2}`)), 200, "")
+			start := time.Now()
+			for !strings.HasPrefix(render(), "Nouveau") {
+				if time.Since(start) > time.Second {
+					t.Fatal("the other node did not use the new version within a second")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			t.Logf("%s: seen by the other node after %v", e.Name, time.Since(start).Round(time.Millisecond))
+			// Rollback, likewise.
+			want(t, h.call("POST", "/v1/templates/invite.email/fr/activate", ops, "application/json", []byte(`{"version": 1}`)), 200, "")
+			start = time.Now()
+			for strings.HasPrefix(render(), "Nouveau") {
+				if time.Since(start) > time.Second {
+					t.Fatal("the other node did not see the rollback within a second")
+				}
+				time.Sleep(10 * time.Millisecond)
 			}
 		})
 	}
