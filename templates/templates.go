@@ -34,7 +34,7 @@ type Data struct {
 	InviterName  string
 	InviterEmail string
 	ChatTitle    string
-	// ChatKind is "direct" or "group".
+	// ChatKind is "one_on_one" or "group", as in the invite.
 	ChatKind        string
 	External        bool
 	Link            string

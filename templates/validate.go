@@ -210,7 +210,7 @@ func Validate(name string, src Source, worst Data) error {
 	// Render both branches of what a template may test: with and without
 	// a chat title, external or not.
 	variants := []Data{worst, worst}
-	variants[1].ChatTitle, variants[1].ChatKind, variants[1].External = "", "direct", false
+	variants[1].ChatTitle, variants[1].ChatKind, variants[1].External = "", "one_on_one", false
 	for _, d := range variants {
 		r, p := c.render(d)
 		if p != nil {
