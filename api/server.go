@@ -17,6 +17,7 @@ import (
 	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/ratelimit"
 	"github.com/beckon-chat/beckon/resolver"
+	"github.com/beckon-chat/beckon/templates"
 )
 
 // Limits are the rate limits the server applies.
@@ -43,6 +44,7 @@ type Config struct {
 	Resolver  *resolver.Service
 	Keys      *auth.Service
 	Invites   *invite.Service
+	Templates *templates.Library
 	Events    event.Store
 	// Idempotency keeps responses for Idempotency-Key; nil: not honoured.
 	Idempotency IdempotencyStore
@@ -80,6 +82,7 @@ type Server struct {
 	resolver       *resolver.Service
 	keys           *auth.Service
 	invites        *invite.Service
+	templates      *templates.Library
 	events         event.Store
 	idem           IdempotencyStore
 	wake           func()
@@ -108,7 +111,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		dir: cfg.Directory, resolver: cfg.Resolver, keys: cfg.Keys, invites: cfg.Invites, events: cfg.Events, idem: cfg.Idempotency, wake: cfg.Wake,
+		dir: cfg.Directory, resolver: cfg.Resolver, keys: cfg.Keys, invites: cfg.Invites, templates: cfg.Templates, events: cfg.Events, idem: cfg.Idempotency, wake: cfg.Wake,
 		limiter: cfg.Limiter, limits: cfg.Limits,
 		maxImportBytes: cfg.MaxImportBytes, checks: cfg.Checks, log: cfg.Log, metrics: cfg.Metrics,
 		mux: http.NewServeMux(), pages: pages, devSignup: cfg.DevSignup, twilioToken: cfg.TwilioAuthToken,

@@ -66,6 +66,11 @@ const (
 	CodeInvalidChat       = "invalid_chat"
 	CodeInvalidLocale     = "invalid_locale"
 
+	// Templates.
+	CodeTemplateInvalid         = "template_invalid"
+	CodeTemplateNotFound        = "template_not_found"
+	CodeTemplateVersionNotFound = "template_version_not_found"
+
 	// The event feed.
 	CodeInvalidCursor = "invalid_cursor"
 	// CodeUnavailable: the database cannot be reached for now (503, with
