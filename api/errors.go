@@ -66,6 +66,8 @@ type errorJSON struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	// Problems, for template_invalid, say each place and reason.
+	Problems []fault.Problem `json:"problems,omitempty"`
 }
 
 // errorItem is an error in place of a result in a batch answer.
@@ -93,7 +95,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	setRetryAfter(w, f)
-	encode(w, status, errorBody{Error: errorJSON{Code: f.Code, Message: f.Message, Field: f.Field}})
+	encode(w, status, errorBody{Error: errorJSON{Code: f.Code, Message: f.Message, Field: f.Field, Problems: f.Problems}})
 }
 
 // Faults of the transport itself.

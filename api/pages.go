@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"net/url"
@@ -45,6 +46,7 @@ func (s *Server) pageHeaders(w http.ResponseWriter, nonce string) {
 func (s *Server) renderPage(w http.ResponseWriter, r *http.Request, status int, name string, d templates.PageData) {
 	d.Nonce = randomString()
 	d.CSRF = s.csrfToken(w, r)
+	d.Product = s.pages.product
 	body, err := s.pages.set.Render(name, d)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "render page", "page", name, "err", err)
@@ -298,7 +300,11 @@ func (s *Server) handleSignupSubmit() http.Handler {
 		}
 		c := &confirmation{heading: func(t templates.Text) string { return t.WelcomeTitle }, text: func(t templates.Text) string { return t.Welcome }}
 		if len(linked.Accepted) > 0 {
-			c.locale = linked.Accepted[0].Locale
+			inv := linked.Accepted[0]
+			c.locale = inv.Locale
+			if title := templates.Sanitize(inv.Chat.Title); inv.Chat.Kind == invite.Group && title != "" {
+				c.text = func(t templates.Text) string { return fmt.Sprintf(t.WelcomeGroup, title) }
+			}
 		}
 		return c, nil
 	})

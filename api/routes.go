@@ -51,6 +51,13 @@ func (s *Server) routes() {
 	m.handle("POST /v1/links", s.authed(s.handleLink(), auth.ScopeLink))
 	m.handle("GET /v1/events", s.authed(s.handleEvents(), auth.ScopeLink, admin))
 
+	tpl := auth.ScopeTemplates
+	m.handle("GET /v1/templates", s.authed(s.handleTemplateList(), tpl))
+	m.handle("GET /v1/templates/{name}/{locale}", s.authed(s.handleTemplateGet(), tpl))
+	m.handle("PUT /v1/templates/{name}/{locale}", s.authed(s.handleTemplatePut(), tpl))
+	m.handle("POST /v1/templates/{name}/{locale}/preview", s.authed(s.handleTemplatePreview(), tpl))
+	m.handle("POST /v1/templates/{name}/{locale}/activate", s.authed(s.handleTemplateActivate(), tpl))
+
 	// The recipient's pages: no API key, the token is the credential.
 	m.handle("GET /i/{token}", s.handleLanding())
 	m.handle("POST /i/{token}/accept", s.handleAccept())

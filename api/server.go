@@ -18,6 +18,7 @@ import (
 	"github.com/beckon-chat/beckon/ratelimit"
 	"github.com/beckon-chat/beckon/request"
 	"github.com/beckon-chat/beckon/resolver"
+	"github.com/beckon-chat/beckon/templates"
 )
 
 // Limits are the rate limits the server applies.
@@ -45,6 +46,7 @@ type Config struct {
 	Keys      *auth.Service
 	Invites   *invite.Service
 	Requests  *request.Service
+	Templates *templates.Library
 	Events    event.Store
 	// Idempotency keeps responses for Idempotency-Key; nil: not honoured.
 	Idempotency IdempotencyStore
@@ -83,6 +85,7 @@ type Server struct {
 	keys           *auth.Service
 	invites        *invite.Service
 	requests       *request.Service
+	templates      *templates.Library
 	events         event.Store
 	idem           IdempotencyStore
 	wake           func()
@@ -111,7 +114,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		dir: cfg.Directory, resolver: cfg.Resolver, keys: cfg.Keys, invites: cfg.Invites, requests: cfg.Requests, events: cfg.Events, idem: cfg.Idempotency, wake: cfg.Wake,
+		dir: cfg.Directory, resolver: cfg.Resolver, keys: cfg.Keys, invites: cfg.Invites, requests: cfg.Requests, templates: cfg.Templates,
+		events: cfg.Events, idem: cfg.Idempotency, wake: cfg.Wake,
 		limiter: cfg.Limiter, limits: cfg.Limits,
 		maxImportBytes: cfg.MaxImportBytes, checks: cfg.Checks, log: cfg.Log, metrics: cfg.Metrics,
 		mux: http.NewServeMux(), pages: pages, devSignup: cfg.DevSignup, twilioToken: cfg.TwilioAuthToken,

@@ -70,6 +70,11 @@ const (
 	CodeRequestNotFound = "request_not_found"
 	CodeRequestDecided  = "request_decided"
 
+	// Templates.
+	CodeTemplateInvalid         = "template_invalid"
+	CodeTemplateNotFound        = "template_not_found"
+	CodeTemplateVersionNotFound = "template_version_not_found"
+
 	// The event feed.
 	CodeInvalidCursor = "invalid_cursor"
 	// CodeUnavailable: the database cannot be reached for now (503, with

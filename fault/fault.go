@@ -44,6 +44,17 @@ type Error struct {
 	Field   string
 	// RetryAfter, for RateLimited and Unavailable, says when to try again.
 	RetryAfter time.Duration
+	// Problems, for a refused template, say each place and reason.
+	Problems []Problem
+}
+
+// Problem is one reason a template is refused: its part, line and column
+// (1-based; 0 when not known) and the reason.
+type Problem struct {
+	Part   string `json:"part"`
+	Line   int    `json:"line"`
+	Column int    `json:"column,omitempty"`
+	Reason string `json:"reason"`
 }
 
 func (e *Error) Error() string {

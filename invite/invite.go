@@ -126,6 +126,10 @@ type Message struct {
 	HTML     string
 	// Unsubscribe is the one-click unsubscribe URL (RFC 8058), for email.
 	Unsubscribe string
+	// TemplateLocale and TemplateVersion say which template version the
+	// message was rendered from.
+	TemplateLocale  string
+	TemplateVersion int
 }
 
 // Token is a new random invite token and its stored hash.

@@ -37,7 +37,7 @@ type Config struct {
 	Store     Store
 	Accounts  Accounts
 	Resolver  *resolver.Service
-	Templates *templates.Set
+	Templates Renderer
 	Limiter   ratelimit.Limiter
 	Limits    Limits
 	PublicURL string
@@ -45,6 +45,13 @@ type Config struct {
 	ProductName string
 	TTL         time.Duration
 	Now         func() time.Time
+}
+
+// Renderer renders a message from the active version of a template and
+// says which version it was (templates.Library; a templates.Set renders
+// the embedded defaults).
+type Renderer interface {
+	Message(ctx context.Context, name, locale string, d templates.Data) (templates.Rendered, templates.Used, error)
 }
 
 // Service runs the invitation lifecycle.
@@ -248,6 +255,7 @@ func (s *Service) message(ctx context.Context, inv Invite, kind string, req reso
 		InviterName:     templates.Sanitize(name),
 		InviterEmail:    email,
 		ChatTitle:       "",
+		ChatKind:        inv.Chat.Kind,
 		External:        true, // the recipient has no account, so no tenant in common
 		Link:            link,
 		UnsubscribeLink: link + "?stop=1",
@@ -266,12 +274,12 @@ func (s *Service) message(ctx context.Context, inv Invite, kind string, req reso
 	case kind == KindReminder:
 		tmpl = templates.ReminderEmail
 	}
-	r, _, err := s.cfg.Templates.Render(tmpl, inv.Locale, data)
+	r, used, err := s.cfg.Templates.Message(ctx, tmpl, inv.Locale, data)
 	if err != nil {
 		return tok, nil, err
 	}
 	msg := &Message{InviteID: inv.ID, Kind: kind, Channel: inv.Channel, To: inv.Recipient.Value,
-		Subject: r.Subject, Text: r.Text, HTML: r.HTML}
+		Subject: r.Subject, Text: r.Text, HTML: r.HTML, TemplateLocale: used.Locale, TemplateVersion: used.Version}
 	if inv.Channel == ChannelEmail {
 		msg.Unsubscribe = link + "/unsubscribe"
 	}

@@ -161,8 +161,8 @@ INSERT INTO invite_tokens (hash, invite_id, created_at) VALUES (?, ?, ?);
 
 -- name: insert-outbox
 INSERT INTO outbox (invite_id, kind, channel, recipient, subject, body_text, body_html, unsubscribe, state,
-                    next_attempt_at, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?);
+                    next_attempt_at, created_at, updated_at, template_locale, template_version)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?);
 
 -- name: insert-event
 INSERT INTO events (id, type, data, created_at) VALUES (?, ?, ?, ?);
@@ -452,3 +452,58 @@ JOIN accounts a ON a.id = r.sender_id
 JOIN accounts me ON me.id = r.recipient_id
 WHERE r.recipient_id = ? AND (? = '' OR r.status = ?) AND r.id > ?
 ORDER BY r.id LIMIT ?;
+
+-- name: seed-template-version
+INSERT INTO template_versions (name, locale, version, subject, body_text, body_html, created_by, created_at)
+VALUES (?, ?, 1, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING;
+
+-- name: seed-template-active
+INSERT INTO template_active (name, locale, version) VALUES (?, ?, 1) ON CONFLICT DO NOTHING;
+
+-- name: insert-template-change
+INSERT INTO template_changes (name, locale, version, action, actor, at) VALUES (?, ?, ?, ?, ?, ?);
+
+-- name: template-generation
+SELECT n FROM template_generation WHERE id = 1;
+
+-- name: bump-template-generation
+UPDATE template_generation SET n = n + 1 WHERE id = 1;
+
+-- name: active-templates
+SELECT v.name, v.locale, v.version, v.subject, v.body_text, v.body_html, v.created_by, v.created_at
+FROM template_active a JOIN template_versions v ON v.name = a.name AND v.locale = a.locale AND v.version = a.version;
+
+-- name: template-summaries
+SELECT v.name, v.locale, COALESCE(a.version, 0) AS active_version, MAX(v.version) AS latest_version,
+       (SELECT MAX(c.at) FROM template_changes c WHERE c.name = v.name AND c.locale = v.locale) AS updated_at
+FROM template_versions v LEFT JOIN template_active a ON a.name = v.name AND a.locale = v.locale
+GROUP BY v.name, v.locale, a.version ORDER BY v.name, v.locale;
+
+-- name: template-versions
+SELECT v.name, v.locale, v.version, v.subject, v.body_text, v.body_html, v.created_by, v.created_at,
+       CASE WHEN a.version = v.version THEN 1 ELSE 0 END AS active
+FROM template_versions v LEFT JOIN template_active a ON a.name = v.name AND a.locale = v.locale
+WHERE v.name = ? AND v.locale = ? ORDER BY v.version DESC;
+
+-- name: template-version
+SELECT v.name, v.locale, v.version, v.subject, v.body_text, v.body_html, v.created_by, v.created_at,
+       CASE WHEN a.version = v.version THEN 1 ELSE 0 END AS active
+FROM template_versions v LEFT JOIN template_active a ON a.name = v.name AND a.locale = v.locale
+WHERE v.name = ? AND v.locale = ? AND v.version = ?;
+
+-- name: next-template-version
+SELECT COALESCE(MAX(version), 0) + 1 FROM template_versions WHERE name = ? AND locale = ?;
+
+-- name: insert-template-version
+INSERT INTO template_versions (name, locale, version, subject, body_text, body_html, created_by, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: upsert-template-active
+INSERT INTO template_active (name, locale, version) VALUES (?, ?, ?)
+ON CONFLICT (name, locale) DO UPDATE SET version = excluded.version;
+
+-- name: template-history
+SELECT version, action, actor, at FROM template_changes WHERE name = ? AND locale = ? ORDER BY id;
+
+-- name: outbox-templates
+SELECT template_locale || '/' || CAST(template_version AS TEXT) FROM outbox WHERE invite_id = ? ORDER BY id;

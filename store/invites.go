@@ -71,7 +71,7 @@ func (d *DB) queueMessage(ctx context.Context, tx *sqlx.Tx, msg *invite.Message)
 	}
 	now := d.timeArg(d.now())
 	_, err := tx.ExecContext(ctx, d.query("insert-outbox"), msg.InviteID, msg.Kind, msg.Channel, msg.To,
-		msg.Subject, msg.Text, msg.HTML, msg.Unsubscribe, now, now, now)
+		msg.Subject, msg.Text, msg.HTML, msg.Unsubscribe, now, now, now, msg.TemplateLocale, msg.TemplateVersion)
 	if err != nil {
 		return fmt.Errorf("queue message: %w", err)
 	}

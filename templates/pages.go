@@ -16,7 +16,7 @@ var pageFiles embed.FS
 type Text struct {
 	Title, Invited, External, Group, Warning, Accept, Decline, Block, Stop, Expires        string
 	GoneTitle, Gone, DeclinedTitle, Declined, BlockedTitle, Blocked, StoppedTitle, Stopped string
-	SignupTitle, SignupDev, Email, Name, Signup, WelcomeTitle, Welcome                     string
+	SignupTitle, SignupDev, Email, Name, Signup, WelcomeTitle, Welcome, WelcomeGroup       string
 	BadTicketTitle, BadTicket, FormExpiredTitle, FormExpired, TooManyTitle, TooMany        string
 	ErrorTitle, Error, NameMissing                                                         string
 }
@@ -35,6 +35,7 @@ var pageText = map[string]Text{
 		SignupTitle: "Create your account", SignupDev: "Development sign-up page: set BECKON_SIGNUP_URL to use your identity provider.",
 		Email: "Email or phone", Name: "Your name", Signup: "Create account",
 		WelcomeTitle: "Welcome", Welcome: "Your account is ready and you have joined the chat.",
+		WelcomeGroup:     "Your account is ready and you have joined the group chat “%s”.",
 		BadTicketTitle:   "Sign-up link not valid",
 		BadTicket:        "This sign-up link has been used, has expired, or does not come from an invitation. Open your invitation link again and accept it.",
 		FormExpiredTitle: "This page expired", FormExpired: "The page stayed open too long. Open the invitation link again.",
@@ -55,6 +56,7 @@ var pageText = map[string]Text{
 		SignupTitle: "Créez votre compte", SignupDev: "Page d'inscription de développement : définissez BECKON_SIGNUP_URL pour utiliser votre fournisseur d'identité.",
 		Email: "E-mail ou téléphone", Name: "Votre nom", Signup: "Créer le compte",
 		WelcomeTitle: "Bienvenue", Welcome: "Votre compte est prêt et vous avez rejoint la conversation.",
+		WelcomeGroup:     "Votre compte est prêt et vous avez rejoint la conversation de groupe « %s ».",
 		BadTicketTitle:   "Lien d'inscription non valide",
 		BadTicket:        "Ce lien d'inscription a déjà servi, a expiré ou ne vient pas d'une invitation. Ouvrez à nouveau votre lien d'invitation et acceptez-la.",
 		FormExpiredTitle: "Cette page a expiré", FormExpired: "La page est restée ouverte trop longtemps. Ouvrez à nouveau le lien d'invitation.",
@@ -101,10 +103,12 @@ func NewPages() (*Pages, error) {
 
 // PageData is what every page gets; Fields holds the page's own.
 type PageData struct {
-	Lang  string
-	T     Text
-	Nonce string
-	CSRF  string
+	Lang string
+	// Product is the product the pages name (BECKON_PRODUCT_NAME).
+	Product string
+	T       Text
+	Nonce   string
+	CSRF    string
 	// Landing
 	Token, InviterName, InviterEmail, ChatTitle, ExpiresAt string
 	// Message pages

@@ -6,13 +6,12 @@
 package templates
 
 import (
-	"bytes"
+	"context"
 	"embed"
 	"fmt"
-	htmltemplate "html/template"
 	"io/fs"
+	"slices"
 	"strings"
-	texttemplate "text/template"
 )
 
 // Template names.
@@ -31,10 +30,12 @@ var defaults embed.FS
 // Data is what a template may use.
 type Data struct {
 	// Product is the product named in messages (BECKON_PRODUCT_NAME).
-	Product         string
-	InviterName     string
-	InviterEmail    string
-	ChatTitle       string
+	Product      string
+	InviterName  string
+	InviterEmail string
+	ChatTitle    string
+	// ChatKind is "one_on_one" or "group", as in the invite.
+	ChatKind        string
 	External        bool
 	Link            string
 	UnsubscribeLink string
@@ -48,57 +49,66 @@ type Rendered struct {
 	HTML    string
 }
 
-type parts struct {
-	subject, text *texttemplate.Template
-	html          *htmltemplate.Template
-}
-
 // Set is a parsed set of templates by name and locale.
 type Set struct {
-	byKey map[string]parts // "name/locale"
+	byKey map[string]compiled // "name/locale"
 }
 
-// Defaults parses the embedded templates.
-func Defaults() (*Set, error) {
-	s := &Set{byKey: map[string]parts{}}
+// Key names a template in a locale.
+type Key struct {
+	Name   string
+	Locale string
+}
+
+// DefaultSources returns the embedded templates, the version 1 of each
+// name in en and fr.
+func DefaultSources() (map[Key]Source, error) {
 	entries, err := fs.ReadDir(defaults, "defaults")
 	if err != nil {
 		return nil, err
 	}
+	out := map[Key]Source{}
 	for _, e := range entries {
 		// invite.email.en.subject → name invite.email, locale en, part subject
 		base := e.Name()
 		part := base[strings.LastIndexByte(base, '.')+1:]
 		rest := strings.TrimSuffix(base, "."+part)
 		locale := rest[strings.LastIndexByte(rest, '.')+1:]
-		name := strings.TrimSuffix(rest, "."+locale)
+		k := Key{strings.TrimSuffix(rest, "."+locale), locale}
 		body, err := fs.ReadFile(defaults, "defaults/"+base)
 		if err != nil {
 			return nil, err
 		}
-		p := s.byKey[name+"/"+locale]
-		src := strings.TrimRight(string(body), "\n")
+		src := out[k]
+		v := strings.TrimRight(string(body), "\n")
 		switch part {
-		case "subject", "text":
-			t, err := texttemplate.New(base).Option("missingkey=error").Parse(src)
-			if err != nil {
-				return nil, fmt.Errorf("template %s: %w", base, err)
-			}
-			if part == "subject" {
-				p.subject = t
-			} else {
-				p.text = t
-			}
-		case "html":
-			t, err := htmltemplate.New(base).Option("missingkey=error").Parse(src)
-			if err != nil {
-				return nil, fmt.Errorf("template %s: %w", base, err)
-			}
-			p.html = t
+		case PartSubject:
+			src.Subject = v
+		case PartText:
+			src.Text = v
+		case PartHTML:
+			src.HTML = v
 		default:
 			return nil, fmt.Errorf("template %s: unknown part %q", base, part)
 		}
-		s.byKey[name+"/"+locale] = p
+		out[k] = src
+	}
+	return out, nil
+}
+
+// Defaults parses the embedded templates.
+func Defaults() (*Set, error) {
+	srcs, err := DefaultSources()
+	if err != nil {
+		return nil, err
+	}
+	s := &Set{byKey: map[string]compiled{}}
+	for k, src := range srcs {
+		c, probs := compile(k.Name, src)
+		if len(probs) > 0 {
+			return nil, fmt.Errorf("template %s/%s: %w", k.Name, k.Locale, errInvalid(probs))
+		}
+		s.byKey[k.Name+"/"+k.Locale] = c
 	}
 	return s, nil
 }
@@ -120,39 +130,24 @@ func Locales(locale string) []string {
 // chain that has it. It returns the locale used.
 func (s *Set) Render(name, locale string, d Data) (Rendered, string, error) {
 	for _, l := range Locales(locale) {
-		p, ok := s.byKey[name+"/"+l]
+		c, ok := s.byKey[name+"/"+l]
 		if !ok {
 			continue
 		}
-		var r Rendered
-		var err error
-		if r.Subject, err = execText(p.subject, d); err != nil {
-			return r, l, err
-		}
-		if r.Text, err = execText(p.text, d); err != nil {
-			return r, l, err
-		}
-		if p.html != nil {
-			var b bytes.Buffer
-			if err := p.html.Execute(&b, d); err != nil {
-				return r, l, fmt.Errorf("render %s/%s html: %w", name, l, err)
-			}
-			r.HTML = b.String()
+		r, p := c.render(d)
+		if p != nil {
+			return r, l, fmt.Errorf("render %s/%s %s, line %d: %s", name, l, p.Part, p.Line, p.Reason)
 		}
 		return r, l, nil
 	}
 	return Rendered{}, "", fmt.Errorf("no template %s for %q", name, locale)
 }
 
-func execText(t *texttemplate.Template, d Data) (string, error) {
-	if t == nil {
-		return "", nil
-	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, d); err != nil {
-		return "", fmt.Errorf("render %s: %w", t.Name(), err)
-	}
-	return b.String(), nil
+// Message is Render for the invite service: the embedded templates are
+// version 1.
+func (s *Set) Message(_ context.Context, name, locale string, d Data) (Rendered, Used, error) {
+	r, l, err := s.Render(name, locale, d)
+	return r, Used{Locale: l, Version: 1}, err
 }
 
 // gsm7 is the GSM 03.38 basic character set; gsm7ext costs two septets.
@@ -165,7 +160,14 @@ const (
 // segments it takes: GSM-7 (160 septets, 153 a segment when split) or UCS-2
 // (70 characters, 67 when split; characters outside the BMP take two).
 func SMSSegments(text string) (encoding string, segments int) {
-	septets, gsm := 0, true
+	encoding, segments, _ = SMSInfo(text)
+	return encoding, segments
+}
+
+// SMSInfo is SMSSegments that also returns the characters (each once, in
+// order) that are not GSM-7 and so force UCS-2.
+func SMSInfo(text string) (encoding string, segments int, ucs2 []string) {
+	septets := 0
 	for _, r := range text {
 		switch {
 		case strings.ContainsRune(gsm7, r):
@@ -173,11 +175,13 @@ func SMSSegments(text string) (encoding string, segments int) {
 		case strings.ContainsRune(gsm7ext, r):
 			septets += 2
 		default:
-			gsm = false
+			if c := string(r); !slices.Contains(ucs2, c) {
+				ucs2 = append(ucs2, c)
+			}
 		}
 	}
-	if gsm {
-		return "GSM-7", count(septets, 160, 153)
+	if len(ucs2) == 0 {
+		return "GSM-7", count(septets, 160, 153), nil
 	}
 	units := len([]rune(text))
 	for _, r := range text {
@@ -185,7 +189,7 @@ func SMSSegments(text string) (encoding string, segments int) {
 			units++
 		}
 	}
-	return "UCS-2", count(units, 70, 67)
+	return "UCS-2", count(units, 70, 67), ucs2
 }
 
 func count(n, single, multi int) int {

@@ -2,7 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net/mail"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +34,7 @@ func TestPageInChromium(t *testing.T) {
 	mailer := testenv.StartSMTP(t)
 	env := inviteEnv(t, testenv.SQLite(t), mailer.Addr)
 	env["BECKON_PUBLIC_URL"] = "http://" + env["BECKON_ADDR"]
+	env["BECKON_PRODUCT_NAME"] = "Contoso Chat"
 	key := createKey(t, env, "directory,invite")
 	base, _ := startServer(t, env)
 	c := client{t: t, base: base, key: key}
@@ -76,18 +84,40 @@ func TestPageInChromium(t *testing.T) {
 		ctx, cancel := timed()
 		defer cancel()
 		link, id := linkFor("alice", "rita@example.net", "en")
-		do(ctx, chromedp.Navigate(link))
+		do(ctx, chromedp.EmulateViewport(375, 740), chromedp.Navigate(link))                                                // a phone
 		if name, badge := text(ctx, "inviter-name"), text(ctx, "external"); name != "Alice Martin" || badge != "External" { // markup is removed
 			t.Fatalf("name %q, badge %q", name, badge)
+		}
+		if product := text(ctx, "product"); product != "Contoso Chat" {
+			t.Fatalf("product %q", product)
 		}
 		do(ctx,
 			chromedp.Click(chromedp.ID("accept")),
 			chromedp.WaitVisible(chromedp.ID("display-name")),
+		)
+		// The sign-up page on a phone: the name field spans the card, the
+		// text is readable, nothing scrolls sideways.
+		layout, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => {
+			const i = document.getElementById("display-name"), card = document.querySelector(".card");
+			const cs = getComputedStyle(card);
+			return [i.getBoundingClientRect().width, card.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight),
+				parseFloat(getComputedStyle(i).fontSize), document.documentElement.scrollWidth, window.innerWidth];
+		})()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(layout) != 5 || layout[0] < layout[1]-1 || layout[2] < 16 || layout[3] > layout[4] {
+			t.Fatalf("sign-up layout on a phone (input width, card inner width, font px, scroll width, viewport): %v", layout)
+		}
+		if product := text(ctx, "product"); product != "Contoso Chat" {
+			t.Fatalf("product on the sign-up page %q", product)
+		}
+		do(ctx,
 			chromedp.SendKeys(chromedp.ID("display-name"), "Rita"),
 			chromedp.Click(chromedp.ID("signup")),
 			chromedp.WaitVisible(chromedp.ID("message")),
 		)
-		if welcome := text(ctx, "message"); !strings.Contains(welcome, "joined the chat") {
+		if welcome := text(ctx, "message"); !strings.Contains(welcome, "joined the group chat “Quote 2026”") {
 			t.Fatalf("welcome %q", welcome)
 		}
 		eventually(t, "the invite accepted", func() bool {
@@ -122,6 +152,42 @@ func TestPageInChromium(t *testing.T) {
 		}
 		if name := text(ctx, "inviter-name"); name != "Mallory" || images != 0 || dialogs.Load() != 0 {
 			t.Fatalf("name %q, %d images, %d dialogs", name, images, dialogs.Load())
+		}
+	})
+	// The HTML email of a hostile inviter, opened as a mail client would
+	// show it: the name and chat title are text, nothing runs, nothing
+	// loads from elsewhere.
+	t.Run("HostileEmailHTML", func(t *testing.T) {
+		ctx, cancel := timed()
+		defer cancel()
+		before := len(mailer.Mails())
+		code, m := c.do("POST", "/v1/invites", `{"inviter":"mallory","identifier":"victim2@example.net","locale":"en",`+
+			`"chat":{"id":"chat_x","kind":"group","title":"<script>alert(2)</script><img src=https://evil.example/t.png> \"><iframe src=//evil.example>"}}`)
+		if code != 201 {
+			t.Fatalf("invite: %d %v", code, m)
+		}
+		eventually(t, "the email", func() bool { return len(mailer.Mails()) > before })
+		body := htmlPart(t, mailer.Mails()[before].Raw)
+		file := filepath.Join(t.TempDir(), "mail.html")
+		if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		do(ctx, chromedp.Navigate("file://"+file), chromedp.Sleep(300*time.Millisecond))
+		counts, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`[document.images.length, document.scripts.length,
+			document.querySelectorAll("iframe,object,embed,link,[src],[style*=url]").length,
+			performance.getEntriesByType("resource").length]`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(counts) != 4 || counts[0]+counts[1]+counts[2]+counts[3] != 0 || dialogs.Load() != 0 {
+			t.Fatalf("images, scripts, loading elements, resources fetched: %v; dialogs %d\n%s", counts, dialogs.Load(), body)
+		}
+		page, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(page, "Mallory") || strings.Contains(page, "evil") || strings.Contains(page, "<script") {
+			t.Fatalf("the email shows %q", page)
 		}
 	})
 	t.Run("French", func(t *testing.T) {
@@ -164,4 +230,45 @@ func noChromiumLeftovers(t *testing.T, cookie string) {
 			t.Errorf("Chromium left %s behind", d)
 		}
 	}
+}
+
+// htmlPart returns the decoded text/html part of a raw MIME message.
+func htmlPart(t *testing.T, raw string) string {
+	t.Helper()
+	msg, err := mail.ReadMessage(strings.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(h textproto.MIMEHeader, body io.Reader) string
+	walk = func(h textproto.MIMEHeader, body io.Reader) string {
+		mt, params, _ := mime.ParseMediaType(h.Get("Content-Type"))
+		if strings.HasPrefix(mt, "multipart/") {
+			mr := multipart.NewReader(body, params["boundary"])
+			for {
+				p, err := mr.NextRawPart()
+				if err != nil {
+					return ""
+				}
+				if s := walk(p.Header, p); s != "" {
+					return s
+				}
+			}
+		}
+		if mt != "text/html" {
+			return ""
+		}
+		switch strings.ToLower(h.Get("Content-Transfer-Encoding")) {
+		case "quoted-printable":
+			body = quotedprintable.NewReader(body)
+		case "base64":
+			body = base64.NewDecoder(base64.StdEncoding, body)
+		}
+		b, _ := io.ReadAll(body)
+		return string(b)
+	}
+	s := walk(textproto.MIMEHeader(msg.Header), msg.Body)
+	if s == "" {
+		t.Fatal("no text/html part in the message")
+	}
+	return s
 }

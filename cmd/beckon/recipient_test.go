@@ -166,7 +166,7 @@ func TestUsedLink(t *testing.T) {
 		t.Fatalf("accept: %d", code)
 	}
 	_, signup := b.get(headers.Get("Location"))
-	if code, _, page := b.submit(signup, "/signup", url.Values{"display_name": {"Rita"}}); code != 200 || !strings.Contains(page, "joined the chat") {
+	if code, _, page := b.submit(signup, "/signup", url.Values{"display_name": {"Rita"}}); code != 200 || !strings.Contains(page, "joined the group chat “Quote 2026”") {
 		t.Fatalf("sign-up: %d\n%s", code, page)
 	}
 	if _, m := s.c.do("GET", "/v1/invites/"+id, ""); m["status"] != "accepted" {
@@ -273,7 +273,7 @@ func TestDevSignup(t *testing.T) {
 			t.Fatalf("sign-up page: %d\n%s", code, signup)
 		}
 		code, _, page = rita.submit(signup, "/signup", url.Values{"display_name": {"Rita"}, "login_hint": {"victim@example.com"}})
-		if code != 200 || !strings.Contains(page, "joined the chat") {
+		if code != 200 || !strings.Contains(page, "joined the group chat “Quote 2026”") {
 			t.Fatalf("sign-up: %d\n%s", code, page)
 		}
 		if m := resolve("rita@example.net"); m != "account" {

@@ -29,6 +29,9 @@ commands:
                                                 --replace revokes the active key of that name first
   keys list                                     list API keys
   keys revoke NAME                              revoke an API key
+  templates list|show|put|preview|activate|diff|edit ...
+                                                manage message templates on a running server
+                                                (BECKON_URL, BECKON_API_KEY; beckon templates help)
 
 Configuration comes from the environment, over ./.env (or the file named by
 BECKON_ENV_FILE) when there is one: see .env.example.`
@@ -41,7 +44,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return errors.New("no command")
 	}
 	switch args[0] {
-	case "serve", "migrate", "keys":
+	case "serve", "migrate", "keys", "templates":
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -51,6 +54,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	getenv, err := withEnvFile(getenv)
 	if err != nil {
+		return err
+	}
+	if args[0] == "templates" {
+		err := templatesCmd(ctx, args[1:], getenv, stdout, stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return err
 	}
 	cfg, err := loadConfig(getenv)

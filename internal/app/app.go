@@ -71,6 +71,10 @@ type Config struct {
 	// PprofAddr, when not empty, is the private address of the profiling
 	// listener (PprofHandler); cmd/beckon serves it, apart from Addr.
 	PprofAddr string
+
+	// TemplateCheckEvery is how often the node checks for a newly
+	// activated template version (0: 500 ms).
+	TemplateCheckEvery time.Duration
 }
 
 // App is one wired node.
@@ -83,6 +87,8 @@ type App struct {
 	Invites *invite.Service
 	// Dispatcher delivers the outbox.
 	Dispatcher *notify.Dispatcher
+	// Templates are the templates ops manage.
+	Templates *templates.Library
 
 	cfg      Config
 	log      *slog.Logger
@@ -131,10 +137,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 			return "ok", nil
 		}})
 	}
-	tmpl, err := templates.Defaults()
+	tmpl, err := templates.NewLibrary(templates.LibraryConfig{Store: db, Product: cfg.ProductName,
+		PublicURL: cfg.PublicURL, Every: cfg.TemplateCheckEvery})
 	if err != nil {
 		return nil, err
 	}
+	if err := tmpl.Load(ctx); err != nil {
+		return nil, err
+	}
+	a.Templates = tmpl
 	res := resolver.NewService(db, invite.Finder{Store: db})
 	readRes, replicaChecks, collectors, err := a.openReplicas(res)
 	if err != nil {
@@ -168,6 +179,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 		Resolver:        readRes,
 		Invites:         a.Invites,
 		Requests:        request.NewService(db, request.NoScreen{}),
+		Templates:       tmpl,
 		Events:          db,
 		Idempotency:     db,
 		Wake:            a.Dispatcher.Wake,
