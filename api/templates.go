@@ -133,20 +133,7 @@ func (s *Server) handleTemplatePut() http.Handler {
 				return
 			}
 		}
-		var src templates.Source
-		for p, v := range given {
-			if v == nil {
-				continue
-			}
-			switch p {
-			case templates.PartSubject:
-				src.Subject = *v
-			case templates.PartText:
-				src.Text = *v
-			case templates.PartHTML:
-				src.HTML = *v
-			}
-		}
+		src := templates.Source{Subject: deref(req.Subject), Text: deref(req.Text), HTML: deref(req.HTML)}
 		v, err := s.templates.Put(r.Context(), name, locale, src, infoFrom(r.Context()).key.Name)
 		if err != nil {
 			s.writeError(w, r, err)
@@ -289,4 +276,12 @@ func quote(s string) string {
 		s = s[:60] + "…"
 	}
 	return `"` + s + `"`
+}
+
+// deref returns *p, or "" for a part not given.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
