@@ -211,20 +211,11 @@ func benchRoute(ctx context.Context, o options, r route, envFor func(route, stri
 	if err != nil {
 		return err
 	}
-	bareAddr := freeAddr()
-	self, err := os.Executable()
+	bare, err := startBare(ctx, r.dbURL, o.dbConns)
 	if err != nil {
 		return err
 	}
-	bare := command(ctx, os.Environ(), self, "bare", "-db", r.dbURL, "-addr", bareAddr, "-db-conns", strconv.Itoa(o.dbConns))
-	bare.Stderr = os.Stderr
-	if err := bare.Start(); err != nil {
-		return err
-	}
-	defer func() { _ = bare.Process.Signal(os.Interrupt); _ = bare.Wait() }()
-	if err := waitFor(ctx, "bare server", listening(bareAddr)); err != nil {
-		return err
-	}
+	defer bare.stop()
 	resolveEnv := []string{"BENCH_ACCOUNTS=" + strconv.Itoa(o.accounts)}
 	resolve := func(nodes []string, key string, pids []int) wrkLoad {
 		return wrkLoad{script: "resolve", nodes: nodes, key: key, conns: o.conns, d: o.duration, env: resolveEnv, pids: pids, backends: o.backends}
@@ -236,7 +227,7 @@ func benchRoute(ctx context.Context, o options, r route, envFor func(route, stri
 	fmt.Fprintln(tw, "run\tserver\trequests/s\tp50 ms\tp99 ms\tmax RSS MB\tCPU µs/req\tDB CPU µs/req\terrors\t")
 	fulls, bares, err := alternate(ctx, o.runs, dir,
 		resolve([]string{first.addr}, key, []int{first.pid()}),
-		resolve([]string{bareAddr}, "", []int{bare.Process.Pid}))
+		resolve([]string{bare.addr}, "", []int{bare.pid()}))
 	if err != nil {
 		return err
 	}
@@ -251,7 +242,7 @@ func benchRoute(ctx context.Context, o options, r route, envFor func(route, stri
 	fmt.Fprintf(out, "ratio beckon/bare (medians): %.0f%% of the requests/s; bare's CPU per request is %.0f%% of beckon's\n",
 		100*full.rps/baseline.rps, 100*float64(baseline.cpuPerReq)/float64(full.cpuPerReq))
 	fmt.Fprintf(out, "batch resolve of 1000 (%d runs): p50 %.1f ms, p99 %.1f ms\n", o.batches, ms(batch.p50), ms(batch.p99))
-	_ = bare.Process.Signal(os.Interrupt)
+	bare.stop()
 	if o.engine != "postgres" || o.nodes < 2 {
 		return nil
 	}

@@ -122,30 +122,50 @@ var _ Screen = NoScreen{}
 // Spam returns false.
 func (NoScreen) Spam(context.Context, Message) (bool, error) { return false, nil }
 
+// Party is one account of a check as the gate's policies see it.
+type Party struct {
+	// Account is the account; of its identifiers it has only its first
+	// email.
+	Account directory.Account
+	// Tenant is the account's tenant (its policy and region), nil for a
+	// personal account.
+	Tenant *directory.Tenant
+}
+
 // Pair is the gate's state between a sender and a recipient.
 type Pair struct {
+	// Sender and Recipient are nil when the account does not exist.
+	Sender, Recipient *Party
 	// Blocked: either account blocks the other.
 	Blocked bool
-	// Requests are the requests from the sender to the recipient.
-	Requests []Request
+	// Accepted is the id of an accepted request from the sender to the
+	// recipient, "" when none.
+	Accepted string
+	// Refused: a request from the sender to the recipient was declined,
+	// blocked or reported.
+	Refused bool
+	// Pending is the pair's oldest pending request (its ID and Delivered),
+	// nil when none.
+	Pending *Request
 }
 
 // Store persists requests. Each method is one transaction.
 type Store interface {
 	// Account reads an account, or directory.ErrAccountNotFound.
 	Account(ctx context.Context, id string) (directory.Account, error)
-	// Tenant reads a tenant, or directory.ErrTenantNotFound.
-	Tenant(ctx context.Context, id string) (directory.Tenant, error)
 	// Pair reads the state between sender and recipient.
 	Pair(ctx context.Context, senderID, recipientID string) (Pair, error)
-	// Deliver counts one message from r.SenderID to r.RecipientID. When the
-	// pair has no request it first stores r (pending) and publishes
-	// request.created. Then, on the pair's oldest pending request, it adds
-	// one delivered message when fewer than limit were delivered — one
-	// conditional update, so that no concurrency lets more through — or
-	// else one held message. It returns the request and whether the
-	// message was delivered; a pair without a pending request (decided
-	// meanwhile) returns its oldest request and false.
+	// Count counts one message on the pending request r (as Pair read
+	// it): one delivered message when fewer than limit were delivered —
+	// one conditional update, so that no concurrency lets more through —
+	// or else one held message. It returns the request and whether the
+	// message was delivered; a request no longer pending is returned as it
+	// is, not counted. Errors: ErrNotFound.
+	Count(ctx context.Context, r Request, limit int) (Request, bool, error)
+	// Deliver stores r (pending) with request.created when the pair from
+	// r.SenderID to r.RecipientID has no request, then counts one message
+	// (as Count) on the pair's oldest pending request, or returns its
+	// oldest request, not counted, when none is pending.
 	Deliver(ctx context.Context, r Request, limit int) (Request, bool, error)
 	// Request reads a request, or ErrNotFound.
 	Request(ctx context.Context, id string) (Request, error)
@@ -181,29 +201,6 @@ func NewService(store Store, screen Screen) *Service {
 	return &Service{store: store, screen: screen}
 }
 
-// account reads an account named in field, with its effective policy.
-func (s *Service) account(ctx context.Context, field, id string) (directory.Account, directory.Policy, error) {
-	if err := directory.ValidateID(field, id); err != nil {
-		return directory.Account{}, directory.Policy{}, err
-	}
-	a, err := s.store.Account(ctx, id)
-	if fault.CodeOf(err) == fault.CodeAccountNotFound {
-		return a, directory.Policy{}, directory.ErrAccountNotFound.WithField(field)
-	}
-	if err != nil {
-		return a, directory.Policy{}, err
-	}
-	var tenant *directory.Tenant
-	if !a.Personal() {
-		t, err := s.store.Tenant(ctx, a.TenantID)
-		if err != nil {
-			return a, directory.Policy{}, fmt.Errorf("tenant of %s: %w", field, err)
-		}
-		tenant = &t
-	}
-	return a, a.EffectivePolicy(tenant), nil
-}
-
 // Check decides whether a message from m.Sender to m.Recipient may be
 // delivered, and counts it when it is a pre-acceptance message. The rules,
 // first match wins: a block either way rejects (blocked); two accounts of
@@ -221,28 +218,33 @@ func (s *Service) Check(ctx context.Context, m Message) (Decision, error) {
 	if err := validate(m); err != nil {
 		return Decision{}, err
 	}
-	sender, sendPolicy, err := s.account(ctx, "sender", m.Sender)
+	for _, f := range []struct{ name, id string }{{"sender", m.Sender}, {"recipient", m.Recipient}} {
+		if err := directory.ValidateID(f.name, f.id); err != nil {
+			return Decision{}, err
+		}
+	}
+	pair, err := s.store.Pair(ctx, m.Sender, m.Recipient)
 	if err != nil {
 		return Decision{}, err
 	}
-	recipient, recvPolicy, err := s.account(ctx, "recipient", m.Recipient)
-	if err != nil {
-		return Decision{}, err
+	if pair.Sender == nil {
+		return Decision{}, directory.ErrAccountNotFound.WithField("sender")
 	}
-	pair, err := s.store.Pair(ctx, sender.ID, recipient.ID)
-	if err != nil {
-		return Decision{}, err
+	if pair.Recipient == nil {
+		return Decision{}, directory.ErrAccountNotFound.WithField("recipient")
 	}
+	sender, recipient := pair.Sender.Account, pair.Recipient.Account
 	if pair.Blocked {
 		return Decision{Decision: Reject, Reason: ReasonBlocked}, nil
 	}
 	if !sender.Personal() && sender.TenantID == recipient.TenantID {
 		return Decision{Decision: Deliver, Reason: ReasonSameTenant}, nil
 	}
-	if d, ok := decided(pair.Requests); ok {
+	if d, ok := decided(pair.Accepted, pair.Refused); ok {
 		return d, nil
 	}
-	if !allowed(sender, sendPolicy, recipient, recvPolicy) {
+	recvPolicy := recipient.EffectivePolicy(pair.Recipient.Tenant)
+	if !allowed(sender, sender.EffectivePolicy(pair.Sender.Tenant), recipient, recvPolicy) {
 		return Decision{Decision: Reject, Reason: ReasonPolicy}, nil
 	}
 	spam, err := s.screen.Spam(ctx, m)
@@ -252,19 +254,28 @@ func (s *Service) Check(ctx context.Context, m Message) (Decision, error) {
 	if spam {
 		return Decision{Decision: Reject, Reason: ReasonSpam}, nil
 	}
-	id, err := newID()
-	if err != nil {
-		return Decision{}, err
-	}
 	limit := recvPolicy.PreAcceptanceMessageLimit
-	r, delivered, err := s.store.Deliver(ctx, Request{ID: id, SenderID: sender.ID, RecipientID: recipient.ID, ChatID: m.ChatID}, limit)
+	var r Request
+	var delivered bool
+	if pair.Pending != nil {
+		r, delivered, err = s.store.Count(ctx, *pair.Pending, limit)
+	} else {
+		var id string
+		if id, err = newID(); err != nil {
+			return Decision{}, err
+		}
+		r, delivered, err = s.store.Deliver(ctx, Request{ID: id, SenderID: sender.ID, RecipientID: recipient.ID, ChatID: m.ChatID}, limit)
+	}
 	if err != nil {
 		return Decision{}, err
 	}
-	if r.Status != Pending { // decided between the read and the count
-		if d, ok := decided([]Request{r}); ok {
-			return d, nil
-		}
+	if r.Status == Accepted { // decided between the read and the count
+		d, _ := decided(r.ID, false)
+		return d, nil
+	}
+	if r.Status != Pending {
+		d, _ := decided("", true)
+		return d, nil
 	}
 	remaining := max(limit-r.Delivered, 0)
 	if delivered {
@@ -273,17 +284,11 @@ func (s *Service) Check(ctx context.Context, m Message) (Decision, error) {
 	return Decision{Decision: Reject, Reason: ReasonLimitReached, Remaining: &remaining, RequestID: r.ID}, nil
 }
 
-// decided returns the decision an accepted or otherwise decided request
-// of the pair makes, if any: accepted wins over the others.
-func decided(rs []Request) (Decision, bool) {
-	var refused bool
-	for _, r := range rs {
-		switch r.Status {
-		case Accepted:
-			return Decision{Decision: Deliver, Reason: ReasonAccepted, RequestID: r.ID}, true
-		case Declined, Blocked, Reported:
-			refused = true
-		}
+// decided returns the decision an accepted (id accepted) or a refused
+// request of the pair makes, if any: accepted wins.
+func decided(accepted string, refused bool) (Decision, bool) {
+	if accepted != "" {
+		return Decision{Decision: Deliver, Reason: ReasonAccepted, RequestID: accepted}, true
 	}
 	if refused {
 		return Decision{Decision: Reject, Reason: ReasonDeclined}, true

@@ -408,9 +408,33 @@ UPDATE idempotency_keys SET status = ?, body = ? WHERE key_id = ? AND idem_key =
 -- name: idem-forget
 DELETE FROM idempotency_keys WHERE key_id = ? AND idem_key = ?;
 
--- name: pair-blocked
--- Whether either account blocks the other.
-SELECT EXISTS (SELECT 1 FROM blocks WHERE (account_id = ? AND blocked_id = ?) OR (account_id = ? AND blocked_id = ?));
+-- name: gate-pair
+-- The gate's whole read of a check, one row (sender ?, recipient ?): each
+-- account (s.id or r.id NULL when it does not exist) with what the
+-- policies need — tenant policy and region, overrides, first email —
+-- whether either blocks the other, and the pair's requests from sender to
+-- recipient: one accepted, whether any was refused, the oldest pending.
+SELECT s.id AS "s.id", s.tenant_id AS "s.tenant_id", s.region AS "s.region",
+       s.outbound_personal AS "s.outbound_personal", s.inbound_personal AS "s.inbound_personal",
+       st.region AS "s.tenant_region", st.policy AS "s.tenant_policy",
+       (SELECT i.value FROM identifiers i WHERE i.account_id = s.id AND i.kind = 'email' ORDER BY i.position LIMIT 1) AS "s.email",
+       r.id AS "r.id", r.tenant_id AS "r.tenant_id", r.region AS "r.region",
+       r.outbound_personal AS "r.outbound_personal", r.inbound_personal AS "r.inbound_personal",
+       rt.region AS "r.tenant_region", rt.policy AS "r.tenant_policy",
+       (SELECT i.value FROM identifiers i WHERE i.account_id = r.id AND i.kind = 'email' ORDER BY i.position LIMIT 1) AS "r.email",
+       EXISTS (SELECT 1 FROM blocks b WHERE (b.account_id = x.sid AND b.blocked_id = x.rid)
+                                        OR (b.account_id = x.rid AND b.blocked_id = x.sid)) AS blocked,
+       (SELECT q.id FROM requests q WHERE q.sender_id = x.sid AND q.recipient_id = x.rid AND q.status = 'accepted' LIMIT 1) AS accepted_id,
+       EXISTS (SELECT 1 FROM requests q WHERE q.sender_id = x.sid AND q.recipient_id = x.rid
+                                          AND q.status IN ('declined', 'blocked', 'reported')) AS refused,
+       p.id AS pending_id, p.delivered AS pending_delivered
+FROM (SELECT CAST(? AS TEXT) AS sid, CAST(? AS TEXT) AS rid) x
+LEFT JOIN accounts s ON s.id = x.sid
+LEFT JOIN tenants st ON st.id = s.tenant_id
+LEFT JOIN accounts r ON r.id = x.rid
+LEFT JOIN tenants rt ON rt.id = r.tenant_id
+LEFT JOIN requests p ON p.id = (SELECT q.id FROM requests q WHERE q.sender_id = x.sid AND q.recipient_id = x.rid
+                                  AND q.status = 'pending' ORDER BY q.created_at, q.id LIMIT 1);
 
 -- name: pair-requests
 SELECT id, invite_id, sender_id, recipient_id, chat_id, status, delivered, held, created_at, updated_at, last_delivered_at
@@ -427,10 +451,12 @@ ON CONFLICT DO NOTHING;
 -- Atomic: the row is locked and the guard read again, so that never more
 -- than the limit are delivered, whatever runs at once.
 UPDATE requests SET delivered = delivered + 1, last_delivered_at = ?, updated_at = ?
-WHERE id = ? AND status = 'pending' AND delivered < ?;
+WHERE id = ? AND status = 'pending' AND delivered < ?
+RETURNING id, invite_id, sender_id, recipient_id, chat_id, status, delivered, held, created_at, updated_at, last_delivered_at;
 
 -- name: count-held
-UPDATE requests SET held = held + 1, updated_at = ? WHERE id = ? AND status = 'pending';
+UPDATE requests SET held = held + 1, updated_at = ? WHERE id = ? AND status = 'pending'
+RETURNING id, invite_id, sender_id, recipient_id, chat_id, status, delivered, held, created_at, updated_at, last_delivered_at;
 
 -- name: get-request
 SELECT id, invite_id, sender_id, recipient_id, chat_id, status, delivered, held, created_at, updated_at, last_delivered_at
