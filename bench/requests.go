@@ -50,6 +50,14 @@ func runRequests(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer drop()
+	if o.engine == "postgres" {
+		backends, closeDB, err := pgBackends(ctx, dbURL)
+		if err != nil {
+			return err
+		}
+		defer closeDB()
+		o.backends = backends
+	}
 	env := append(append(os.Environ(), "BECKON_DATABASE_URL="+dbURL, "BECKON_REDIS_URL=",
 		"BECKON_DB_MAX_CONNS="+strconv.Itoa(o.dbConns)), unlimited...)
 	key, err := createKey(ctx, o.binary, env, "directory,requests")
@@ -80,7 +88,7 @@ func runRequests(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintln(tw, "load\tserver\trequests/s\tp50 ms\tp99 ms\tmax RSS MB\tCPU µs/req\tDB CPU µs/req\terrors\t")
 	for _, mix := range strings.Split(*mixes, ",") {
 		load := func(addr, key string, pid int) wrkLoad {
-			return wrkLoad{script: "requests", nodes: []string{addr}, key: key, conns: o.conns, d: o.duration, pids: []int{pid},
+			return wrkLoad{script: "requests", nodes: []string{addr}, key: key, conns: o.conns, d: o.duration, pids: []int{pid}, backends: o.backends,
 				env: []string{"BENCH_PAIRS=" + strconv.Itoa(*pairs), "BENCH_MIX=" + mix}}
 		}
 		fulls, bares, err := alternate(ctx, o.runs, dir, load(n.addr, key, n.pid()), load(bare.addr, "", bare.pid()))

@@ -102,26 +102,12 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer dropDB()
 	if o.engine == "postgres" {
-		db, err := sql.Open("pgx", dbURL)
+		backends, closeDB, err := pgBackends(ctx, dbURL)
 		if err != nil {
 			return err
 		}
-		defer db.Close()
-		o.backends = func() []int {
-			var pids []int
-			rows, err := db.QueryContext(ctx, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
-			if err != nil {
-				return nil
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var pid int
-				if rows.Scan(&pid) == nil {
-					pids = append(pids, pid)
-				}
-			}
-			return pids
-		}
+		defer closeDB()
+		o.backends = backends
 	}
 	routes := []route{{"direct", dbURL}}
 	if o.engine == "postgres" && o.bouncerURL != "" {
@@ -175,6 +161,30 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// pgBackends returns a function listing the PostgreSQL processes serving
+// the database of dbURL (whose CPU time runWrk reads), and a closer.
+func pgBackends(ctx context.Context, dbURL string) (func() []int, func(), error) {
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	return func() []int {
+		var pids []int
+		rows, err := db.QueryContext(ctx, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+		if err != nil {
+			return nil
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var pid int
+			if rows.Scan(&pid) == nil {
+				pids = append(pids, pid)
+			}
+		}
+		return pids
+	}, func() { db.Close() }, nil
 }
 
 // throughBouncer returns dbURL with the host and port of the PgBouncer URL,
