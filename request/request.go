@@ -138,14 +138,14 @@ type Pair struct {
 	Sender, Recipient *Party
 	// Blocked: either account blocks the other.
 	Blocked bool
-	// Accepted is the id of an accepted request from the sender to the
-	// recipient, "" when none.
-	Accepted string
+	// Accepted: the two accepted each other — a request or an invitation
+	// between them, either way, was accepted.
+	Accepted bool
 	// Refused: a request from the sender to the recipient was declined,
 	// blocked or reported.
 	Refused bool
-	// Pending is the pair's oldest pending request (its ID and Delivered),
-	// nil when none.
+	// Pending is the pair's oldest pending request, with the pair's count
+	// of delivered messages; nil when none.
 	Pending *Request
 }
 
@@ -155,17 +155,17 @@ type Store interface {
 	Account(ctx context.Context, id string) (directory.Account, error)
 	// Pair reads the state between sender and recipient.
 	Pair(ctx context.Context, senderID, recipientID string) (Pair, error)
-	// Count counts one message on the pending request r (as Pair read
-	// it): one delivered message when fewer than limit were delivered —
-	// one conditional update, so that no concurrency lets more through —
-	// or else one held message. It returns the request and whether the
-	// message was delivered; a request no longer pending is returned as it
-	// is, not counted. Errors: ErrNotFound.
+	// Count counts one message from r.SenderID to r.RecipientID, r being
+	// the pair's pending request as Pair read it: the pair's count takes
+	// one delivered message when fewer than limit were delivered — one
+	// conditional update, so that no concurrency lets more through — or
+	// else one held message. It returns r with the pair's counts and
+	// whether the message was delivered.
 	Count(ctx context.Context, r Request, limit int) (Request, bool, error)
 	// Deliver stores r (pending) with request.created when the pair from
 	// r.SenderID to r.RecipientID has no request, then counts one message
-	// (as Count) on the pair's oldest pending request, or returns its
-	// oldest request, not counted, when none is pending.
+	// (as Count) and returns the pair's oldest pending request; when none
+	// is pending (decided meanwhile) it returns the oldest, not counted.
 	Deliver(ctx context.Context, r Request, limit int) (Request, bool, error)
 	// Request reads a request, or ErrNotFound.
 	Request(ctx context.Context, id string) (Request, error)
@@ -269,12 +269,8 @@ func (s *Service) Check(ctx context.Context, m Message) (Decision, error) {
 	if err != nil {
 		return Decision{}, err
 	}
-	if r.Status == Accepted { // decided between the read and the count
-		d, _ := decided(r.ID, false)
-		return d, nil
-	}
-	if r.Status != Pending {
-		d, _ := decided("", true)
+	if r.Status != Pending { // decided between the read and the first count
+		d, _ := decided(r.Status == Accepted, r.Status != Accepted)
 		return d, nil
 	}
 	remaining := max(limit-r.Delivered, 0)
@@ -284,11 +280,11 @@ func (s *Service) Check(ctx context.Context, m Message) (Decision, error) {
 	return Decision{Decision: Reject, Reason: ReasonLimitReached, Remaining: &remaining, RequestID: r.ID}, nil
 }
 
-// decided returns the decision an accepted (id accepted) or a refused
-// request of the pair makes, if any: accepted wins.
-func decided(accepted string, refused bool) (Decision, bool) {
-	if accepted != "" {
-		return Decision{Decision: Deliver, Reason: ReasonAccepted, RequestID: accepted}, true
+// decided returns the decision an acceptance between the two or a
+// refused request of the pair makes, if any: accepted wins.
+func decided(accepted, refused bool) (Decision, bool) {
+	if accepted {
+		return Decision{Decision: Deliver, Reason: ReasonAccepted}, true
 	}
 	if refused {
 		return Decision{Decision: Reject, Reason: ReasonDeclined}, true

@@ -412,8 +412,9 @@ DELETE FROM idempotency_keys WHERE key_id = ? AND idem_key = ?;
 -- The gate's whole read of a check, one row (sender ?, recipient ?): each
 -- account (s.id or r.id NULL when it does not exist) with what the
 -- policies need — tenant policy and region, overrides, first email —
--- whether either blocks the other, and the pair's requests from sender to
--- recipient: one accepted, whether any was refused, the oldest pending.
+-- whether either blocks the other, whether the two accepted each other (a
+-- request or an invitation, either way), whether a request from sender to
+-- recipient was refused, the oldest pending one and the pair's count.
 SELECT s.id AS "s.id", s.tenant_id AS "s.tenant_id", s.region AS "s.region",
        s.outbound_personal AS "s.outbound_personal", s.inbound_personal AS "s.inbound_personal",
        st.region AS "s.tenant_region", st.policy AS "s.tenant_policy",
@@ -424,21 +425,27 @@ SELECT s.id AS "s.id", s.tenant_id AS "s.tenant_id", s.region AS "s.region",
        (SELECT i.value FROM identifiers i WHERE i.account_id = r.id AND i.kind = 'email' ORDER BY i.position LIMIT 1) AS "r.email",
        EXISTS (SELECT 1 FROM blocks b WHERE (b.account_id = x.sid AND b.blocked_id = x.rid)
                                         OR (b.account_id = x.rid AND b.blocked_id = x.sid)) AS blocked,
-       (SELECT q.id FROM requests q WHERE q.sender_id = x.sid AND q.recipient_id = x.rid AND q.status = 'accepted' LIMIT 1) AS accepted_id,
+       EXISTS (SELECT 1 FROM requests q WHERE q.sender_id = x.sid AND q.recipient_id = x.rid AND q.status = 'accepted')
+       OR EXISTS (SELECT 1 FROM requests q WHERE q.sender_id = x.rid AND q.recipient_id = x.sid AND q.status = 'accepted')
+       OR EXISTS (SELECT 1 FROM invites v WHERE v.accepted_by = x.rid AND v.inviter_id = x.sid AND v.status = 'accepted')
+       OR EXISTS (SELECT 1 FROM invites v WHERE v.accepted_by = x.sid AND v.inviter_id = x.rid AND v.status = 'accepted') AS accepted,
        EXISTS (SELECT 1 FROM requests q WHERE q.sender_id = x.sid AND q.recipient_id = x.rid
                                           AND q.status IN ('declined', 'blocked', 'reported')) AS refused,
-       p.id AS pending_id, p.delivered AS pending_delivered
+       (SELECT q.id FROM requests q WHERE q.sender_id = x.sid AND q.recipient_id = x.rid AND q.status = 'pending'
+        ORDER BY q.created_at, q.id LIMIT 1) AS pending_id,
+       COALESCE(c.delivered, 0) AS delivered
 FROM (SELECT CAST(? AS TEXT) AS sid, CAST(? AS TEXT) AS rid) x
 LEFT JOIN accounts s ON s.id = x.sid
 LEFT JOIN tenants st ON st.id = s.tenant_id
 LEFT JOIN accounts r ON r.id = x.rid
 LEFT JOIN tenants rt ON rt.id = r.tenant_id
-LEFT JOIN requests p ON p.id = (SELECT q.id FROM requests q WHERE q.sender_id = x.sid AND q.recipient_id = x.rid
-                                  AND q.status = 'pending' ORDER BY q.created_at, q.id LIMIT 1);
+LEFT JOIN request_pairs c ON c.sender_id = x.sid AND c.recipient_id = x.rid;
 
 -- name: pair-requests
-SELECT id, invite_id, sender_id, recipient_id, chat_id, status, delivered, held, created_at, updated_at, last_delivered_at
-FROM requests WHERE sender_id = ? AND recipient_id = ? ORDER BY created_at, id;
+SELECT r.id, r.invite_id, r.sender_id, r.recipient_id, r.chat_id, r.status, COALESCE(c.delivered, 0) AS delivered,
+       COALESCE(c.held, 0) AS held, r.created_at, r.updated_at, c.last_delivered_at
+FROM requests r LEFT JOIN request_pairs c ON c.sender_id = r.sender_id AND c.recipient_id = r.recipient_id
+WHERE r.sender_id = ? AND r.recipient_id = ? ORDER BY r.created_at, r.id;
 
 -- name: insert-gate-request
 -- The gate's request of a pair; of two first checks at once, one inserts
@@ -448,19 +455,27 @@ VALUES (?, NULL, ?, ?, ?, 'pending', ?, ?)
 ON CONFLICT DO NOTHING;
 
 -- name: count-delivered
--- Atomic: the row is locked and the guard read again, so that never more
--- than the limit are delivered, whatever runs at once.
-UPDATE requests SET delivered = delivered + 1, last_delivered_at = ?, updated_at = ?
-WHERE id = ? AND status = 'pending' AND delivered < ?
-RETURNING id, invite_id, sender_id, recipient_id, chat_id, status, delivered, held, created_at, updated_at, last_delivered_at;
+-- The pair's count, atomic: the row is locked and the guard read again,
+-- so that never more than the limit (? > 0) are delivered, whatever runs
+-- at once. No row returned: the limit was reached.
+INSERT INTO request_pairs (sender_id, recipient_id, delivered, held, last_delivered_at, updated_at)
+VALUES (?, ?, 1, 0, ?, ?)
+ON CONFLICT (sender_id, recipient_id) DO UPDATE SET delivered = request_pairs.delivered + 1,
+    last_delivered_at = excluded.last_delivered_at, updated_at = excluded.updated_at
+WHERE request_pairs.delivered < ?
+RETURNING delivered, held, last_delivered_at;
 
 -- name: count-held
-UPDATE requests SET held = held + 1, updated_at = ? WHERE id = ? AND status = 'pending'
-RETURNING id, invite_id, sender_id, recipient_id, chat_id, status, delivered, held, created_at, updated_at, last_delivered_at;
+INSERT INTO request_pairs (sender_id, recipient_id, delivered, held, updated_at)
+VALUES (?, ?, 0, 1, ?)
+ON CONFLICT (sender_id, recipient_id) DO UPDATE SET held = request_pairs.held + 1, updated_at = excluded.updated_at
+RETURNING delivered, held, last_delivered_at;
 
 -- name: get-request
-SELECT id, invite_id, sender_id, recipient_id, chat_id, status, delivered, held, created_at, updated_at, last_delivered_at
-FROM requests WHERE id = ?;
+SELECT r.id, r.invite_id, r.sender_id, r.recipient_id, r.chat_id, r.status, COALESCE(c.delivered, 0) AS delivered,
+       COALESCE(c.held, 0) AS held, r.created_at, r.updated_at, c.last_delivered_at
+FROM requests r LEFT JOIN request_pairs c ON c.sender_id = r.sender_id AND c.recipient_id = r.recipient_id
+WHERE r.id = ?;
 
 -- name: decide-request
 -- Guarded by the statuses the action applies to (four, repeated to fill).
@@ -469,13 +484,14 @@ UPDATE requests SET status = ?, updated_at = ? WHERE id = ? AND status IN (?, ?,
 -- name: list-requests
 -- The requests to an account, with what the recipient may see of each
 -- sender. ? = '' lists every status.
-SELECT r.id, r.invite_id, r.sender_id, r.recipient_id, r.chat_id, r.status, r.delivered, r.held, r.created_at,
-       r.updated_at, r.last_delivered_at, a.display_name AS sender_name, COALESCE(a.tenant_id, '') AS sender_tenant,
+SELECT r.id, r.invite_id, r.sender_id, r.recipient_id, r.chat_id, r.status, COALESCE(c.delivered, 0) AS delivered,
+       COALESCE(c.held, 0) AS held, r.created_at, r.updated_at, c.last_delivered_at, a.display_name AS sender_name, COALESCE(a.tenant_id, '') AS sender_tenant,
        COALESCE(me.tenant_id, '') AS recipient_tenant,
        COALESCE((SELECT i.value FROM identifiers i WHERE i.account_id = a.id AND i.kind = 'email' ORDER BY i.position LIMIT 1), '') AS sender_email
 FROM requests r
 JOIN accounts a ON a.id = r.sender_id
 JOIN accounts me ON me.id = r.recipient_id
+LEFT JOIN request_pairs c ON c.sender_id = r.sender_id AND c.recipient_id = r.recipient_id
 WHERE r.recipient_id = ? AND (? = '' OR r.status = ?) AND r.id > ?
 ORDER BY r.id LIMIT ?;
 

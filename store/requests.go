@@ -53,13 +53,13 @@ type partyCols struct {
 }
 
 type gateRow struct {
-	Sender           partyCols      `db:"s"`
-	Recipient        partyCols      `db:"r"`
-	Blocked          bool           `db:"blocked"`
-	AcceptedID       sql.NullString `db:"accepted_id"`
-	Refused          bool           `db:"refused"`
-	PendingID        sql.NullString `db:"pending_id"`
-	PendingDelivered sql.NullInt64  `db:"pending_delivered"`
+	Sender    partyCols      `db:"s"`
+	Recipient partyCols      `db:"r"`
+	Blocked   bool           `db:"blocked"`
+	Accepted  bool           `db:"accepted"`
+	Refused   bool           `db:"refused"`
+	PendingID sql.NullString `db:"pending_id"`
+	Delivered int            `db:"delivered"`
 }
 
 // party returns the account of c, nil when it does not exist.
@@ -97,10 +97,10 @@ func (d *DB) Pair(ctx context.Context, senderID, recipientID string) (request.Pa
 	if p.Recipient, err = d.party(row.Recipient); err != nil {
 		return p, err
 	}
-	p.Blocked, p.Accepted, p.Refused = row.Blocked, row.AcceptedID.String, row.Refused
+	p.Blocked, p.Accepted, p.Refused = row.Blocked, row.Accepted, row.Refused
 	if row.PendingID.Valid {
 		p.Pending = &request.Request{ID: row.PendingID.String, SenderID: senderID, RecipientID: recipientID,
-			Status: request.Pending, Delivered: int(row.PendingDelivered.Int64)}
+			Status: request.Pending, Delivered: row.Delivered}
 	}
 	return p, nil
 }
@@ -113,12 +113,12 @@ func (d *DB) pairRequests(ctx context.Context, q sqlx.QueryerContext, senderID, 
 	return rows, nil
 }
 
-// Count counts one message on the pending request r (as read): one
-// statement, delivered when fewer than limit were (atomic on one node or
-// many), else held — straight to held when r had reached the limit
-// already, since the count only grows. It returns the request and whether
-// the message was delivered; a request no longer pending is returned as
-// it is, not counted.
+// Count counts one message from r.SenderID to r.RecipientID on the pair's
+// count (r is the pair's pending request as read): one guarded upsert,
+// delivered when fewer than limit were (atomic on one node or many), else
+// held — straight to held when r showed the limit reached already, since
+// the count only grows. It returns r with the pair's counts and whether
+// the message was delivered.
 func (d *DB) Count(ctx context.Context, r request.Request, limit int) (request.Request, bool, error) {
 	if d.dialect == SQLite {
 		d.writeMu.Lock()
@@ -131,27 +131,30 @@ func (d *DB) Count(ctx context.Context, r request.Request, limit int) (request.R
 // transaction.
 func (d *DB) count(ctx context.Context, get func(dest any, name string, args ...any) error, r request.Request, limit int) (request.Request, bool, error) {
 	now := d.timeArg(d.now())
-	var row requestRow
+	var c struct {
+		Delivered       int    `db:"delivered"`
+		Held            int    `db:"held"`
+		LastDeliveredAt dbTime `db:"last_delivered_at"`
+	}
+	delivered := false
 	if r.Delivered < limit {
-		err := get(&row, "count-delivered", now, now, r.ID, limit)
-		if err == nil {
-			return row.request(), true, nil
+		err := get(&c, "count-delivered", r.SenderID, r.RecipientID, now, now, limit)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return r, false, fmt.Errorf("count delivered: %w", err)
 		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return request.Request{}, false, fmt.Errorf("count delivered: %w", err)
+		delivered = err == nil
+	}
+	if !delivered {
+		if err := get(&c, "count-held", r.SenderID, r.RecipientID, now); err != nil {
+			return r, false, fmt.Errorf("count held: %w", err)
 		}
 	}
-	err := get(&row, "count-held", now, r.ID)
-	if errors.Is(err, sql.ErrNoRows) { // decided meanwhile
-		err = get(&row, "get-request", r.ID)
+	r.Delivered, r.Held, r.LastDeliveredAt = c.Delivered, c.Held, nil
+	if !c.LastDeliveredAt.IsZero() {
+		t := c.LastDeliveredAt.Time
+		r.LastDeliveredAt = &t
 	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return request.Request{}, false, request.ErrNotFound
-	}
-	if err != nil {
-		return request.Request{}, false, fmt.Errorf("count held: %w", err)
-	}
-	return row.request(), false, nil
+	return r, delivered, nil
 }
 
 // Deliver stores r, the pair's first request, with request.created when
