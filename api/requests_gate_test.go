@@ -183,3 +183,23 @@ func TestCheckIdempotencyKey(t *testing.T) {
 		t.Fatalf("the same check retried with one Idempotency-Key: %q, counted %+v", got, items)
 	}
 }
+
+// TestGateChangeOfMind: a recipient who blocked a request, then lifted the
+// block, can accept it, and the sender's messages are delivered again;
+// while the block stood, the acceptance did not let them through.
+func TestGateChangeOfMind(t *testing.T) {
+	h := newHarness(t, testenv.SQLite(t), generous)
+	h.seed()
+	h.check(t, "alice", "bob")
+	id := h.requests(t, "")[0].ID
+	key := h.keys[auth.ScopeRequests]
+	want(t, h.call("POST", "/v1/requests/"+id+"/block", key, "", nil), 200, "")
+	want(t, h.call("POST", "/v1/requests/"+id+"/accept", key, "", nil), 200, "")
+	if d := h.check(t, "alice", "bob"); d.Reason != "blocked" {
+		t.Fatalf("accepted while the block stands: %+v", d)
+	}
+	want(t, h.call("DELETE", "/v1/accounts/bob/blocks/alice", key, "", nil), 204, "")
+	if d := h.check(t, "alice", "bob"); d.Decision != "deliver" || d.Reason != "accepted" {
+		t.Fatalf("after the block was lifted: %+v", d)
+	}
+}

@@ -358,22 +358,25 @@ var acts = map[Action]struct {
 	block bool
 	typ   event.Type
 }{
-	Accept:  {[]Status{Pending}, Accepted, false, event.RequestAccepted},
+	Accept:  {[]Status{Pending, Declined, Blocked, Reported}, Accepted, false, event.RequestAccepted},
 	Decline: {[]Status{Pending}, Declined, false, event.RequestDeclined},
 	Block:   {[]Status{Pending, Accepted, Declined}, Blocked, true, event.RequestBlocked},
 	Report:  {[]Status{Pending, Accepted, Declined, Blocked}, Reported, true, event.RequestReported},
 }
 
 // Act applies an action to a request and returns it. Acting again is a
-// no-op that returns the request (no second event). Accept and decline
-// apply to a pending request; block applies to any request not blocked
-// already, and also blocks the sender for the recipient in the directory
-// (resolve then answers none, invites send nothing, the gate rejects);
-// report is a block that also publishes request.reported, the signal for
-// the spam screen; block on a reported request is a no-op.
+// no-op that returns the request (no second event). Accept applies to any
+// request not accepted — the recipient may change their mind about a
+// request they declined, blocked or reported; a block of the directory,
+// while it stands, still wins at the gate. Decline applies to a pending
+// request. Block applies to any request not blocked already, and also
+// blocks the sender for the recipient in the directory (resolve then
+// answers none, invites send nothing, the gate rejects); report is a
+// block that also publishes request.reported, the signal for the spam
+// screen; block on a reported request is a no-op.
 //
 // Errors: Invalid invalid_id, NotFound request_not_found, Conflict
-// request_decided (accept or decline of a request decided otherwise).
+// request_decided (decline of a request decided otherwise).
 func (s *Service) Act(ctx context.Context, id string, a Action) (Request, error) {
 	act, ok := acts[a]
 	if !ok {
