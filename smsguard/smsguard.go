@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nyaruka/phonenumbers"
@@ -123,13 +124,24 @@ type Config struct {
 	Now       func() time.Time
 }
 
+// DefaultCoolOff is how long SMS to a pumped prefix stop by default.
+const DefaultCoolOff = 3 * time.Hour
+
 // Guard decides which SMS invitations may go.
-type Guard struct{ cfg Config }
+type Guard struct {
+	cfg Config
+
+	mu        sync.Mutex
+	lastPrune time.Time
+}
 
 // New returns a Guard.
 func New(cfg Config) *Guard {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.CoolOff <= 0 {
+		cfg.CoolOff = DefaultCoolOff
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -249,10 +261,19 @@ func (g *Guard) Accepted(ctx context.Context, number string) error {
 	return nil
 }
 
-// Prune forgets what no window reads any more. Run it now and then; any
-// node may.
+// Prune forgets what no window reads any more, at most once an hour per
+// Guard (it does nothing otherwise). Run it now and then; any node may.
 func (g *Guard) Prune(ctx context.Context) error {
 	now := g.cfg.Now().UTC()
+	g.mu.Lock()
+	due := now.Sub(g.lastPrune) >= time.Hour
+	if due {
+		g.lastPrune = now
+	}
+	g.mu.Unlock()
+	if !due {
+		return nil
+	}
 	t := g.cfg.Thresholds
 	keep := time.Duration(t.RecentHours+t.BaselineHours+24) * time.Hour
 	return g.cfg.Store.PruneSMS(ctx, now.Truncate(time.Hour).Add(-keep), now.AddDate(0, 0, -2).Format(time.DateOnly), now)

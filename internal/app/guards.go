@@ -1,0 +1,51 @@
+package app
+
+import (
+	"log/slog"
+
+	"github.com/beckon-chat/beckon/api"
+	"github.com/beckon-chat/beckon/reputation"
+	"github.com/beckon-chat/beckon/smsguard"
+	"github.com/beckon-chat/beckon/store"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// guards are the sender reputation and the SMS cost guard of a node, with
+// their counters on /metrics. The counters are per node, and /metrics is
+// for operators: a held message counts here, never in the delivery
+// counts an inviter could compare with their own invitations.
+type guards struct {
+	reputation *reputation.Service
+	sms        *smsguard.Guard
+	shrunk     prometheus.Counter
+}
+
+func newGuards(cfg Config, db *store.DB, metrics *api.Metrics, log *slog.Logger) (*guards, error) {
+	held := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "beckon_sms_guard_held_total",
+		Help: "SMS invitations held back by the SMS cost guard, by reason (sms_prefix, sms_tenant_budget).",
+	}, []string{"reason"})
+	cooloffs := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "beckon_sms_prefix_cooloffs_total",
+		Help: "Destination prefixes put in cool-off: far more SMS invitations than usual, almost none accepted.",
+	})
+	shrunk := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "beckon_reputation_held_total",
+		Help: "Invitation messages held back because their sender's reputation shrank their limits.",
+	})
+	for _, c := range []prometheus.Collector{held, cooloffs, shrunk} {
+		if err := metrics.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range []string{smsguard.ReasonPrefix, smsguard.ReasonBudget} {
+		held.WithLabelValues(r) // at zero from the start
+	}
+	return &guards{
+		reputation: reputation.NewService(db, reputation.DefaultParams(), nil),
+		sms: smsguard.New(smsguard.Config{Store: db, Thresholds: smsguard.DefaultThresholds(),
+			CoolOff: cfg.SMSPrefixCoolOff, TenantDailyBudget: cfg.SMSTenantDailyBudget, Log: log,
+			OnHeld: func(reason string) { held.WithLabelValues(reason).Inc() }, OnCoolOff: cooloffs.Inc}),
+		shrunk: shrunk,
+	}, nil
+}
