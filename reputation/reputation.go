@@ -71,9 +71,9 @@ func DefaultParams() Params {
 		Window:        84 * 24 * time.Hour, // six half-lives: what is older counts less than 2%
 		MaxSignals:    500,
 		DeclineWeight: 1, BlockWeight: 2, ReportWeight: 3,
-		GoodCap:    20,
+		GoodCap:    10,
 		Prior:      5,
-		ShrinkFrom: 0.25, ShrinkTo: 0.75, MinFactor: 0.1,
+		ShrinkFrom: 0.3, ShrinkTo: 0.8, MinFactor: 0.1,
 		BadAt: 0.5,
 	}
 }
