@@ -26,11 +26,12 @@ import (
 type Stats struct {
 	// Recent counts SMS sent or held in the recent window.
 	Recent int
-	// Baseline counts SMS sent (not held) in the baseline window before
-	// the recent one: the prefix's normal.
-	Baseline int
+	// Baseline and BaselineAccepted count SMS sent (not held) and
+	// acceptances in the baseline window before the recent one: the
+	// prefix's normal.
+	Baseline, BaselineAccepted int
 	// Day and DayAccepted count SMS sent or held, and acceptances, in the
-	// last day.
+	// last day (24 hours, the current one included).
 	Day, DayAccepted int
 	// CoolUntil is the end of the prefix's cool-off (zero: none).
 	CoolUntil time.Time
@@ -79,8 +80,9 @@ type Thresholds struct {
 	// Surge is how many times the prefix's normal rate the recent rate
 	// must reach.
 	Surge float64
-	// MaxAcceptRatio is the share of the day's SMS accepted at or below
-	// which a prefix is "almost never accepted".
+	// MaxAcceptRatio is the share of the day's SMS beyond the normal
+	// that may be accepted and the prefix still count as "almost never
+	// accepted".
 	MaxAcceptRatio float64
 }
 
@@ -90,13 +92,19 @@ func DefaultThresholds() Thresholds {
 }
 
 // Pumped reports whether st shows a pumped prefix: at least MinRecent SMS
-// recently, at least Surge times the normal rate (a prefix with no history
-// is taken to normally get one SMS an hour), and no more than
-// MaxAcceptRatio of the day's SMS accepted.
+// recently, at least Surge times the normal rate (a prefix with little or
+// no history is taken to normally get one SMS an hour), and the day's
+// acceptances no more than the prefix's normal traffic explains plus
+// MaxAcceptRatio of the day's SMS beyond the normal. Acceptances of the
+// normal traffic do not hide a surge that nobody accepts.
 func (t Thresholds) Pumped(st Stats) bool {
-	normal := max(float64(st.Baseline)/float64(t.BaselineHours), 1) * float64(t.RecentHours)
-	return st.Recent >= t.MinRecent && float64(st.Recent) >= t.Surge*normal &&
-		float64(st.DayAccepted) <= t.MaxAcceptRatio*float64(st.Day)
+	perHour := max(float64(st.Baseline)/float64(t.BaselineHours), 1)
+	if st.Recent < t.MinRecent || float64(st.Recent) < t.Surge*perHour*float64(t.RecentHours) {
+		return false
+	}
+	excess := max(float64(st.Day)-perHour*24, 0)
+	explained := float64(st.BaselineAccepted) / float64(t.BaselineHours) * 24
+	return float64(st.DayAccepted) <= explained+t.MaxAcceptRatio*excess
 }
 
 // Why a message was held.

@@ -413,6 +413,7 @@ SELECT kind, who, MAX(at) AS at FROM (
 -- baseline starts) and its cool-off (package smsguard).
 SELECT COALESCE(SUM(CASE WHEN hour >= ? THEN sent + held ELSE 0 END), 0) AS recent,
        COALESCE(SUM(CASE WHEN hour < ? THEN sent ELSE 0 END), 0) AS baseline,
+       COALESCE(SUM(CASE WHEN hour < ? THEN accepted ELSE 0 END), 0) AS baseline_accepted,
        COALESCE(SUM(CASE WHEN hour >= ? THEN sent + held ELSE 0 END), 0) AS day,
        COALESCE(SUM(CASE WHEN hour >= ? THEN accepted ELSE 0 END), 0) AS day_accepted,
        (SELECT ends_at FROM sms_prefix_cooloffs WHERE prefix = ?) AS cool_until

@@ -17,16 +17,17 @@ func (d *DB) SMSPrefixStats(ctx context.Context, prefix string, w smsguard.Windo
 	var row struct {
 		Recent      int64  `db:"recent"`
 		Baseline    int64  `db:"baseline"`
+		BaseAcc     int64  `db:"baseline_accepted"`
 		Day         int64  `db:"day"`
 		DayAccepted int64  `db:"day_accepted"`
 		CoolUntil   dbTime `db:"cool_until"`
 	}
 	recent, day := d.timeArg(w.Recent), d.timeArg(w.Day)
 	if err := d.db.GetContext(ctx, &row, d.query("sms-prefix-stats"),
-		recent, recent, day, day, prefix, prefix, d.timeArg(w.Baseline)); err != nil {
+		recent, recent, recent, day, day, prefix, prefix, d.timeArg(w.Baseline)); err != nil {
 		return smsguard.Stats{}, fmt.Errorf("sms prefix stats: %w", err)
 	}
-	return smsguard.Stats{Recent: int(row.Recent), Baseline: int(row.Baseline), Day: int(row.Day),
+	return smsguard.Stats{Recent: int(row.Recent), Baseline: int(row.Baseline), BaselineAccepted: int(row.BaseAcc), Day: int(row.Day),
 		DayAccepted: int(row.DayAccepted), CoolUntil: row.CoolUntil.Time}, nil
 }
 
