@@ -128,7 +128,7 @@ func TestSMSGuardThroughTheAPI(t *testing.T) {
 	if sent != 30 {
 		t.Fatalf("%d of 50 SMS sent; want 30", sent)
 	}
-	want(t, h.do("POST", "/v1/invites", inviteBody("pumper", "+447911123456")), 201, "")
+	want(t, h.do("POST", "/v1/invites", inviteBody("pumper", "+447400123456")), 201, "")
 	if n := len(h.drain()); n != 1 {
 		t.Fatalf("another prefix: %d sent", n)
 	}
