@@ -1,14 +1,18 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/beckon-chat/beckon/internal/testenv"
+	"github.com/beckon-chat/beckon/smsguard"
 )
 
 // headerNames are the names of a response's headers but those that vary
@@ -137,6 +141,22 @@ func TestSMSGuardThroughTheAPI(t *testing.T) {
 	}
 	if got := metric(t, h, "beckon_sms_prefix_cooloffs_total"); got != "1" {
 		t.Fatalf("cool-offs %q; want 1", got)
+	}
+	// An accepted SMS invitation counts for its prefix, once.
+	tok := invited(t, h, "pumper", "+447400654321", "en")
+	b := newBrowser(t, h)
+	_, _, csrf := b.open(tok, "")
+	_, headers, _ := b.do("POST", "/i/"+tok+"/accept", url.Values{"csrf": {csrf}}, "")
+	loc, _ := url.Parse(headers.Get("Location"))
+	link := map[string]any{"account": map[string]any{"id": "newcomer", "tenant_id": nil, "display_name": "N"},
+		"identifier": "+447400654321", "invite_ticket": loc.Query().Get("invite_ticket")}
+	for range 2 {
+		want(t, h.call("POST", "/v1/links", h.keys["link"], "application/json", jsonBody(t, link)), 200, "")
+	}
+	now := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour) // an hour may have begun since
+	st, err := h.db.SMSPrefixStats(context.Background(), "+44740", smsguard.Windows{Recent: now, Day: now, Baseline: now})
+	if err != nil || st.DayAccepted != 1 || st.Day != 2 {
+		t.Fatalf("prefix +44740: %+v, %v; want 2 sent, 1 accepted", st, err)
 	}
 	if !strings.Contains(h.logs.String(), "+44781*******") || strings.Contains(h.logs.String(), "+447812300049") {
 		t.Fatal("the guard's logs show a number")
