@@ -100,8 +100,8 @@ func TestReputationShrinksSilently(t *testing.T) {
 				t.Fatalf("a held invite shows %v", inv["delivery"])
 			}
 		}
-		if got := metric(t, h, "beckon_reputation_held_total"); got != "45" {
-			t.Fatalf("beckon_reputation_held_total %q; want 45", got)
+		if got := metric(t, h, "beckon_reputation_suppressed_total"); got != "45" {
+			t.Fatalf("beckon_reputation_suppressed_total %q; want 45", got)
 		}
 	})
 }
@@ -136,7 +136,7 @@ func TestSMSGuardThroughTheAPI(t *testing.T) {
 	if n := len(h.drain()); n != 1 {
 		t.Fatalf("another prefix: %d sent", n)
 	}
-	if got := metric(t, h, `beckon_sms_guard_held_total{reason="sms_prefix"}`); got != "20" {
+	if got := metric(t, h, `beckon_sms_guard_suppressed_total{reason="sms_prefix"}`); got != "20" {
 		t.Fatalf("held %q; want 20", got)
 	}
 	if got := metric(t, h, "beckon_sms_prefix_cooloffs_total"); got != "1" {

@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 )
 
@@ -163,24 +164,57 @@ type Service struct {
 	store  Store
 	params Params
 	now    func() time.Time
+	ttl    time.Duration
+
+	mu    sync.Mutex
+	cache map[string]cached
 }
 
-// NewService returns a Service; now is the clock (nil: time.Now).
-func NewService(store Store, params Params, now func() time.Time) *Service {
+type cached struct {
+	score Score
+	at    time.Time
+}
+
+// maxCached bounds the cache: past it, the cache starts again empty.
+const maxCached = 100_000
+
+// NewService returns a Service; now is the clock (nil: time.Now). A
+// positive ttl keeps each sender's score that long in this process, so
+// that a hot path (the spam screen asks at every pre-acceptance message)
+// reads the database at most once per sender and ttl; a new signal then
+// reaches every node within ttl. 0 reads the database every time.
+func NewService(store Store, params Params, now func() time.Time, ttl time.Duration) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, params: params, now: now}
+	return &Service{store: store, params: params, now: now, ttl: ttl, cache: map[string]cached{}}
 }
 
 // Score reads senderID's signals and scores them. Errors: store errors.
 func (s *Service) Score(ctx context.Context, senderID string) (Score, error) {
 	now := s.now()
+	if s.ttl > 0 {
+		s.mu.Lock()
+		c, ok := s.cache[senderID]
+		s.mu.Unlock()
+		if ok && now.Sub(c.at) < s.ttl && !now.Before(c.at) {
+			return c.score, nil
+		}
+	}
 	signals, err := s.store.SenderSignals(ctx, senderID, now.Add(-s.params.Window), s.params.MaxSignals)
 	if err != nil {
 		return Score{}, fmt.Errorf("sender signals: %w", err)
 	}
-	return Compute(signals, now, s.params), nil
+	sc := Compute(signals, now, s.params)
+	if s.ttl > 0 {
+		s.mu.Lock()
+		if len(s.cache) >= maxCached {
+			s.cache = map[string]cached{}
+		}
+		s.cache[senderID] = cached{sc, now}
+		s.mu.Unlock()
+	}
+	return sc, nil
 }
 
 // Factor is what senderID's invitation limits are multiplied by (package

@@ -1,6 +1,7 @@
 package reputation
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"testing"
@@ -128,5 +129,43 @@ func TestShrink(t *testing.T) {
 		if got := Shrink(c.n, c.factor); got != c.want {
 			t.Errorf("Shrink(%d, %v) = %d; want %d", c.n, c.factor, got, c.want)
 		}
+	}
+}
+
+// countingStore serves fixed signals and counts its reads.
+type countingStore struct {
+	signals []Signal
+	reads   int
+}
+
+func (c *countingStore) SenderSignals(context.Context, string, time.Time, int) ([]Signal, error) {
+	c.reads++
+	return c.signals, nil
+}
+
+// TestCache: with a ttl the database is read once per sender and ttl.
+func TestCache(t *testing.T) {
+	now := t0
+	st := &countingStore{signals: many(20, Declined, "r", t0)}
+	svc := NewService(st, DefaultParams(), func() time.Time { return now }, 30*time.Second)
+	for range 3 {
+		if bad, err := svc.Bad(context.Background(), "s"); !bad || err != nil {
+			t.Fatalf("Bad = %v, %v", bad, err)
+		}
+	}
+	svc.Bad(context.Background(), "other")
+	if st.reads != 2 {
+		t.Fatalf("%d reads; want 2", st.reads)
+	}
+	now = now.Add(31 * time.Second)
+	svc.Bad(context.Background(), "s")
+	if st.reads != 3 {
+		t.Fatalf("%d reads after the ttl; want 3", st.reads)
+	}
+	uncached := NewService(st, DefaultParams(), func() time.Time { return now }, 0)
+	uncached.Bad(context.Background(), "s")
+	uncached.Bad(context.Background(), "s")
+	if st.reads != 5 {
+		t.Fatalf("%d reads without a cache; want 5", st.reads)
 	}
 }

@@ -97,7 +97,7 @@ func TestSenderSignals(t *testing.T) {
 		// The score, by the service with its clock: four refusals (1 + 2 +
 		// 3 + 2 + 2 = 10 by weight) against one acceptance.
 		now := epoch
-		svc := reputation.NewService(db, reputation.DefaultParams(), func() time.Time { return now })
+		svc := reputation.NewService(db, reputation.DefaultParams(), func() time.Time { return now }, 0)
 		sc, err := svc.Score(ctx, "spammer")
 		if err != nil || sc.Bad < 9.9 || sc.Good < 0.99 {
 			t.Fatalf("score %+v, %v", sc, err)

@@ -103,6 +103,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		errs = append(errs, "BECKON_SMS_PREFIX_COOLOFF must be a duration of at least 1m, such as 3h")
 	}
 	c.SMSPrefixCoolOff = coolOff
+	repTTL, err := time.ParseDuration(get("BECKON_REPUTATION_CACHE_TTL", "30s"))
+	if err != nil || repTTL < 0 {
+		errs = append(errs, "BECKON_REPUTATION_CACHE_TTL must be a duration such as 30s (0: no cache)")
+	}
+	c.ReputationCacheTTL = repTTL
 	c.SMTPURL = get("BECKON_SMTP_URL", "")
 	c.SMTPCAFile = get("BECKON_SMTP_CA_FILE", "")
 	c.MailFrom = get("BECKON_MAIL_FROM", "Beckon <no-reply@localhost>")

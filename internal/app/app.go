@@ -83,6 +83,9 @@ type Config struct {
 	// pumped destination prefix stop (package smsguard).
 	SMSTenantDailyBudget int
 	SMSPrefixCoolOff     time.Duration
+	// ReputationCacheTTL is how long a node keeps a sender's reputation
+	// before reading it again (0: reads it every time).
+	ReputationCacheTTL time.Duration
 }
 
 // App is one wired node.

@@ -11,9 +11,10 @@ import (
 )
 
 // guards are the sender reputation and the SMS cost guard of a node, with
-// their counters on /metrics. The counters are per node, and /metrics is
-// for operators: a held message counts here, never in the delivery
-// counts an inviter could compare with their own invitations.
+// their counters on /metrics. The counters are per node and, like all of
+// /metrics, for operators only (docs/design.md): a message they stop
+// still counts as sent in beckon_deliveries_total. They never move for
+// the consent gate's holds (blocks, opt-outs, the per-recipient cap).
 type guards struct {
 	reputation *reputation.Service
 	sms        *smsguard.Guard
@@ -22,16 +23,16 @@ type guards struct {
 
 func newGuards(cfg Config, db *store.DB, metrics *api.Metrics, log *slog.Logger) (*guards, error) {
 	held := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "beckon_sms_guard_held_total",
-		Help: "SMS invitations held back by the SMS cost guard, by reason (sms_prefix, sms_tenant_budget).",
+		Name: "beckon_sms_guard_suppressed_total",
+		Help: "SMS invitations the SMS cost guard did not send, by reason (sms_prefix, sms_tenant_budget).",
 	}, []string{"reason"})
 	cooloffs := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "beckon_sms_prefix_cooloffs_total",
 		Help: "Destination prefixes put in cool-off: far more SMS invitations than usual, almost none accepted.",
 	})
 	shrunk := prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "beckon_reputation_held_total",
-		Help: "Invitation messages held back because their sender's reputation shrank their limits.",
+		Name: "beckon_reputation_suppressed_total",
+		Help: "Invitation messages not sent because their sender's reputation shrank their limits.",
 	})
 	for _, c := range []prometheus.Collector{held, cooloffs, shrunk} {
 		if err := metrics.Register(c); err != nil {
@@ -42,7 +43,7 @@ func newGuards(cfg Config, db *store.DB, metrics *api.Metrics, log *slog.Logger)
 		held.WithLabelValues(r) // at zero from the start
 	}
 	return &guards{
-		reputation: reputation.NewService(db, reputation.DefaultParams(), nil),
+		reputation: reputation.NewService(db, reputation.DefaultParams(), nil, cfg.ReputationCacheTTL),
 		sms: smsguard.New(smsguard.Config{Store: db, Thresholds: smsguard.DefaultThresholds(),
 			CoolOff: cfg.SMSPrefixCoolOff, TenantDailyBudget: cfg.SMSTenantDailyBudget, Log: log,
 			OnHeld: func(reason string) { held.WithLabelValues(reason).Inc() }, OnCoolOff: cooloffs.Inc}),
