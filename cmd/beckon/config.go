@@ -103,6 +103,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		errs = append(errs, "BECKON_SMS_PREFIX_COOLOFF must be a duration of at least 1m, such as 3h")
 	}
 	c.SMSPrefixCoolOff = coolOff
+	c.SMSPrefixMinRecent = int(parseInt("BECKON_SMS_PREFIX_MIN_RECENT", "30"))
 	repTTL, err := time.ParseDuration(get("BECKON_REPUTATION_CACHE_TTL", "30s"))
 	if err != nil || repTTL < 0 {
 		errs = append(errs, "BECKON_REPUTATION_CACHE_TTL must be a duration such as 30s (0: no cache)")

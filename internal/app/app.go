@@ -83,6 +83,9 @@ type Config struct {
 	// pumped destination prefix stop (package smsguard).
 	SMSTenantDailyBudget int
 	SMSPrefixCoolOff     time.Duration
+	// SMSPrefixMinRecent is the least number of SMS to a prefix in two
+	// hours that may put it in cool-off (0: smsguard's default, 30).
+	SMSPrefixMinRecent int
 	// ReputationCacheTTL is how long a node keeps a sender's reputation
 	// before reading it again (0: reads it every time).
 	ReputationCacheTTL time.Duration

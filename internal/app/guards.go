@@ -39,12 +39,16 @@ func newGuards(cfg Config, db *store.DB, metrics *api.Metrics, log *slog.Logger)
 			return nil, err
 		}
 	}
+	th := smsguard.DefaultThresholds()
+	if cfg.SMSPrefixMinRecent > 0 {
+		th.MinRecent = cfg.SMSPrefixMinRecent
+	}
 	for _, r := range []string{smsguard.ReasonPrefix, smsguard.ReasonBudget} {
 		held.WithLabelValues(r) // at zero from the start
 	}
 	return &guards{
 		reputation: reputation.NewService(db, reputation.DefaultParams(), nil, cfg.ReputationCacheTTL),
-		sms: smsguard.New(smsguard.Config{Store: db, Thresholds: smsguard.DefaultThresholds(),
+		sms: smsguard.New(smsguard.Config{Store: db, Thresholds: th,
 			CoolOff: cfg.SMSPrefixCoolOff, TenantDailyBudget: cfg.SMSTenantDailyBudget, Log: log,
 			OnHeld: func(reason string) { held.WithLabelValues(reason).Inc() }, OnCoolOff: cooloffs.Inc}),
 		shrunk: shrunk,
