@@ -201,3 +201,29 @@ func TestTenantBudget(t *testing.T) {
 		}
 	})
 }
+
+// TestTwoNodes: two nodes (two guards, each with its own connections) on
+// one database see one prefix's traffic, one cool-off and one budget.
+func TestTwoNodes(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, e testenv.Engine) {
+		now := time.Date(2026, 11, 16, 10, 30, 0, 0, time.UTC)
+		a, ca := newGuard(t, e, &now, 10, &bytes.Buffer{})
+		b, cb := newGuard(t, e, &now, 10, &bytes.Buffer{})
+		nodes := []*smsguard.Guard{a, b}
+		held := 0
+		for i := range 40 {
+			held += send(t, nodes[i%2], "", "+44781", 1, i)
+		}
+		// No history: the 31st trips, on whichever node, and both hold.
+		if held != 10 || ca.cooloffs+cb.cooloffs != 1 {
+			t.Fatalf("%d of 40 held, %d+%d cool-offs; want 10 and one", held, ca.cooloffs, cb.cooloffs)
+		}
+		spent := 0
+		for i := range 16 {
+			spent += 1 - send(t, nodes[i%2], "acme", fmt.Sprintf("+336%02d", i), 1, 0)
+		}
+		if spent != 10 {
+			t.Fatalf("acme sent %d SMS on two nodes; want its budget, 10", spent)
+		}
+	})
+}
