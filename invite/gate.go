@@ -23,9 +23,11 @@ var _ notify.Gate = (*Service)(nil)
 // invitations or blocked the inviter from the page, when the account that
 // owns the address blocked the inviter or its policy refuses them, when the
 // inviter's own policy no longer allows the address or the channel, and
-// when the address is over its daily cap. The cap is charged once a
-// message: Admit marks each message with its decision (CapDecided,
-// Capped), which is recorded with its attempt and reused on its retries. A
+// when the address is over its daily cap, the inviter over their limits
+// as their reputation shrinks them, or an SMS stopped by the SMS cost
+// guard. These are charged once a message: Admit marks each message with
+// its decision (CapDecided, Capped), which is recorded with its attempt
+// and reused on its retries. A
 // message claimed again after a crash, before anything was recorded, is
 // charged again: never let through uncharged. The dispatcher makes a
 // held-back message look sent to the inviter.
@@ -134,18 +136,16 @@ func (s *Service) shrunk(ctx context.Context, m *notify.Message, inv Invite, p d
 	if factor >= 1 {
 		return false, nil
 	}
-	day := reputation.Shrink(p.InvitesPerUserPerDay, factor)
-	limits := []struct {
+	type check struct {
 		key   string
 		limit ratelimit.Limit
-	}{{"invite-shrunk-day:" + inv.InviterID, ratelimit.Limit{Rate: day, Burst: day, Period: 24 * time.Hour}}}
-	if m.Kind == KindInvite {
+	}
+	day := reputation.Shrink(p.InvitesPerUserPerDay, factor)
+	limits := []check{{"invite-shrunk-day:" + inv.InviterID, ratelimit.Limit{Rate: day, Burst: day, Period: 24 * time.Hour}}}
+	if m.Kind == KindInvite { // reminders are not charged per minute at their charge either
 		l := s.cfg.Limits.PerInviterMinute
 		l.Rate, l.Burst = reputation.Shrink(l.Rate, factor), reputation.Shrink(l.Burst, factor)
-		limits = append(limits, struct {
-			key   string
-			limit ratelimit.Limit
-		}{"invite-shrunk-minute:" + inv.InviterID, l})
+		limits = append(limits, check{"invite-shrunk-minute:" + inv.InviterID, l})
 	}
 	for _, c := range limits {
 		r, err := s.cfg.Limiter.AllowN(ctx, c.key, c.limit, 1)

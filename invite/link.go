@@ -197,16 +197,18 @@ func (s *Service) link(ctx context.Context, acct directory.Account, id resolver.
 		return err
 	})
 	if err == nil && accepted && out.Accepted[0].Channel == ChannelSMS && s.cfg.SMSGuard != nil {
-		// Counted after the link commits, at most once: a count lost to a
-		// crash here only makes the guard a little stricter for a day.
+		// Counted after the link commits, at most once; the guard logs a
+		// failure. A lost count only makes the guard a little stricter for
+		// a day: not a reason to fail a link that is done.
 		_ = s.cfg.SMSGuard.Accepted(ctx, out.Accepted[0].Recipient.Value)
 	}
 	return out, err
 }
 
 // redeem uses the ticket for id to accept its invite for the account, and
-// returns the invite and whether it accepted it now. The same link again finds the ticket used and the
-// invite accepted by the account, and changes nothing. Errors:
+// returns the invite and whether it accepted it now. The same link again
+// finds the ticket used and the invite accepted by the account, and
+// changes nothing. Errors:
 // ErrInvalidTicket when the ticket is unknown, for another identifier,
 // used (by another link), expired, or its invite ended.
 func (s *Service) redeem(ctx context.Context, tx LinkTx, hash, accountID string, id resolver.Identifier) (Invite, bool, error) {

@@ -256,14 +256,15 @@ func (g *Guard) reason(ctx context.Context, prefix, tenantID string, now time.Ti
 	return "", nil
 }
 
-// Accepted counts an accepted SMS invitation to number for its prefix.
-// Errors: store errors.
+// Accepted counts an accepted SMS invitation to number for its prefix; it
+// logs a failure as well as returning it. Errors: store errors.
 func (g *Guard) Accepted(ctx context.Context, number string) error {
 	prefix := Prefix(number)
 	if prefix == "" {
 		return nil
 	}
 	if err := g.cfg.Store.CountSMS(ctx, prefix, g.cfg.Now().UTC().Truncate(time.Hour), CountAccepted); err != nil {
+		g.cfg.Log.Error("sms guard: an acceptance was not counted", "prefix", prefix, "error", err)
 		return fmt.Errorf("count sms accepted: %w", err)
 	}
 	return nil
