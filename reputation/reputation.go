@@ -36,8 +36,9 @@ type Signal struct {
 	At   time.Time
 }
 
-// Store reads a sender's signals since a time, at most limit of them,
-// newest first (store.DB implements it in one indexed query).
+// Store reads a sender's signals since a time: the newest of each source
+// (invitations, requests, blocks), at most limit from each, in any order
+// and with repeats (store.DB implements it in one indexed query).
 type Store interface {
 	SenderSignals(ctx context.Context, senderID string, since time.Time, limit int) ([]Signal, error)
 }
@@ -49,7 +50,8 @@ type Params struct {
 	// Window is how far back signals are read (older ones count for
 	// almost nothing).
 	Window time.Duration
-	// MaxSignals caps the signals read for one sender (the newest).
+	// MaxSignals caps the signals read for one sender from each source
+	// (the newest).
 	MaxSignals int
 	// Weights of the bad kinds; a recipient counts once, at its worst.
 	DeclineWeight, BlockWeight, ReportWeight float64
@@ -70,7 +72,7 @@ func DefaultParams() Params {
 	return Params{
 		HalfLife:      14 * 24 * time.Hour,
 		Window:        84 * 24 * time.Hour, // six half-lives: what is older counts less than 2%
-		MaxSignals:    500,
+		MaxSignals:    200,
 		DeclineWeight: 1, BlockWeight: 2, ReportWeight: 3,
 		GoodCap:    10,
 		Prior:      5,

@@ -395,18 +395,21 @@ UPDATE invites SET reminded = TRUE, updated_at = ? WHERE id = ? AND status = 'pe
 -- name: sender-signals
 -- A sender's decided invitations and requests, and the blocks against them
 -- (by account, or by address from the invite page), since a time: the
--- latest of each kind per recipient, newest first (package reputation).
-SELECT kind, who, MAX(at) AS at FROM (
-    SELECT status AS kind, recipient_kind || ':' || recipient_value AS who, updated_at AS at
+-- newest of each source, at most a number each, read in index order
+-- (package reputation; it keeps one signal per recipient and kind).
+SELECT * FROM (SELECT status AS kind, recipient_kind || ':' || recipient_value AS who, updated_at AS at
     FROM invites WHERE inviter_id = ? AND status IN ('accepted', 'declined') AND updated_at >= ?
-    UNION ALL
-    SELECT status, recipient_id, updated_at FROM requests
+    ORDER BY updated_at DESC LIMIT ?) i
+UNION ALL
+SELECT * FROM (SELECT status AS kind, recipient_id AS who, updated_at AS at FROM requests
     WHERE sender_id = ? AND status IN ('accepted', 'declined', 'blocked', 'reported') AND updated_at >= ?
-    UNION ALL
-    SELECT 'blocked', account_id, created_at FROM blocks WHERE blocked_id = ? AND created_at >= ?
-    UNION ALL
-    SELECT 'blocked', kind || ':' || value, created_at FROM identifier_blocks WHERE blocked_id = ? AND created_at >= ?
-) s GROUP BY kind, who ORDER BY MAX(at) DESC LIMIT ?;
+    ORDER BY updated_at DESC LIMIT ?) r
+UNION ALL
+SELECT * FROM (SELECT 'blocked' AS kind, account_id AS who, created_at AS at FROM blocks
+    WHERE blocked_id = ? AND created_at >= ? ORDER BY created_at DESC LIMIT ?) b
+UNION ALL
+SELECT * FROM (SELECT 'blocked' AS kind, kind || ':' || value AS who, created_at AS at FROM identifier_blocks
+    WHERE blocked_id = ? AND created_at >= ? ORDER BY created_at DESC LIMIT ?) ib;
 
 -- name: sms-prefix-stats
 -- One prefix's SMS in three windows (from the recent, the day and the

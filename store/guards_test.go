@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/beckon-chat/beckon/internal/testenv"
 	"github.com/beckon-chat/beckon/reputation"
 	"github.com/beckon-chat/beckon/smsguard"
+	"github.com/beckon-chat/beckon/store"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -80,18 +82,25 @@ func TestSenderSignals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var lines []string
-		for _, s := range got {
-			lines = append(lines, fmt.Sprintf("%s %s %s", s.Kind, s.Who, epoch.Sub(s.At)))
+		lines := func(got []reputation.Signal) string {
+			var l []string
+			for _, s := range got {
+				l = append(l, fmt.Sprintf("%s %s %s", s.Kind, s.Who, epoch.Sub(s.At)))
+			}
+			slices.Sort(l)
+			return strings.Join(l, "\n")
 		}
-		// r1's request block and account block are one signal.
-		want := []string{"declined email:a@example.com 1h0m0s", "accepted email:b@example.com 2h0m0s",
-			"blocked r1 3h0m0s", "reported r2 4h0m0s", "blocked r4 5h0m0s", "blocked email:e@example.com 6h0m0s"}
-		if g, w := strings.Join(lines, "\n"), strings.Join(want, "\n"); g != w {
+		// r1 blocked twice: the request and the account block.
+		want := []string{"accepted email:b@example.com 2h0m0s", "blocked email:e@example.com 6h0m0s", "blocked r1 3h0m0s",
+			"blocked r1 3h0m0s", "blocked r4 5h0m0s", "declined email:a@example.com 1h0m0s", "reported r2 4h0m0s"}
+		if g, w := lines(got), strings.Join(want, "\n"); g != w {
 			t.Fatalf("signals:\n%s\nwant:\n%s", g, w)
 		}
-		if got, _ := db.SenderSignals(ctx, "spammer", epoch.Add(-84*24*time.Hour), 2); len(got) != 2 || got[0].Who != "email:a@example.com" {
-			t.Fatalf("limit 2: %+v", got)
+		// At most limit from each source, the newest.
+		got, err = db.SenderSignals(ctx, "spammer", epoch.Add(-84*24*time.Hour), 1)
+		want = []string{"blocked email:e@example.com 6h0m0s", "blocked r1 3h0m0s", "blocked r1 3h0m0s", "declined email:a@example.com 1h0m0s"}
+		if g, w := lines(got), strings.Join(want, "\n"); err != nil || g != w {
+			t.Fatalf("limit 1: %v\n%s\nwant:\n%s", err, g, w)
 		}
 
 		// The score, by the service with its clock: four refusals (1 + 2 +
@@ -183,5 +192,75 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// BenchmarkReputation reads the score of a heavy sender (500 refusals and
+// acceptances, of which the newest 200 are read) and of a light one (5),
+// among 20,000 decided invitations of others: the cost of the spam
+// screen's history rule and of the shrink check, per message, without the
+// cache.
+func BenchmarkReputation(b *testing.B) {
+	for _, e := range []func(testing.TB) testenv.Engine{testenv.SQLite, testenv.Postgres} {
+		eng := e(b)
+		b.Run(eng.Name, func(b *testing.B) {
+			ctx := context.Background()
+			db, err := store.Open(ctx, eng.URL, store.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.Migrate(ctx); err != nil {
+				b.Fatal(err)
+			}
+			driver, dsn, bind := "pgx", eng.DirectURL, func(q string) string { return sqlx.Rebind(sqlx.DOLLAR, q) }
+			if eng.Name == "sqlite" {
+				driver, dsn, bind = "sqlite", "file:"+strings.TrimPrefix(eng.URL, "sqlite://")+"?_pragma=busy_timeout(5000)", func(q string) string { return q }
+			}
+			raw, err := sql.Open(driver, dsn)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer raw.Close()
+			tx, _ := raw.BeginTx(ctx, nil)
+			at := ts(epoch.Add(-time.Hour))
+			for _, id := range []string{"heavy", "light", "other"} {
+				tx.ExecContext(ctx, bind(`INSERT INTO accounts (id, display_name, discoverable, created_at, updated_at) VALUES (?, ?, TRUE, ?, ?)`), id, id, at, at)
+			}
+			for i := range 20_505 {
+				inviter, status := "other", "declined"
+				switch {
+				case i < 500:
+					inviter = "heavy"
+				case i < 505:
+					inviter = "light"
+				}
+				if i%3 == 0 {
+					status = "accepted"
+				}
+				if _, err := tx.ExecContext(ctx, bind(`INSERT INTO invites (id, inviter_id, recipient_kind, recipient_value, channel, chat_id, chat_kind, locale, status,
+					delivery, suppressed, last_sent_at, created_at, expires_at, updated_at)
+					VALUES (?, ?, 'email', ?, 'email', 'c', 'group', 'en', ?, 'sent', FALSE, ?, ?, ?, ?)`),
+					fmt.Sprintf("inv_%d", i), inviter, fmt.Sprintf("r%d@example.com", i), status, at, at, at, at); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := tx.Commit(); err != nil {
+				b.Fatal(err)
+			}
+			if eng.Name != "sqlite" {
+				raw.ExecContext(ctx, "ANALYZE")
+			}
+			svc := reputation.NewService(db, reputation.DefaultParams(), func() time.Time { return epoch }, 0)
+			for _, sender := range []string{"heavy", "light"} {
+				b.Run(sender, func(b *testing.B) {
+					for b.Loop() {
+						if _, err := svc.Score(ctx, sender); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		})
 	}
 }

@@ -10,18 +10,23 @@ import (
 
 var _ reputation.Store = (*DB)(nil)
 
-// SenderSignals reads what recipients did to senderID since a time: per
-// recipient and kind the latest, newest first, at most limit. One query on
-// the sender's own rows (indexes of migration 0015).
+// SenderSignals reads what recipients did to senderID since a time: the
+// newest of each source (invitations, requests, blocks by account, blocks
+// from the invite page), at most limit each, so a recipient may appear
+// more than once. One prepared query that reads the sender's own index
+// entries in order (indexes of migration 0015), with no sort.
 func (d *DB) SenderSignals(ctx context.Context, senderID string, since time.Time, limit int) ([]reputation.Signal, error) {
 	var rows []struct {
 		Kind string `db:"kind"`
 		Who  string `db:"who"`
 		At   dbTime `db:"at"`
 	}
+	st, err := d.prepared(ctx, d.query("sender-signals"))
+	if err != nil {
+		return nil, fmt.Errorf("sender signals: %w", err)
+	}
 	at := d.timeArg(since)
-	if err := d.db.SelectContext(ctx, &rows, d.query("sender-signals"),
-		senderID, at, senderID, at, senderID, at, senderID, at, limit); err != nil {
+	if err := st.SelectContext(ctx, &rows, senderID, at, limit, senderID, at, limit, senderID, at, limit, senderID, at, limit); err != nil {
 		return nil, fmt.Errorf("sender signals: %w", err)
 	}
 	out := make([]reputation.Signal, len(rows))
