@@ -22,7 +22,7 @@ type guards struct {
 }
 
 func newGuards(cfg Config, db *store.DB, metrics *api.Metrics, log *slog.Logger) (*guards, error) {
-	held := prometheus.NewCounterVec(prometheus.CounterOpts{
+	suppressed := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "beckon_sms_guard_suppressed_total",
 		Help: "SMS invitations the SMS cost guard did not send, by reason (sms_prefix, sms_tenant_budget).",
 	}, []string{"reason"})
@@ -34,7 +34,7 @@ func newGuards(cfg Config, db *store.DB, metrics *api.Metrics, log *slog.Logger)
 		Name: "beckon_reputation_suppressed_total",
 		Help: "Invitation messages not sent because their sender's reputation shrank their limits.",
 	})
-	for _, c := range []prometheus.Collector{held, cooloffs, shrunk} {
+	for _, c := range []prometheus.Collector{suppressed, cooloffs, shrunk} {
 		if err := metrics.Register(c); err != nil {
 			return nil, err
 		}
@@ -44,13 +44,13 @@ func newGuards(cfg Config, db *store.DB, metrics *api.Metrics, log *slog.Logger)
 		th.MinRecent = cfg.SMSPrefixMinRecent
 	}
 	for _, r := range []string{smsguard.ReasonPrefix, smsguard.ReasonBudget} {
-		held.WithLabelValues(r) // at zero from the start
+		suppressed.WithLabelValues(r) // at zero from the start
 	}
 	return &guards{
 		reputation: reputation.NewService(db, reputation.DefaultParams(), nil, cfg.ReputationCacheTTL),
 		sms: smsguard.New(smsguard.Config{Store: db, Thresholds: th,
 			CoolOff: cfg.SMSPrefixCoolOff, TenantDailyBudget: cfg.SMSTenantDailyBudget, Log: log,
-			OnHeld: func(reason string) { held.WithLabelValues(reason).Inc() }, OnCoolOff: cooloffs.Inc}),
+			OnHeld: func(reason string) { suppressed.WithLabelValues(reason).Inc() }, OnCoolOff: cooloffs.Inc}),
 		shrunk: shrunk,
 	}, nil
 }
