@@ -392,6 +392,68 @@ ORDER BY expires_at LIMIT ?;
 -- name: mark-reminded
 UPDATE invites SET reminded = TRUE, updated_at = ? WHERE id = ? AND status = 'pending' AND NOT reminded;
 
+-- name: sender-signals
+-- A sender's decided invitations and requests, and the blocks against them
+-- (by account, or by address from the invite page), since a time: the
+-- newest of each source, at most a number each, read in index order
+-- (package reputation; it keeps one signal per recipient and kind).
+SELECT * FROM (SELECT status AS kind, recipient_kind || ':' || recipient_value AS who, updated_at AS at
+    FROM invites WHERE inviter_id = ? AND status IN ('accepted', 'declined') AND updated_at >= ?
+    ORDER BY updated_at DESC LIMIT ?) i
+UNION ALL
+SELECT * FROM (SELECT status AS kind, recipient_id AS who, updated_at AS at FROM requests
+    WHERE sender_id = ? AND status IN ('accepted', 'declined', 'blocked', 'reported') AND updated_at >= ?
+    ORDER BY updated_at DESC LIMIT ?) r
+UNION ALL
+SELECT * FROM (SELECT 'blocked' AS kind, account_id AS who, created_at AS at FROM blocks
+    WHERE blocked_id = ? AND created_at >= ? ORDER BY created_at DESC LIMIT ?) b
+UNION ALL
+SELECT * FROM (SELECT 'blocked' AS kind, kind || ':' || value AS who, created_at AS at FROM identifier_blocks
+    WHERE blocked_id = ? AND created_at >= ? ORDER BY created_at DESC LIMIT ?) ib;
+
+-- name: sms-prefix-stats
+-- One prefix's SMS in three windows (from the recent, the day and the
+-- baseline starts) and its cool-off (package smsguard).
+SELECT COALESCE(SUM(CASE WHEN hour >= ? THEN sent + held ELSE 0 END), 0) AS recent,
+       COALESCE(SUM(CASE WHEN hour < ? THEN sent ELSE 0 END), 0) AS baseline,
+       COALESCE(SUM(CASE WHEN hour < ? THEN accepted ELSE 0 END), 0) AS baseline_accepted,
+       COALESCE(SUM(CASE WHEN hour >= ? THEN sent + held ELSE 0 END), 0) AS day,
+       COALESCE(SUM(CASE WHEN hour >= ? THEN accepted ELSE 0 END), 0) AS day_accepted,
+       (SELECT ends_at FROM sms_prefix_cooloffs WHERE prefix = ?) AS cool_until
+FROM sms_prefix_hours WHERE prefix = ? AND hour >= ?;
+
+-- name: count-sms-sent
+INSERT INTO sms_prefix_hours (prefix, hour, sent) VALUES (?, ?, 1)
+ON CONFLICT (prefix, hour) DO UPDATE SET sent = sms_prefix_hours.sent + 1;
+
+-- name: count-sms-held
+INSERT INTO sms_prefix_hours (prefix, hour, held) VALUES (?, ?, 1)
+ON CONFLICT (prefix, hour) DO UPDATE SET held = sms_prefix_hours.held + 1;
+
+-- name: count-sms-accepted
+INSERT INTO sms_prefix_hours (prefix, hour, accepted) VALUES (?, ?, 1)
+ON CONFLICT (prefix, hour) DO UPDATE SET accepted = sms_prefix_hours.accepted + 1;
+
+-- name: cool-off-prefix
+INSERT INTO sms_prefix_cooloffs (prefix, ends_at, tripped_at) VALUES (?, ?, ?)
+ON CONFLICT (prefix) DO UPDATE SET ends_at = excluded.ends_at, tripped_at = excluded.tripped_at
+WHERE sms_prefix_cooloffs.ends_at < excluded.ends_at;
+
+-- name: spend-sms
+-- One SMS of a tenant's daily budget, if any is left: a conditional
+-- update, atomic on one node or many.
+INSERT INTO sms_tenant_days (tenant_id, day, sent) VALUES (?, ?, 1)
+ON CONFLICT (tenant_id, day) DO UPDATE SET sent = sms_tenant_days.sent + 1 WHERE sms_tenant_days.sent < ?;
+
+-- name: prune-sms-hours
+DELETE FROM sms_prefix_hours WHERE hour < ?;
+
+-- name: prune-sms-cooloffs
+DELETE FROM sms_prefix_cooloffs WHERE ends_at < ?;
+
+-- name: prune-sms-days
+DELETE FROM sms_tenant_days WHERE day < ?;
+
 -- name: idem-claim
 INSERT INTO idempotency_keys (key_id, idem_key, request_hash, created_at) VALUES (?, ?, ?, ?)
 ON CONFLICT (key_id, idem_key) DO NOTHING;
