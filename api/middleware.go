@@ -178,6 +178,11 @@ func (s *Server) charge(w http.ResponseWriter, r *http.Request, name, key string
 	if n == 0 || res.OK() {
 		return nil
 	}
+	// A refusal charges nothing: say what is left (the limiters answer 0),
+	// so that a client can fit its next request to it.
+	if peek, err := s.limiter.AllowN(r.Context(), name+":"+key, limit, 0); err == nil {
+		h.Set("RateLimit-Remaining", strconv.Itoa(max(0, peek.Remaining)))
+	}
 	if n > limit.Burst {
 		res.RetryAfter = limit.Period // it will never fit; say so plainly
 	}
