@@ -29,7 +29,9 @@ func TestContactSync(t *testing.T) {
 		batch := func(ids ...string) map[string]any {
 			return map[string]any{"requester": "bob", "region": "FR", "identifiers": ids}
 		}
-		single := func(id string) map[string]any { return map[string]any{"requester": "bob", "region": "FR", "identifier": id} }
+		single := func(id string) map[string]any {
+			return map[string]any{"requester": "bob", "region": "FR", "identifier": id}
+		}
 		steps := []struct {
 			name      string
 			path      string
