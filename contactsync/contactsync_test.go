@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -358,4 +359,38 @@ func TestGeneratedSecret(t *testing.T) {
 			t.Fatalf("%q, %q, %v; want the first one twice", s1, s2, err)
 		}
 	})
+}
+
+// BenchmarkCharge: one resolve of one identifier, new or known, on SQLite
+// (BECKON_BENCH_PG=1: PostgreSQL).
+func BenchmarkCharge(b *testing.B) {
+	e := testenv.SQLite(b)
+	if os.Getenv("BECKON_BENCH_PG") != "" {
+		e = testenv.Postgres(b)
+	}
+	db := openDB(b, e)
+	svc, _ := contactsync.New(contactsync.Config{Store: db, Secret: secret})
+	free := func(int) error { return nil }
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		id   func(i int) resolver.Identifier
+	}{
+		{"new", func(i int) resolver.Identifier {
+			return resolver.Identifier{Kind: resolver.Email, Value: fmt.Sprintf("n%d@example.com", i)}
+		}},
+		{"known", func(i int) resolver.Identifier {
+			return resolver.Identifier{Kind: resolver.Email, Value: "n1@example.com"}
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				i++
+				if _, err := svc.Charge(ctx, "u1", []resolver.Identifier{c.id(i)}, 0, free); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -518,14 +518,17 @@ SELECT template_locale || '/' || CAST(template_version AS TEXT) FROM outbox WHER
 -- contact re-checked every day is written once every few days. Of two
 -- transactions inserting the same key, the second waits for the first and
 -- then finds it recent: one pays.
-WITH touched AS (
+-- The transaction runs with synchronous_commit off (set_config(..., true)
+-- lasts until its end), set here to save a round trip.
+WITH async AS (SELECT set_config('synchronous_commit', 'off', true) AS v),
+touched AS (
     INSERT INTO contact_lookups (key, seen_at, charged_at)
     SELECT k, $1::timestamptz, $1::timestamptz FROM unnest($2::bytea[]) AS k
     ON CONFLICT (key) DO UPDATE SET seen_at = excluded.seen_at,
         charged_at = CASE WHEN contact_lookups.seen_at <= $3 THEN excluded.charged_at ELSE contact_lookups.charged_at END
     WHERE contact_lookups.seen_at < $4
     RETURNING charged_at)
-SELECT COUNT(*) FROM touched WHERE charged_at = $1::timestamptz;
+SELECT COUNT(*) FROM touched, async WHERE charged_at = $1::timestamptz;
 
 -- name: remember-lookups.sqlite
 -- As remember-lookups.postgres, one row a key touched; KEYS is expanded to
@@ -536,6 +539,14 @@ ON CONFLICT (key) DO UPDATE SET seen_at = excluded.seen_at,
     charged_at = CASE WHEN contact_lookups.seen_at <= ? THEN excluded.charged_at ELSE contact_lookups.charged_at END
 WHERE contact_lookups.seen_at < ?
 RETURNING charged_at = ? AS fresh;
+
+-- name: recent-lookups.postgres
+-- How many of the keys were looked up at or after the refresh time: when
+-- all of them were, the lookup needs no write at all.
+SELECT COUNT(*) FROM contact_lookups WHERE key = ANY($1::bytea[]) AND seen_at >= $2;
+
+-- name: recent-lookups.sqlite
+SELECT COUNT(*) FROM contact_lookups WHERE key IN (KEYS) AND seen_at >= ?;
 
 -- name: prune-lookups
 DELETE FROM contact_lookups WHERE key IN (SELECT key FROM contact_lookups WHERE seen_at < ? LIMIT ?);

@@ -19,11 +19,20 @@ var _ contactsync.Store = (*DB)(nil)
 // fresh ones (absent, or last seen at or before expired), then calls
 // charge with that count. When charge returns an error the transaction is
 // rolled back, so that nothing is recorded, and the error is returned as it
-// is. A recent row is rewritten only when last seen before refresh. On
+// is. A recent row is rewritten only when last seen before refresh: when
+// every key was seen since, one read and no transaction answer. On
 // PostgreSQL the transaction does not wait for its commit to reach disk
 // (synchronous_commit off): a crash may forget the last lookups, which are
 // then charged once more, and resolve does not wait for a WAL flush.
 func (d *DB) RememberLookups(ctx context.Context, keys [][]byte, now, expired, refresh time.Time, charge func(fresh int) error) error {
+	// A contact re-checked within a tenth of the window (what a daily sync
+	// does) needs no write: one read, outside any transaction, says so.
+	// Nothing can make such a row fresh again before the transaction
+	// below would see it: a refused insert was never visible, and a prune
+	// deletes only rows older than the window.
+	if recent, err := d.recentLookups(ctx, keys, refresh); err == nil && recent == len(keys) {
+		return charge(0)
+	}
 	var chargeErr error
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		fresh, err := d.rememberLookups(ctx, tx, keys, now, expired, refresh)
@@ -44,9 +53,6 @@ func (d *DB) rememberLookups(ctx context.Context, tx *sqlx.Tx, keys [][]byte, no
 		return 0, nil
 	}
 	if d.dialect == Postgres {
-		if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
-			return 0, err
-		}
 		var fresh int
 		err := tx.GetContext(ctx, &fresh, d.query("remember-lookups.postgres"), d.timeArg(now), keys, d.timeArg(expired), d.timeArg(refresh))
 		return fresh, err
@@ -78,6 +84,31 @@ func (d *DB) rememberLookups(ctx context.Context, tx *sqlx.Tx, keys [][]byte, no
 		}
 	}
 	return fresh, nil
+}
+
+// recentLookups counts the keys looked up at or after refresh.
+func (d *DB) recentLookups(ctx context.Context, keys [][]byte, refresh time.Time) (int, error) {
+	var n int
+	if d.dialect == Postgres {
+		err := d.get(ctx, &n, "recent-lookups.postgres", keys, d.timeArg(refresh))
+		return n, err
+	}
+	args := make([]any, 0, len(keys)+1)
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	args = append(args, d.timeArg(refresh))
+	query := strings.Replace(d.query("recent-lookups.sqlite"), "KEYS", strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", "), 1)
+	if len(keys) == 1 {
+		st, err := d.prepared(ctx, query)
+		if err != nil {
+			return 0, err
+		}
+		err = st.GetContext(ctx, &n, args...)
+		return n, err
+	}
+	err := d.db.GetContext(ctx, &n, query, args...)
+	return n, err
 }
 
 // PruneLookups implements contactsync.Store: it deletes the lookups last

@@ -5,11 +5,12 @@
 -- identifier cannot be read back without the secret. seen_at is the last
 -- lookup (refreshed at most every tenth of the window), charged_at the last
 -- lookup that was charged. Rows older than the window are pruned.
+-- WITHOUT ROWID: the table is its key's b-tree, one write less a lookup.
 CREATE TABLE contact_lookups (
     key         BLOB PRIMARY KEY,
     seen_at     TEXT NOT NULL,
     charged_at  TEXT NOT NULL
-);
+) WITHOUT ROWID;
 CREATE INDEX contact_lookups_seen_at ON contact_lookups (seen_at);
 
 -- Secrets Beckon generates for itself when ops give none (development):
