@@ -112,6 +112,14 @@ func TestContactSyncBadInput(t *testing.T) {
 		{"BatchEmpty", "/v1/resolve/batch", map[string]any{"requester": "bob", "identifiers": []string{}}, 400, "missing_field", "identifiers"},
 		{"BatchUnknownRequester", "/v1/resolve/batch", map[string]any{"requester": "ghost", "identifiers": []string{"a@example.com"}}, 404, "account_not_found", "requester"},
 	})
+	// An unknown requester is charged, with or without a region for a
+	// national number: probing for account ids costs like a resolve.
+	for i, id := range []string{"a@example.com", "06 12 34 56 78"} {
+		r := h.do("POST", "/v1/resolve", map[string]any{"requester": "ghost2", "identifier": id})
+		if r.Status != 404 || r.Header.Get("RateLimit-Remaining") != fmt.Sprint(5-i) {
+			t.Fatalf("unknown requester, %s: %d, remaining %q", id, r.Status, r.Header.Get("RateLimit-Remaining"))
+		}
+	}
 	// A batch with more new entries than the whole limit: refused, with
 	// Retry-After the whole period, and nothing charged (the invalid email
 	// above was: 5 left).

@@ -241,6 +241,11 @@ func (s *Service) resolve(ctx context.Context, requesterID string, qs []Query, p
 	)
 	if needRegion {
 		if req, err = s.store.Requester(ctx, requesterID); err != nil {
+			// Metered all the same, so that probing for account ids
+			// costs what a resolve does, with or without a region.
+			if merr := metered(ctx, meter, out); merr != nil {
+				return nil, req, nil, merr
+			}
 			return nil, req, nil, requesterNotFound(err)
 		}
 		for i, q := range qs {
