@@ -518,17 +518,14 @@ SELECT template_locale || '/' || CAST(template_version AS TEXT) FROM outbox WHER
 -- contact re-checked every day is written once every few days. Of two
 -- transactions inserting the same key, the second waits for the first and
 -- then finds it recent: one pays.
--- The transaction runs with synchronous_commit off (set_config(..., true)
--- lasts until its end), set here to save a round trip.
-WITH async AS (SELECT set_config('synchronous_commit', 'off', true) AS v),
-touched AS (
+WITH touched AS (
     INSERT INTO contact_lookups (key, seen_at, charged_at)
     SELECT k, $1::timestamptz, $1::timestamptz FROM unnest($2::bytea[]) AS k
     ON CONFLICT (key) DO UPDATE SET seen_at = excluded.seen_at,
         charged_at = CASE WHEN contact_lookups.seen_at <= $3 THEN excluded.charged_at ELSE contact_lookups.charged_at END
     WHERE contact_lookups.seen_at < $4
     RETURNING charged_at)
-SELECT COUNT(*) FROM touched, async WHERE charged_at = $1::timestamptz;
+SELECT COUNT(*) FROM touched WHERE charged_at = $1::timestamptz;
 
 -- name: remember-lookups.sqlite
 -- As remember-lookups.postgres, one row a key touched; KEYS is expanded to

@@ -20,10 +20,11 @@ var _ contactsync.Store = (*DB)(nil)
 // charge with that count. When charge returns an error the transaction is
 // rolled back, so that nothing is recorded, and the error is returned as it
 // is. A recent row is rewritten only when last seen before refresh: when
-// every key was seen since, one read and no transaction answer. On
-// PostgreSQL the transaction does not wait for its commit to reach disk
-// (synchronous_commit off): a crash may forget the last lookups, which are
-// then charged once more, and resolve does not wait for a WAL flush.
+// every key was seen since, one read and no transaction answer. The
+// commit is synchronous: with read replicas, every resolve waits for a
+// replica to replay all the primary has written, and an asynchronous
+// commit's unflushed WAL would hold that back for up to three
+// wal_writer_delay.
 func (d *DB) RememberLookups(ctx context.Context, keys [][]byte, now, expired, refresh time.Time, charge func(fresh int) error) error {
 	// A contact re-checked within a tenth of the window (what a daily sync
 	// does) needs no write: one read, outside any transaction, says so.
