@@ -27,7 +27,8 @@ import (
 type Limits struct {
 	// PerKey limits every request made with one API key.
 	PerKey ratelimit.Limit
-	// PerRequester limits resolves by one requester; each batch entry counts.
+	// PerRequester limits resolves by one requester: each entry counts,
+	// except, with Config.Contacts, those the requester looked up recently.
 	PerRequester ratelimit.Limit
 	// PerIP limits unauthenticated requests (and failed authentications)
 	// from one client address.
