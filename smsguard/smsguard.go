@@ -22,16 +22,19 @@ import (
 	"github.com/nyaruka/phonenumbers"
 )
 
-// Stats are one prefix's SMS invitations in the guard's windows.
+// Stats are one prefix's (or country's) SMS invitations in the guard's
+// windows. Only SMS really sent are traffic: messages held (for a
+// cool-off or a tenant's budget) cost nothing, so they must neither trip
+// a cool-off nor keep one going.
 type Stats struct {
-	// Recent counts SMS sent or held in the recent window.
+	// Recent counts SMS sent in the recent window.
 	Recent int
 	// Baseline and BaselineAccepted count SMS sent (not held) and
 	// acceptances in the baseline window before the recent one: the
 	// prefix's normal.
 	Baseline, BaselineAccepted int
-	// Day and DayAccepted count SMS sent or held, and acceptances, in the
-	// last day (24 hours, the current one included).
+	// Day and DayAccepted count SMS sent, and acceptances, in the last
+	// day (24 hours, the current one included).
 	Day, DayAccepted int
 	// CoolUntil is the end of the prefix's cool-off (zero: none).
 	CoolUntil time.Time
@@ -75,7 +78,9 @@ type Thresholds struct {
 	RecentHours int
 	// BaselineHours is the baseline window, before the recent one.
 	BaselineHours int
-	// MinRecent is the least number of recent SMS that may trip.
+	// MinRecent is the least number of recent SMS that may trip a prefix;
+	// a whole country (a pump spread over many prefixes, each under
+	// MinRecent) trips from CountryScale times as many.
 	MinRecent int
 	// Surge is how many times the prefix's normal rate the recent rate
 	// must reach.
@@ -91,15 +96,23 @@ func DefaultThresholds() Thresholds {
 	return Thresholds{RecentHours: 2, BaselineHours: 7 * 24, MinRecent: 30, Surge: 10, MaxAcceptRatio: 0.02}
 }
 
+// CountryScale is how many times a prefix's MinRecent a whole country
+// needs before it may trip: a country is the sum of many prefixes, whose
+// normal traffic the surge test also scales.
+const CountryScale = 10
+
 // Pumped reports whether st shows a pumped prefix: at least MinRecent SMS
 // recently, at least Surge times the normal rate (a prefix with little or
 // no history is taken to normally get one SMS an hour), and the day's
 // acceptances no more than the prefix's normal traffic explains plus
 // MaxAcceptRatio of the day's SMS beyond the normal. Acceptances of the
 // normal traffic do not hide a surge that nobody accepts.
-func (t Thresholds) Pumped(st Stats) bool {
+func (t Thresholds) Pumped(st Stats) bool { return t.pumped(st, t.MinRecent) }
+
+// pumped is Pumped with the least number of recent SMS given.
+func (t Thresholds) pumped(st Stats, minRecent int) bool {
 	perHour := max(float64(st.Baseline)/float64(t.BaselineHours), 1)
-	if st.Recent < t.MinRecent || float64(st.Recent) < t.Surge*perHour*float64(t.RecentHours) {
+	if st.Recent < minRecent || float64(st.Recent) < t.Surge*perHour*float64(t.RecentHours) {
 		return false
 	}
 	excess := max(float64(st.Day)-perHour*24, 0)
@@ -167,9 +180,16 @@ func New(cfg Config) *Guard {
 // code and the first three national digits (two when the national number
 // is shorter than nine digits), "" when number does not parse.
 func Prefix(number string) string {
+	prefix, _ := keys(number)
+	return prefix
+}
+
+// keys returns number's prefix (see Prefix) and country ("+" and the
+// country code), both "" when number does not parse.
+func keys(number string) (prefix, country string) {
 	n, err := phonenumbers.Parse(number, "")
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	nsn := phonenumbers.GetNationalSignificantNumber(n)
 	k := 3
@@ -177,7 +197,24 @@ func Prefix(number string) string {
 		k = 2
 	}
 	k = min(k, len(nsn))
-	return fmt.Sprintf("+%d%s", n.GetCountryCode(), nsn[:k])
+	country = fmt.Sprintf("+%d", n.GetCountryCode())
+	return country + nsn[:k], country
+}
+
+// scope is a key the guard counts and may cool off — a prefix or a whole
+// country — with the least recent traffic that may trip it.
+type scope struct {
+	key       string
+	minRecent int
+}
+
+// scopes returns the prefix and the country of number.
+func (g *Guard) scopes(number string) []scope {
+	prefix, country := keys(number)
+	if prefix == "" {
+		return []scope{{"?", g.cfg.Thresholds.MinRecent}}
+	}
+	return []scope{{prefix, g.cfg.Thresholds.MinRecent}, {country, CountryScale * g.cfg.Thresholds.MinRecent}}
 }
 
 // Redact shows number's prefix and hides the rest of it, for logs.
@@ -191,18 +228,14 @@ func Redact(number string) string {
 
 // Hold decides, once, when an SMS invitation of tenantID (empty for a
 // personal account) to number is about to be sent, whether it is held
-// back: its prefix is in cool-off or trips one now, or the tenant's budget
-// for the day is spent. It counts the message as sent or held for its
-// prefix, logs a held message with its number redacted and calls OnHeld.
-// Errors: store errors.
+// back: its prefix or its country is in cool-off or trips one now, or the
+// tenant's budget for the day is spent. It counts the message as sent or
+// held for its prefix and its country, logs a held message with its
+// number redacted and calls OnHeld. Errors: store errors.
 func (g *Guard) Hold(ctx context.Context, tenantID, number string) (bool, error) {
 	now := g.cfg.Now().UTC()
-	prefix := Prefix(number)
-	if prefix == "" {
-		prefix = "?"
-	}
-	hour := now.Truncate(time.Hour)
-	reason, err := g.reason(ctx, prefix, tenantID, now)
+	scopes := g.scopes(number)
+	reason, err := g.reason(ctx, scopes, tenantID, now)
 	if err != nil {
 		return false, err
 	}
@@ -210,8 +243,10 @@ func (g *Guard) Hold(ctx context.Context, tenantID, number string) (bool, error)
 	if reason != "" {
 		count = CountHeld
 	}
-	if err := g.cfg.Store.CountSMS(ctx, prefix, hour, count); err != nil {
-		return false, fmt.Errorf("count sms: %w", err)
+	for _, sc := range scopes {
+		if err := g.cfg.Store.CountSMS(ctx, sc.key, now.Truncate(time.Hour), count); err != nil {
+			return false, fmt.Errorf("count sms: %w", err)
+		}
 	}
 	if reason == "" {
 		return false, nil
@@ -221,27 +256,29 @@ func (g *Guard) Hold(ctx context.Context, tenantID, number string) (bool, error)
 	return true, nil
 }
 
-func (g *Guard) reason(ctx context.Context, prefix, tenantID string, now time.Time) (string, error) {
+func (g *Guard) reason(ctx context.Context, scopes []scope, tenantID string, now time.Time) (string, error) {
 	t := g.cfg.Thresholds
 	hour := now.Truncate(time.Hour)
 	recent := hour.Add(-time.Duration(t.RecentHours-1) * time.Hour)
 	w := Windows{Recent: recent, Day: hour.Add(-23 * time.Hour), Baseline: recent.Add(-time.Duration(t.BaselineHours) * time.Hour)}
-	st, err := g.cfg.Store.SMSPrefixStats(ctx, prefix, w)
-	if err != nil {
-		return "", fmt.Errorf("sms prefix stats: %w", err)
-	}
-	if now.Before(st.CoolUntil) {
-		return ReasonPrefix, nil
-	}
-	if t.Pumped(st) {
-		until := now.Add(g.cfg.CoolOff)
-		if err := g.cfg.Store.CoolOffPrefix(ctx, prefix, until, now); err != nil {
-			return "", fmt.Errorf("cool off prefix: %w", err)
+	for _, sc := range scopes {
+		st, err := g.cfg.Store.SMSPrefixStats(ctx, sc.key, w)
+		if err != nil {
+			return "", fmt.Errorf("sms prefix stats: %w", err)
 		}
-		g.cfg.Log.Warn("sms prefix in cool-off: many invitations, almost none accepted", "prefix", prefix,
-			"recent", st.Recent, "baseline", st.Baseline, "day", st.Day, "day_accepted", st.DayAccepted, "until", until)
-		g.cfg.OnCoolOff()
-		return ReasonPrefix, nil
+		if now.Before(st.CoolUntil) {
+			return ReasonPrefix, nil
+		}
+		if t.pumped(st, sc.minRecent) {
+			until := now.Add(g.cfg.CoolOff)
+			if err := g.cfg.Store.CoolOffPrefix(ctx, sc.key, until, now); err != nil {
+				return "", fmt.Errorf("cool off prefix: %w", err)
+			}
+			g.cfg.Log.Warn("sms prefix in cool-off: many invitations, almost none accepted", "prefix", sc.key,
+				"recent", st.Recent, "baseline", st.Baseline, "day", st.Day, "day_accepted", st.DayAccepted, "until", until)
+			g.cfg.OnCoolOff()
+			return ReasonPrefix, nil
+		}
 	}
 	if tenantID == "" || g.cfg.TenantDailyBudget <= 0 {
 		return "", nil
@@ -256,16 +293,20 @@ func (g *Guard) reason(ctx context.Context, prefix, tenantID string, now time.Ti
 	return "", nil
 }
 
-// Accepted counts an accepted SMS invitation to number for its prefix; it
-// logs a failure as well as returning it. Errors: store errors.
+// Accepted counts an accepted SMS invitation to number for its prefix and
+// its country; it logs a failure as well as returning it. Errors: store
+// errors.
 func (g *Guard) Accepted(ctx context.Context, number string) error {
-	prefix := Prefix(number)
+	prefix, country := keys(number)
 	if prefix == "" {
 		return nil
 	}
-	if err := g.cfg.Store.CountSMS(ctx, prefix, g.cfg.Now().UTC().Truncate(time.Hour), CountAccepted); err != nil {
-		g.cfg.Log.Error("sms guard: an acceptance was not counted", "prefix", prefix, "error", err)
-		return fmt.Errorf("count sms accepted: %w", err)
+	hour := g.cfg.Now().UTC().Truncate(time.Hour)
+	for _, key := range []string{prefix, country} {
+		if err := g.cfg.Store.CountSMS(ctx, key, hour, CountAccepted); err != nil {
+			g.cfg.Log.Error("sms guard: an acceptance was not counted", "prefix", key, "error", err)
+			return fmt.Errorf("count sms accepted: %w", err)
+		}
 	}
 	return nil
 }

@@ -227,3 +227,59 @@ func TestTwoNodes(t *testing.T) {
 		}
 	})
 }
+
+// TestHeldSMSAreNotTraffic: a tenant over its daily budget sends no SMS;
+// its held SMS are not the prefix's traffic and trip no cool-off that
+// would hold every other tenant's SMS to that prefix.
+func TestHeldSMSAreNotTraffic(t *testing.T) {
+	now := time.Date(2026, 11, 16, 10, 30, 0, 0, time.UTC)
+	g, c := newGuard(t, testenv.SQLite(t), &now, 5, &bytes.Buffer{})
+	// mal spends its budget on five unrelated prefixes.
+	for _, p := range []string{"+33611", "+33622", "+33633", "+33644", "+33655"} {
+		send(t, g, "mal", p, 1, 0)
+	}
+	// 30 more, all held for the budget: not one SMS to +33612 is paid.
+	if h := send(t, g, "mal", "+33612", 30, 0); h != 30 {
+		t.Fatalf("held %d", h)
+	}
+	if c.held[smsguard.ReasonBudget] != 30 {
+		t.Fatalf("%v", c.held)
+	}
+	// An innocent tenant's SMS to that prefix.
+	if h := send(t, g, "acme", "+33612", 1, 5000); h != 0 {
+		t.Fatalf("acme's SMS to +33612 held (cool-offs %d): a tenant that sent nothing tripped the prefix", c.cooloffs)
+	}
+}
+
+// TestCoolOffNotKeptUpByHeldSMS: SMS held during a cool-off (free to
+// whoever sends them) do not keep the prefix in cool-off: each cool-off
+// takes at least a prefix's minimum of SMS really sent.
+func TestCoolOffNotKeptUpByHeldSMS(t *testing.T) {
+	now := time.Date(2026, 11, 16, 10, 30, 0, 0, time.UTC)
+	g, c := newGuard(t, testenv.SQLite(t), &now, 0, &bytes.Buffer{})
+	paid := 31 - send(t, g, "", "+33612", 31, 0)
+	legitSent := 0
+	for h := range 24 {
+		now = now.Add(time.Hour)
+		paid += 30 - send(t, g, "", "+33612", 30, 100000*(h+1))
+		legitSent += 1 - send(t, g, "acme", "+33612", 1, 9000000+h)
+	}
+	if c.cooloffs*30 > paid {
+		t.Fatalf("%d cool-offs for %d SMS sent (legitimate SMS sent: %d of 24)", c.cooloffs, paid, legitSent)
+	}
+}
+
+// TestCountryTrips: a pump spread over 35 prefixes of one country (28
+// never-accepted SMS each, under a prefix's minimum of 30) trips the
+// country.
+func TestCountryTrips(t *testing.T) {
+	now := time.Date(2026, 11, 16, 10, 30, 0, 0, time.UTC)
+	g, c := newGuard(t, testenv.SQLite(t), &now, 0, &bytes.Buffer{})
+	held := 0
+	for p := range 35 {
+		held += send(t, g, "", fmt.Sprintf("+447%02d", 10+p), 28, 0)
+	}
+	if held == 0 && c.cooloffs == 0 {
+		t.Fatalf("980 SMS to one country in one burst, none accepted: nothing held, no cool-off")
+	}
+}

@@ -412,12 +412,13 @@ SELECT * FROM (SELECT 'blocked' AS kind, kind || ':' || value AS who, created_at
     WHERE blocked_id = ? AND created_at >= ? ORDER BY created_at DESC LIMIT ?) ib;
 
 -- name: sms-prefix-stats
--- One prefix's SMS in three windows (from the recent, the day and the
--- baseline starts) and its cool-off (package smsguard).
-SELECT COALESCE(SUM(CASE WHEN hour >= ? THEN sent + held ELSE 0 END), 0) AS recent,
+-- One prefix's (or country's) SMS in three windows (from the recent, the
+-- day and the baseline starts) and its cool-off (package smsguard). Only
+-- SMS sent are traffic: held ones cost nothing and must not trip.
+SELECT COALESCE(SUM(CASE WHEN hour >= ? THEN sent ELSE 0 END), 0) AS recent,
        COALESCE(SUM(CASE WHEN hour < ? THEN sent ELSE 0 END), 0) AS baseline,
        COALESCE(SUM(CASE WHEN hour < ? THEN accepted ELSE 0 END), 0) AS baseline_accepted,
-       COALESCE(SUM(CASE WHEN hour >= ? THEN sent + held ELSE 0 END), 0) AS day,
+       COALESCE(SUM(CASE WHEN hour >= ? THEN sent ELSE 0 END), 0) AS day,
        COALESCE(SUM(CASE WHEN hour >= ? THEN accepted ELSE 0 END), 0) AS day_accepted,
        (SELECT ends_at FROM sms_prefix_cooloffs WHERE prefix = ?) AS cool_until
 FROM sms_prefix_hours WHERE prefix = ? AND hour >= ?;
