@@ -47,10 +47,12 @@ func metric(t *testing.T, h *harness, series string) string {
 	return ""
 }
 
-// TestReputationShrinksSilently: an inviter blocked by ten people gets a
-// tenth of their daily invitations, and sees exactly what an inviter in
-// good standing sees: the same answers, the same headers, the same
-// refusal at the full limit; only fewer messages go out.
+// TestReputationShrinksSilently: an inviter blocked by ten people they
+// wrote to gets a tenth of their daily invitations, and sees exactly what
+// an inviter in good standing sees: the same answers, the same headers,
+// the same refusal at the full limit; only fewer messages go out. Ten
+// strangers who block an inviter they never heard from cost that inviter
+// nothing.
 func TestReputationShrinksSilently(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, e testenv.Engine) {
 		h := newHarness(t, e, generous)
@@ -59,7 +61,11 @@ func TestReputationShrinksSilently(t *testing.T) {
 		for i := range 10 {
 			victim := fmt.Sprintf("victim%d", i)
 			want(t, h.do("PUT", "/v1/accounts/"+victim, map[string]any{"tenant_id": "fabrikam", "display_name": victim}), 200, "")
+			h.check(t, "mallory", victim) // a message request from mallory
 			want(t, h.do("PUT", "/v1/accounts/"+victim+"/blocks/mallory", nil), 200, "")
+			troll := fmt.Sprintf("troll%d", i)
+			want(t, h.do("PUT", "/v1/accounts/"+troll, map[string]any{"tenant_id": nil, "display_name": troll}), 200, "")
+			want(t, h.do("PUT", "/v1/accounts/"+troll+"/blocks/carol", nil), 200, "")
 		}
 		// The default policy: 50 invitations a day; Mallory's shrink to 5.
 		type seen struct {

@@ -397,16 +397,31 @@ UPDATE invites SET reminded = TRUE, updated_at = ? WHERE id = ? AND status = 'pe
 -- (by account, or by address from the invite page), since a time: the
 -- newest of each source, at most a number each, read in index order
 -- (package reputation; it keeps one signal per recipient and kind).
+-- Refusals and acceptances are read apart, each with its own limit, so
+-- that newer acceptances (accomplices) cannot push refusals out of the
+-- read. A block by account counts only from someone the sender wrote to
+-- or invited: strangers' blocks cost nothing to make.
 SELECT * FROM (SELECT status AS kind, recipient_kind || ':' || recipient_value AS who, updated_at AS at
-    FROM invites WHERE inviter_id = ? AND status IN ('accepted', 'declined') AND updated_at >= ?
+    FROM invites WHERE inviter_id = ? AND status = 'declined' AND updated_at >= ?
     ORDER BY updated_at DESC LIMIT ?) i
 UNION ALL
+SELECT * FROM (SELECT status AS kind, recipient_kind || ':' || recipient_value AS who, updated_at AS at
+    FROM invites WHERE inviter_id = ? AND status = 'accepted' AND updated_at >= ?
+    ORDER BY updated_at DESC LIMIT ?) ia
+UNION ALL
 SELECT * FROM (SELECT status AS kind, recipient_id AS who, updated_at AS at FROM requests
-    WHERE sender_id = ? AND status IN ('accepted', 'declined', 'blocked', 'reported') AND updated_at >= ?
+    WHERE sender_id = ? AND status IN ('declined', 'blocked', 'reported') AND updated_at >= ?
     ORDER BY updated_at DESC LIMIT ?) r
 UNION ALL
-SELECT * FROM (SELECT 'blocked' AS kind, account_id AS who, created_at AS at FROM blocks
-    WHERE blocked_id = ? AND created_at >= ? ORDER BY created_at DESC LIMIT ?) b
+SELECT * FROM (SELECT status AS kind, recipient_id AS who, updated_at AS at FROM requests
+    WHERE sender_id = ? AND status = 'accepted' AND updated_at >= ?
+    ORDER BY updated_at DESC LIMIT ?) ra
+UNION ALL
+SELECT * FROM (SELECT 'blocked' AS kind, b.account_id AS who, b.created_at AS at FROM blocks b
+    WHERE b.blocked_id = ? AND b.created_at >= ?
+      AND (EXISTS (SELECT 1 FROM requests q WHERE q.sender_id = b.blocked_id AND q.recipient_id = b.account_id)
+           OR EXISTS (SELECT 1 FROM invites v WHERE v.accepted_by = b.account_id AND v.inviter_id = b.blocked_id))
+    ORDER BY b.created_at DESC LIMIT ?) b
 UNION ALL
 SELECT * FROM (SELECT 'blocked' AS kind, kind || ':' || value AS who, created_at AS at FROM identifier_blocks
     WHERE blocked_id = ? AND created_at >= ? ORDER BY created_at DESC LIMIT ?) ib;

@@ -91,24 +91,26 @@ func TestSenderSignals(t *testing.T) {
 			return strings.Join(l, "\n")
 		}
 		// r1 blocked twice: the request and the account block.
+		// r4, who never heard from the spammer, blocks for nothing.
 		want := []string{"accepted email:b@example.com 2h0m0s", "blocked email:e@example.com 6h0m0s", "blocked r1 3h0m0s",
-			"blocked r1 3h0m0s", "blocked r4 5h0m0s", "declined email:a@example.com 1h0m0s", "reported r2 4h0m0s"}
+			"blocked r1 3h0m0s", "declined email:a@example.com 1h0m0s", "reported r2 4h0m0s"}
 		if g, w := lines(got), strings.Join(want, "\n"); g != w {
 			t.Fatalf("signals:\n%s\nwant:\n%s", g, w)
 		}
 		// At most limit from each source, the newest.
 		got, err = db.SenderSignals(ctx, "spammer", epoch.Add(-84*24*time.Hour), 1)
-		want = []string{"blocked email:e@example.com 6h0m0s", "blocked r1 3h0m0s", "blocked r1 3h0m0s", "declined email:a@example.com 1h0m0s"}
+		want = []string{"accepted email:b@example.com 2h0m0s", "blocked email:e@example.com 6h0m0s", "blocked r1 3h0m0s", "blocked r1 3h0m0s",
+			"declined email:a@example.com 1h0m0s"}
 		if g, w := lines(got), strings.Join(want, "\n"); err != nil || g != w {
 			t.Fatalf("limit 1: %v\n%s\nwant:\n%s", err, g, w)
 		}
 
-		// The score, by the service with its clock: four refusals (1 + 2 +
-		// 3 + 2 + 2 = 10 by weight) against one acceptance.
+		// The score, by the service with its clock: refusals (1 + 2 + 3 +
+		// 2 = 8 by weight) against one acceptance.
 		now := epoch
 		svc := reputation.NewService(db, reputation.DefaultParams(), func() time.Time { return now }, 0)
 		sc, err := svc.Score(ctx, "spammer")
-		if err != nil || sc.Bad < 9.9 || sc.Good < 0.99 {
+		if err != nil || sc.Bad < 7.9 || sc.Good < 0.99 {
 			t.Fatalf("score %+v, %v", sc, err)
 		}
 		if bad, err := svc.Bad(ctx, "spammer"); err != nil || !bad {
@@ -262,5 +264,44 @@ func BenchmarkReputation(b *testing.B) {
 				})
 			}
 		})
+	}
+}
+
+// TestWashingPastTheReadLimit: 40 recipients declined the spammer; then
+// 200 throwaway addresses of the spammer's accept its invitations. The
+// newest 200 acceptances do not push the declines out of the read
+// (refusals are read apart), so GoodCap holds and the limits stay shrunk.
+func TestWashingPastTheReadLimit(t *testing.T) {
+	e := testenv.SQLite(t)
+	db := open(t, e)
+	raw, bind := rawDB(t, e)
+	ctx := context.Background()
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := raw.ExecContext(ctx, bind(q), args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	old := epoch.Add(-200 * 24 * time.Hour)
+	exec(`INSERT INTO accounts (id, display_name, discoverable, created_at, updated_at) VALUES ('spammer', 's', TRUE, ?, ?)`, ts(old), ts(old))
+	n := 0
+	invite := func(to, status string, at time.Time) {
+		n++
+		exec(`INSERT INTO invites (id, inviter_id, recipient_kind, recipient_value, channel, chat_id, chat_kind, locale, status,
+			delivery, suppressed, last_sent_at, created_at, expires_at, updated_at)
+			VALUES (?, 'spammer', 'email', ?, 'email', 'c', 'group', 'en', ?, 'sent', FALSE, ?, ?, ?, ?)`,
+			fmt.Sprintf("i%d", n), to, status, ts(at), ts(at), ts(at.Add(time.Hour)), ts(at))
+	}
+	for i := range 40 {
+		invite(fmt.Sprintf("victim%d@example.com", i), "declined", epoch.Add(-2*time.Hour))
+	}
+	svc := reputation.NewService(db, reputation.DefaultParams(), func() time.Time { return epoch }, 0)
+	before, _ := svc.Score(ctx, "spammer")
+	for i := range 200 {
+		invite(fmt.Sprintf("alias%d@spammer.example", i), "accepted", epoch.Add(-time.Hour))
+	}
+	after, err := svc.Score(ctx, "spammer")
+	if err != nil || after.Factor >= 1 {
+		t.Fatalf("washed: factor %.2f -> %.2f (%v)", before.Factor, after.Factor, err)
 	}
 }

@@ -11,9 +11,10 @@ import (
 var _ reputation.Store = (*DB)(nil)
 
 // SenderSignals reads what recipients did to senderID since a time: the
-// newest of each source (invitations, requests, blocks by account, blocks
-// from the invite page), at most limit each, so a recipient may appear
-// more than once. One prepared query that reads the sender's own index
+// newest of each source (refusals and acceptances of invitations and of
+// requests apart, blocks by account from people the sender wrote to or
+// invited, blocks from the invite page), at most limit each, so a
+// recipient may appear more than once. One prepared query that reads the sender's own index
 // entries in order (indexes of migration 0015), with no sort.
 func (d *DB) SenderSignals(ctx context.Context, senderID string, since time.Time, limit int) ([]reputation.Signal, error) {
 	var rows []struct {
@@ -26,7 +27,11 @@ func (d *DB) SenderSignals(ctx context.Context, senderID string, since time.Time
 		return nil, fmt.Errorf("sender signals: %w", err)
 	}
 	at := d.timeArg(since)
-	if err := st.SelectContext(ctx, &rows, senderID, at, limit, senderID, at, limit, senderID, at, limit, senderID, at, limit); err != nil {
+	var args []any
+	for range 6 {
+		args = append(args, senderID, at, limit)
+	}
+	if err := st.SelectContext(ctx, &rows, args...); err != nil {
 		return nil, fmt.Errorf("sender signals: %w", err)
 	}
 	out := make([]reputation.Signal, len(rows))
