@@ -507,3 +507,42 @@ SELECT version, action, actor, at FROM template_changes WHERE name = ? AND local
 
 -- name: outbox-templates
 SELECT template_locale || '/' || CAST(template_version AS TEXT) FROM outbox WHERE invite_id = ? ORDER BY id;
+
+-- The spam screen (store/spam.go).
+
+-- name: spam-key
+SELECT key FROM spam_key WHERE id = 1;
+
+-- name: spam-sender-accepted
+SELECT EXISTS (SELECT 1 FROM requests WHERE sender_id = ? AND status = 'accepted');
+
+-- name: spam-new-recipients
+-- The requests the gate created for a sender since a time (one per new
+-- recipient), and whether the sender has one with the recipient.
+SELECT (SELECT COUNT(*) FROM requests WHERE sender_id = ? AND invite_id IS NULL AND created_at >= ?) AS n,
+       EXISTS (SELECT 1 FROM requests WHERE sender_id = ? AND recipient_id = ?) AS known;
+
+-- name: spam-put-fingerprint
+-- The eight bands of a fingerprint (spam.Bands), in increasing order.
+INSERT INTO spam_fingerprints (sender_id, band, recipient_id, seen_at) VALUES
+(?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?)
+ON CONFLICT (sender_id, band, recipient_id) DO UPDATE SET seen_at = excluded.seen_at;
+
+-- name: spam-similar-recipients
+SELECT COUNT(DISTINCT recipient_id) FROM spam_fingerprints
+WHERE sender_id = ? AND band IN (?, ?, ?, ?, ?, ?, ?, ?) AND seen_at >= ?;
+
+-- name: spam-prune-fingerprints
+DELETE FROM spam_fingerprints WHERE seen_at < ?;
+
+-- name: spam-domains
+SELECT domain, added_at FROM spam_domains ORDER BY domain;
+
+-- name: spam-put-domain
+INSERT INTO spam_domains (domain, added_at) VALUES (?, ?) ON CONFLICT DO NOTHING;
+
+-- name: spam-domain
+SELECT domain, added_at FROM spam_domains WHERE domain = ?;
+
+-- name: spam-delete-domain
+DELETE FROM spam_domains WHERE domain = ?;
