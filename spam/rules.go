@@ -51,11 +51,9 @@ func DefaultLimits() Limits {
 	return Limits{DuplicateRecipients: 5, DuplicateWindow: time.Hour, NewRecipients: 20, NewRecipientWindow: time.Hour}
 }
 
-// Builtin returns the built-in rules, cheapest first: bad link domains
-// (in memory), links from a sender nobody accepted (one read, only when
-// the text has a link), the rate of new recipients (one read), near
-// duplicates (one write). Zero fields of l take DefaultLimits' values.
-func Builtin(st Store, domains *Domains, fp *Fingerprinter, l Limits) []Rule {
+// OrDefaults returns l with DefaultLimits' values for a threshold or a
+// window that is not set (zero or less).
+func (l Limits) OrDefaults() Limits {
 	d := DefaultLimits()
 	if l.DuplicateRecipients <= 0 || l.DuplicateWindow <= 0 {
 		l.DuplicateRecipients, l.DuplicateWindow = d.DuplicateRecipients, d.DuplicateWindow
@@ -63,6 +61,15 @@ func Builtin(st Store, domains *Domains, fp *Fingerprinter, l Limits) []Rule {
 	if l.NewRecipients <= 0 || l.NewRecipientWindow <= 0 {
 		l.NewRecipients, l.NewRecipientWindow = d.NewRecipients, d.NewRecipientWindow
 	}
+	return l
+}
+
+// Builtin returns the built-in rules, cheapest first: bad link domains
+// (in memory), links from a sender nobody accepted (one read, only when
+// the text has a link), the rate of new recipients (one read), near
+// duplicates (one write). Unset limits take DefaultLimits' values.
+func Builtin(st Store, domains *Domains, fp *Fingerprinter, l Limits) []Rule {
+	l = l.OrDefaults()
 	return []Rule{
 		BadDomainRule{Domains: domains},
 		LinksRule{Store: st},

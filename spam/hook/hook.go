@@ -34,6 +34,11 @@ const (
 	OutcomeBadAnswer   = "bad_answer"
 )
 
+// Outcomes lists every outcome.
+func Outcomes() []string {
+	return []string{OutcomeSpam, OutcomeHam, OutcomeTimeout, OutcomeUnreachable, OutcomeBadStatus, OutcomeBadAnswer}
+}
+
 // MaxAnswerBytes caps the answer read: {"spam": false} needs 15 bytes.
 const MaxAnswerBytes = 4 << 10
 
