@@ -82,8 +82,10 @@ func Normalize(text string) string {
 	b.Grow(len(text))
 	space, digit := true, false
 	for _, tok := range strings.Fields(text) {
-		if hosts := tokenHosts(tok); len(hosts) == 1 && (strings.Contains(tok, "/") || strings.Contains(tok, "?")) {
-			tok = hosts[0]
+		if strings.Contains(tok, ".") && strings.ContainsAny(tok, "/?") {
+			if hosts := tokenHosts(tok); len(hosts) == 1 {
+				tok = hosts[0]
+			}
 		}
 		for _, r := range tok + " " {
 			switch {

@@ -118,7 +118,7 @@ func host(s string, scheme bool) (string, bool) {
 			s = strings.ToLower(u)
 		}
 	}
-	s = strings.Trim(s, ".,;:!?*_~-+=&$^'\"")
+	s = strings.TrimFunc(s, edgePunct)
 	if s == "" || !strings.Contains(s, ".") {
 		return "", false
 	}
@@ -143,6 +143,15 @@ func host(s string, scheme bool) (string, bool) {
 		return "", false
 	}
 	return h, true
+}
+
+// edgePunct is what may stand before or after a link in prose.
+func edgePunct(r rune) bool {
+	switch r {
+	case '.', ',', ';', ':', '!', '?', '*', '_', '~', '-', '+', '=', '&', '$', '^', '\'', '"':
+		return true
+	}
+	return false
 }
 
 func validLabel(l string) bool {

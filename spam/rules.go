@@ -17,8 +17,9 @@ type Store interface {
 	NewRecipients(ctx context.Context, sender, recipient string, since time.Time) (n int, known bool, err error)
 	// RecordFingerprint keeps fp for the pair (sender, recipient) as seen
 	// at now, and returns how many distinct recipients sender sent a text
-	// sharing a band with fp since, the recipient included.
-	RecordFingerprint(ctx context.Context, sender, recipient string, fp Fingerprint, now, since time.Time) (int, error)
+	// sharing a band with fp since, the recipient included, counting no
+	// further than upTo.
+	RecordFingerprint(ctx context.Context, sender, recipient string, fp Fingerprint, now, since time.Time, upTo int) (int, error)
 	// PruneFingerprints deletes the fingerprints seen before before and
 	// returns how many.
 	PruneFingerprints(ctx context.Context, before time.Time) (int64, error)
@@ -155,6 +156,6 @@ func (r NearDuplicateRule) Spam(ctx context.Context, m *Message) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	n, err := r.Store.RecordFingerprint(ctx, m.Sender, m.Recipient, fp, m.Now, m.Now.Add(-r.Window))
+	n, err := r.Store.RecordFingerprint(ctx, m.Sender, m.Recipient, fp, m.Now, m.Now.Add(-r.Window), r.Max+1)
 	return err == nil && n > r.Max, err
 }

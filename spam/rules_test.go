@@ -239,17 +239,17 @@ func TestPruneFingerprints(t *testing.T) {
 		en := setup(t, e)
 		fp, _ := en.fp.Fingerprint(offer)
 		now := en.clock.now()
-		if _, err := en.db.RecordFingerprint(ctx, "s1", "r1", fp, now.Add(-2*time.Hour), now.Add(-3*time.Hour)); err != nil {
+		if _, err := en.db.RecordFingerprint(ctx, "s1", "r1", fp, now.Add(-2*time.Hour), now.Add(-3*time.Hour), 10); err != nil {
 			t.Fatal(err)
 		}
-		if n, err := en.db.RecordFingerprint(ctx, "s1", "r2", fp, now, now.Add(-3*time.Hour)); err != nil || n != 2 {
+		if n, err := en.db.RecordFingerprint(ctx, "s1", "r2", fp, now, now.Add(-3*time.Hour), 10); err != nil || n != 2 {
 			t.Fatalf("recipients: %d %v", n, err)
 		}
 		n, err := en.db.PruneFingerprints(ctx, now.Add(-time.Hour))
 		if err != nil || n != spam.Bands {
 			t.Fatalf("pruned %d, %v; want %d", n, err, spam.Bands)
 		}
-		if n, err := en.db.RecordFingerprint(ctx, "s1", "r3", fp, now, now.Add(-3*time.Hour)); err != nil || n != 2 {
+		if n, err := en.db.RecordFingerprint(ctx, "s1", "r3", fp, now, now.Add(-3*time.Hour), 10); err != nil || n != 2 {
 			t.Fatalf("after pruning: %d %v", n, err)
 		}
 	})

@@ -529,8 +529,12 @@ INSERT INTO spam_fingerprints (sender_id, band, recipient_id, seen_at) VALUES
 ON CONFLICT (sender_id, band, recipient_id) DO UPDATE SET seen_at = excluded.seen_at;
 
 -- name: spam-similar-recipients
-SELECT COUNT(DISTINCT recipient_id) FROM spam_fingerprints
-WHERE sender_id = ? AND band IN (?, ?, ?, ?, ?, ?, ?, ?) AND seen_at >= ?;
+-- Counts up to a cap (the threshold + 1): a sender who sent one text to
+-- thousands costs no more than one who sent it to a few.
+SELECT COUNT(*) FROM (
+  SELECT DISTINCT recipient_id FROM spam_fingerprints
+  WHERE sender_id = ? AND band IN (?, ?, ?, ?, ?, ?, ?, ?) AND seen_at >= ? LIMIT ?
+) AS recipients;
 
 -- name: spam-prune-fingerprints
 DELETE FROM spam_fingerprints WHERE seen_at < ?;

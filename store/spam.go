@@ -54,12 +54,12 @@ func (d *DB) NewRecipients(ctx context.Context, sender, recipient string, since 
 
 // RecordFingerprint upserts the bands of fp for (sender, recipient) at now
 // and counts the distinct recipients of sender with a band of fp seen
-// since, in one transaction. Bands are written in increasing order, so
+// since, up to upTo, in one transaction. Bands are written in increasing order, so
 // that two writers of one sender lock rows in the same order (PostgreSQL).
 // Two first messages at once on two nodes may each miss the other's
 // uncommitted rows: the count can lag by the number of concurrent checks
 // of one sender, never by more.
-func (d *DB) RecordFingerprint(ctx context.Context, sender, recipient string, fp spam.Fingerprint, now, since time.Time) (int, error) {
+func (d *DB) RecordFingerprint(ctx context.Context, sender, recipient string, fp spam.Fingerprint, now, since time.Time, upTo int) (int, error) {
 	bands := fp.Sorted()
 	put := make([]any, 0, 4*len(bands))
 	similar := make([]any, 0, len(bands)+2)
@@ -69,7 +69,7 @@ func (d *DB) RecordFingerprint(ctx context.Context, sender, recipient string, fp
 		put = append(put, sender, b, recipient, at)
 		similar = append(similar, b)
 	}
-	similar = append(similar, d.timeArg(since))
+	similar = append(similar, d.timeArg(since), upTo)
 	var n int
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, d.query("spam-put-fingerprint"), put...); err != nil {

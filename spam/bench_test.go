@@ -1,0 +1,152 @@
+package spam_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/beckon-chat/beckon/directory"
+	"github.com/beckon-chat/beckon/internal/testenv"
+	"github.com/beckon-chat/beckon/request"
+	"github.com/beckon-chat/beckon/spam"
+)
+
+// words make the texts of the benchmarks: sentences of 16 of them,
+// different for every message, as people write.
+var words = strings.Fields(`we met at the conference last week could talk about logistics project on monday
+	dear colleague invoice from march is still open our side check who handles it hello i am organising
+	school fair and wondered whether your team sponsor a stand thanks for recommendation finished chapter
+	yesterday ending surprised me completely plumber coming ten will someone be there to let him in bicycle
+	selling evening minutes of tuesday meeting ready shall send them as well report attached section three`)
+
+// sentence returns the i-th text: 16 words drawn by a generator seeded
+// with i.
+func sentence(i int) string {
+	x := uint64(i)*0x9e3779b97f4a7c15 + 1
+	out := make([]string, 16)
+	for j := range out {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		out[j] = words[x%uint64(len(words))]
+	}
+	return strings.Join(out, " ") + "."
+}
+
+// benchScreen is the screen app.New builds (every built-in rule, on
+// SQLite, a few listed domains, the default near-duplicate threshold),
+// the rate of new recipients so high that it does not fire: every message
+// of a normal sender pays for every rule, the common case.
+func benchScreen(b *testing.B) (*spam.Screen, *env) {
+	en := setup(b, testenv.SQLite(b))
+	domains := spam.NewDomains(en.db, 0, nil)
+	for _, d := range []string{"evil.com", "phish.example", "xn--bcher-kva.example"} {
+		if _, err := domains.Put(context.Background(), d); err != nil {
+			b.Fatal(err)
+		}
+	}
+	lim := spam.Limits{NewRecipients: 1 << 30, NewRecipientWindow: time.Hour}
+	return spam.NewScreen(spam.Config{Rules: spam.Builtin(en.db, domains, en.fp, lim)}), en
+}
+
+// BenchmarkScreen is the spam screen's cost per pre-acceptance message,
+// in process on SQLite: plain (a sentence, no link: one read, one write),
+// short (no fingerprint: one read), link (a link from a sender nobody
+// accepted: rejected after the domain list and one read), campaign (one
+// sender, one text, to ever more recipients: rejected), and plain from
+// several goroutines at once.
+func BenchmarkScreen(b *testing.B) {
+	ctx := context.Background()
+	screen, _ := benchScreen(b)
+	var n atomic.Int64
+	msg := func(sender, text string) request.Message {
+		i := n.Add(1)
+		if sender == "" {
+			sender = fmt.Sprintf("s%d", i%500)
+		}
+		return request.Message{Sender: sender, Recipient: fmt.Sprintf("r%d", i), ChatID: "c", Text: text}
+	}
+	for _, c := range []struct {
+		name, sender string
+		text         func(i int) string
+		spam         bool
+	}{
+		{"plain", "", sentence, false},
+		{"short", "", func(int) string { return "hello there" }, false},
+		{"link", "", func(int) string { return "the form is at https://forms.example.org/x" }, true},
+		{"campaign", "spammer", func(int) string { return sentence(1) }, true},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				got, err := screen.Spam(ctx, msg(c.sender, c.text(i)))
+				if err != nil || (got != c.spam && (c.name != "campaign" || i > 5)) {
+					b.Fatalf("message %d: spam = %v, %v", i, got, err)
+				}
+			}
+		})
+	}
+	b.Run("plain-parallel", func(b *testing.B) {
+		var seq atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := screen.Spam(ctx, msg("", sentence(int(seq.Add(1))))); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkCheck is the gate's check of a pre-acceptance message with and
+// without the screen, in process on SQLite: the difference is what the
+// screen adds to POST /v1/requests/check.
+func BenchmarkCheck(b *testing.B) {
+	ctx := context.Background()
+	screen, en := benchScreen(b)
+	dir := directory.NewService(en.db)
+	const recipients = 2000
+	for i := range recipients {
+		id := fmt.Sprintf("b%d", i)
+		if _, err := dir.PutAccount(ctx, directory.AccountInput{ID: id, DisplayName: id, Identifiers: []string{id + "@mail.example"}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		screen request.Screen
+	}{{"noscreen", request.NoScreen{}}, {"screen", screen}} {
+		b.Run(c.name, func(b *testing.B) {
+			gate := request.NewService(en.db, c.screen)
+			for i := 0; b.Loop(); i++ {
+				// s1 and s2 (acme) to personal recipients, ten messages a
+				// pair at most: every check is counted.
+				m := request.Message{Sender: []string{"s1", "s2"}[i%2], Recipient: fmt.Sprintf("b%d", (i/2)%recipients),
+					ChatID: "c", Text: sentence(i)}
+				if _, err := gate.Check(ctx, m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkFingerprint is the CPU part of the near-duplicate rule.
+func BenchmarkFingerprint(b *testing.B) {
+	f := spam.NewFingerprinter([]byte("key"))
+	text := sentence(42)
+	for b.Loop() {
+		f.Fingerprint(text)
+	}
+}
+
+// BenchmarkLinks is the link parser on a text with two links.
+func BenchmarkLinks(b *testing.B) {
+	text := "Hello, see https://Forms.Example.org/x?id=1 or evil.com/y before Friday, thanks!"
+	for b.Loop() {
+		spam.Links(text)
+	}
+}
