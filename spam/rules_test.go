@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -330,4 +331,42 @@ func TestScreen(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNearDuplicateConcurrent: one text to 30 recipients at once, spread
+// over three nodes (three connection pools on one database): exactly the
+// threshold (5) passes, whatever the interleaving.
+func TestNearDuplicateConcurrent(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, e testenv.Engine) {
+		en := setup(t, e)
+		rules := []spam.Rule{spam.NearDuplicateRule{Store: en.db, Fingerprinter: en.fp, Max: 5, Window: time.Hour}}
+		for range 2 {
+			db, err := store.Open(context.Background(), e.URL, store.Options{Now: en.clock.now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			rules = append(rules, spam.NearDuplicateRule{Store: db, Fingerprinter: en.fp, Max: 5, Window: time.Hour})
+		}
+		var passed atomic.Int64
+		var wg sync.WaitGroup
+		for i := range 30 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				m := &spam.Message{Message: request.Message{Sender: "s1", Recipient: fmt.Sprintf("x%d", i), ChatID: "c", Text: offer}, Now: en.clock.now()}
+				s, err := rules[i%3].Spam(context.Background(), m)
+				if err != nil {
+					t.Error(err)
+				}
+				if !s {
+					passed.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := passed.Load(); n != 5 {
+			t.Fatalf("%d passed; want 5", n)
+		}
+	})
 }

@@ -522,6 +522,12 @@ SELECT EXISTS (SELECT 1 FROM requests WHERE sender_id = ? AND status = 'accepted
 SELECT (SELECT COUNT(*) FROM requests WHERE sender_id = ? AND invite_id IS NULL AND created_at >= ?) AS n,
        EXISTS (SELECT 1 FROM requests WHERE sender_id = ? AND recipient_id = ?) AS known;
 
+-- name: spam-lock-sender
+-- PostgreSQL: one sender's fingerprints are recorded one transaction at a
+-- time, on every node (a transaction lock: it works through a pooler), so
+-- that each count sees every earlier one. SQLite serialises writes anyway.
+SELECT pg_advisory_xact_lock(7243020, hashtext(?));
+
 -- name: spam-put-fingerprint
 -- The eight bands of a fingerprint (spam.Bands), in increasing order.
 INSERT INTO spam_fingerprints (sender_id, band, recipient_id, seen_at) VALUES

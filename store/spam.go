@@ -54,11 +54,10 @@ func (d *DB) NewRecipients(ctx context.Context, sender, recipient string, since 
 
 // RecordFingerprint upserts the bands of fp for (sender, recipient) at now
 // and counts the distinct recipients of sender with a band of fp seen
-// since, up to upTo, in one transaction. Bands are written in increasing order, so
-// that two writers of one sender lock rows in the same order (PostgreSQL).
-// Two first messages at once on two nodes may each miss the other's
-// uncommitted rows: the count can lag by the number of concurrent checks
-// of one sender, never by more.
+// since, up to upTo, in one transaction. The transactions of one sender
+// run one at a time, on every node (a transaction-scoped advisory lock on
+// PostgreSQL; SQLite serialises writes), so that each count includes every
+// earlier message: under any concurrency exactly the threshold passes.
 func (d *DB) RecordFingerprint(ctx context.Context, sender, recipient string, fp spam.Fingerprint, now, since time.Time, upTo int) (int, error) {
 	bands := fp.Sorted()
 	put := make([]any, 0, 4*len(bands))
@@ -72,6 +71,11 @@ func (d *DB) RecordFingerprint(ctx context.Context, sender, recipient string, fp
 	similar = append(similar, d.timeArg(since), upTo)
 	var n int
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		if d.dialect == Postgres {
+			if _, err := tx.ExecContext(ctx, d.query("spam-lock-sender"), sender); err != nil {
+				return fmt.Errorf("lock sender: %w", err)
+			}
+		}
 		if _, err := tx.ExecContext(ctx, d.query("spam-put-fingerprint"), put...); err != nil {
 			return fmt.Errorf("put fingerprint: %w", err)
 		}
