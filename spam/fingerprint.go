@@ -38,8 +38,11 @@ type Fingerprint [Bands]int64
 
 // Fingerprinter makes fingerprints with a secret key.
 type Fingerprinter struct {
-	seeds [Bands * Rows]uint64
-	start uint64 // FNV-1a state after the key
+	// The i-th MinHash function of a shingle's keyed hash h is
+	// mul[i]*h + add[i] (mod 2^64, mul odd): a permutation, one multiply
+	// and one add per shingle and function.
+	mul, add [Bands * Rows]uint64
+	start    uint64 // FNV-1a state after the key
 }
 
 // NewFingerprinter returns a Fingerprinter keyed with key (every node of
@@ -50,9 +53,11 @@ func NewFingerprinter(key []byte) *Fingerprinter {
 		f.start = (f.start ^ uint64(b)) * fnvPrime
 	}
 	s := f.start
-	for i := range f.seeds {
+	for i := range f.mul {
 		s = mix(s + 0x9e3779b97f4a7c15)
-		f.seeds[i] = s
+		f.mul[i] = s | 1
+		s = mix(s + 0x9e3779b97f4a7c15)
+		f.add[i] = s
 	}
 	return f
 }
@@ -129,8 +134,9 @@ func (f *Fingerprinter) Fingerprint(text string) (Fingerprint, bool) {
 				h = (h ^ uint64(c)) * fnvPrime
 			}
 		}
-		for j, seed := range f.seeds {
-			if v := mix(h ^ seed); v < mins[j] {
+		h = mix(h)
+		for j := range mins {
+			if v := f.mul[j]*h + f.add[j]; v < mins[j] {
 				mins[j] = v
 			}
 		}
