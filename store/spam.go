@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -60,12 +61,12 @@ func (d *DB) NewRecipients(ctx context.Context, sender, recipient string, since 
 // earlier message: under any concurrency exactly the threshold passes.
 func (d *DB) RecordFingerprint(ctx context.Context, sender, recipient string, fp spam.Fingerprint, now, since time.Time, upTo int) (int, error) {
 	bands := fp.Sorted()
-	put := make([]any, 0, 4*len(bands))
+	args := make([]any, 0, 4*len(bands))
 	similar := make([]any, 0, len(bands)+2)
 	similar = append(similar, sender)
 	at := d.timeArg(now)
 	for _, b := range bands {
-		put = append(put, sender, b, recipient, at)
+		args = append(args, sender, b, recipient, at)
 		similar = append(similar, b)
 	}
 	similar = append(similar, d.timeArg(since), upTo)
@@ -76,15 +77,57 @@ func (d *DB) RecordFingerprint(ctx context.Context, sender, recipient string, fp
 				return fmt.Errorf("lock sender: %w", err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, d.query("spam-put-fingerprint"), put...); err != nil {
+		put, err := d.txStmt(ctx, tx, "spam-put-fingerprint")
+		if err != nil {
+			return err
+		}
+		if _, err := put.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("put fingerprint: %w", err)
 		}
-		if err := tx.GetContext(ctx, &n, d.query("spam-similar-recipients"), similar...); err != nil {
+		count, err := d.txStmt(ctx, tx, "spam-similar-recipients")
+		if err != nil {
+			return err
+		}
+		if err := count.GetContext(ctx, &n, similar...); err != nil {
 			return fmt.Errorf("similar recipients: %w", err)
 		}
 		return nil
 	})
 	return n, err
+}
+
+// txStmt returns the named query for use in tx: the pool's prepared
+// statement bound to the transaction's connection (parsed once per
+// connection, as d.get's reads are), or the plain text behind a pooler.
+func (d *DB) txStmt(ctx context.Context, tx *sqlx.Tx, name string) (txQuery, error) {
+	if !d.prepare {
+		return plainTx{tx, d.query(name)}, nil
+	}
+	st, err := d.stmt(ctx, d.query(name))
+	if err != nil {
+		return nil, err
+	}
+	return tx.StmtxContext(ctx, st), nil
+}
+
+// txQuery runs one query with arguments in a transaction.
+type txQuery interface {
+	ExecContext(ctx context.Context, args ...any) (sql.Result, error)
+	GetContext(ctx context.Context, dest any, args ...any) error
+}
+
+// plainTx runs its query in tx without naming a statement.
+type plainTx struct {
+	tx    *sqlx.Tx
+	query string
+}
+
+func (p plainTx) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	return p.tx.ExecContext(ctx, p.query, args...)
+}
+
+func (p plainTx) GetContext(ctx context.Context, dest any, args ...any) error {
+	return p.tx.GetContext(ctx, dest, p.query, args...)
 }
 
 // PruneFingerprints deletes the fingerprints seen before before.
