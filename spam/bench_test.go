@@ -14,24 +14,27 @@ import (
 	"github.com/beckon-chat/beckon/spam"
 )
 
-// words make the texts of the benchmarks: sentences of 16 of them,
-// different for every message, as people write.
-var words = strings.Fields(`we met at the conference last week could talk about logistics project on monday
-	dear colleague invoice from march is still open our side check who handles it hello i am organising
-	school fair and wondered whether your team sponsor a stand thanks for recommendation finished chapter
-	yesterday ending surprised me completely plumber coming ten will someone be there to let him in bicycle
-	selling evening minutes of tuesday meeting ready shall send them as well report attached section three`)
+// syllables make the words of the benchmarks' texts: 16 words of two or
+// three syllables each, drawn anew for every message, so that two texts
+// are as unlike as two people's messages are.
+var syllables = strings.Fields("ka lo mi ne ru ta vo shi an el or ub pre tra ste gle mon dar fin zu qui bel")
 
-// sentence returns the i-th text: 16 words drawn by a generator seeded
-// with i.
+// sentence returns the i-th text.
 func sentence(i int) string {
 	x := uint64(i)*0x9e3779b97f4a7c15 + 1
-	out := make([]string, 16)
-	for j := range out {
+	next := func() uint64 {
 		x ^= x << 13
 		x ^= x >> 7
 		x ^= x << 17
-		out[j] = words[x%uint64(len(words))]
+		return x
+	}
+	out := make([]string, 16)
+	for j := range out {
+		w := ""
+		for range 2 + next()%2 {
+			w += syllables[next()%uint64(len(syllables))]
+		}
+		out[j] = w
 	}
 	return strings.Join(out, " ") + "."
 }

@@ -70,25 +70,21 @@ func (d *DB) RecordFingerprint(ctx context.Context, sender, recipient string, fp
 		similar = append(similar, b)
 	}
 	similar = append(similar, d.timeArg(since), upTo)
+	stmts, err := d.txStmts(ctx, "spam-put-fingerprint", "spam-similar-recipients")
+	if err != nil {
+		return 0, err
+	}
 	var n int
-	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+	err = d.tx(ctx, func(tx *sqlx.Tx) error {
 		if d.dialect == Postgres {
 			if _, err := tx.ExecContext(ctx, d.query("spam-lock-sender"), sender); err != nil {
 				return fmt.Errorf("lock sender: %w", err)
 			}
 		}
-		put, err := d.txStmt(ctx, tx, "spam-put-fingerprint")
-		if err != nil {
-			return err
-		}
-		if _, err := put.ExecContext(ctx, args...); err != nil {
+		if _, err := d.inTx(ctx, tx, stmts, "spam-put-fingerprint").ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("put fingerprint: %w", err)
 		}
-		count, err := d.txStmt(ctx, tx, "spam-similar-recipients")
-		if err != nil {
-			return err
-		}
-		if err := count.GetContext(ctx, &n, similar...); err != nil {
+		if err := d.inTx(ctx, tx, stmts, "spam-similar-recipients").GetContext(ctx, &n, similar...); err != nil {
 			return fmt.Errorf("similar recipients: %w", err)
 		}
 		return nil
@@ -96,18 +92,33 @@ func (d *DB) RecordFingerprint(ctx context.Context, sender, recipient string, fp
 	return n, err
 }
 
-// txStmt returns the named query for use in tx: the pool's prepared
-// statement bound to the transaction's connection (parsed once per
-// connection, as d.get's reads are), or the plain text behind a pooler.
-func (d *DB) txStmt(ctx context.Context, tx *sqlx.Tx, name string) (txQuery, error) {
+// txStmts returns the named queries for use in a transaction: statements
+// prepared once on the pool, or nil behind a pooler. Call it before the
+// transaction begins, never inside one: preparing on the pool may need a
+// second connection, which a pool full of transactions waiting on this
+// one's locks would never give.
+func (d *DB) txStmts(ctx context.Context, names ...string) (map[string]*sqlx.Stmt, error) {
 	if !d.prepare {
-		return plainTx{tx, d.query(name)}, nil
+		return nil, nil
 	}
-	st, err := d.stmt(ctx, d.query(name))
-	if err != nil {
-		return nil, err
+	out := make(map[string]*sqlx.Stmt, len(names))
+	for _, n := range names {
+		st, err := d.stmt(ctx, d.query(n))
+		if err != nil {
+			return nil, err
+		}
+		out[n] = st
 	}
-	return tx.StmtxContext(ctx, st), nil
+	return out, nil
+}
+
+// inTx returns the named query of stmts bound to tx (prepared on tx's
+// own connection if it is not yet), or its plain text behind a pooler.
+func (d *DB) inTx(ctx context.Context, tx *sqlx.Tx, stmts map[string]*sqlx.Stmt, name string) txQuery {
+	if st, ok := stmts[name]; ok {
+		return tx.StmtxContext(ctx, st)
+	}
+	return plainTx{tx, d.query(name)}
 }
 
 // txQuery runs one query with arguments in a transaction.
