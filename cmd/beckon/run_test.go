@@ -330,6 +330,12 @@ func TestConfigErrors(t *testing.T) {
 		"BECKON_TRUSTED_PROXIES":       "10.0.0.0/8,lb",
 		"BECKON_DATABASE_READ_URL":     "mysql://replica",
 		"BECKON_DATABASE_READ_MAX_LAG": "0s",
+		"BECKON_SPAM_DUPLICATES":       "5",
+		"BECKON_SPAM_NEW_RECIPIENTS":   "0/h",
+		"BECKON_SPAM_HOOK_URL":         "ftp://classifier",
+		"BECKON_SPAM_HOOK_TIMEOUT":     "1m",
+		"BECKON_SPAM_HOOK_FAILURE":     "ajar",
+		"BECKON_SPAM_DOMAINS_TTL":      "never",
 	} {
 		env := map[string]string{key: value, "BECKON_ADDR": freeAddr(t)}
 		if key != "BECKON_DATABASE_URL" {
