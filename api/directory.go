@@ -228,7 +228,9 @@ type listJSON[T any] struct {
 	NextCursor *string `json:"next_cursor"`
 }
 
-// pageParams reads ?limit= (1 to 100, default 20) and ?cursor=.
+// pageParams reads ?limit= (1 to 100, default 20) and ?cursor= (an id of
+// the list's items: a cursor that cannot be one is invalid_parameter, not
+// a query PostgreSQL refuses).
 func pageParams(r *http.Request) (limit int, cursor string, err error) {
 	limit = 20
 	if v := r.URL.Query().Get("limit"); v != "" {
@@ -238,7 +240,11 @@ func pageParams(r *http.Request) (limit int, cursor string, err error) {
 		}
 		limit = n
 	}
-	return limit, r.URL.Query().Get("cursor"), nil
+	cursor = r.URL.Query().Get("cursor")
+	if cursor != "" && directory.ValidateID("cursor", cursor) != nil {
+		return 0, "", fault.Invalidf(fault.CodeInvalidParameter, "cursor", "cursor is the next_cursor of a previous page")
+	}
+	return limit, cursor, nil
 }
 
 func (s *Server) handleBlocksList() http.Handler {

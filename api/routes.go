@@ -41,7 +41,7 @@ func (s *Server) routes() {
 	m.handle("POST /v1/invites/{invite_id}/resend", s.authed(s.idempotent(s.handleInviteResend()), inv))
 
 	reqs := auth.ScopeRequests
-	m.handle("POST /v1/requests/check", s.authed(s.handleRequestCheck(), reqs))
+	m.handle("POST /v1/requests/check", s.authed(s.idempotent(s.handleRequestCheck()), reqs))
 	m.handle("GET /v1/accounts/{account_id}/requests", s.authed(s.handleRequestList(), reqs))
 	m.handle("POST /v1/requests/{request_id}/accept", s.authed(s.handleRequestAction(request.Accept), reqs))
 	m.handle("POST /v1/requests/{request_id}/decline", s.authed(s.handleRequestAction(request.Decline), reqs))

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/beckon-chat/beckon/request"
 	"github.com/beckon-chat/beckon/resolver"
 	"github.com/beckon-chat/beckon/store"
 )
@@ -15,7 +16,8 @@ import (
 // runBare serves the bare baseline: decode, normalise, the same single
 // query as beckon's resolve (store.Lookup: the requester and the owner,
 // with the pending-invite probe), encode. No auth, limits, logs, metrics,
-// policies or invite fetch.
+// policies or invite fetch. It also serves the message-request gate:
+// request.Service.Check on the same database, behind plain net/http.
 func runBare(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bare", flag.ContinueOnError)
 	dbURL := fs.String("db", "", "database URL")
@@ -58,6 +60,26 @@ func runBare(ctx context.Context, args []string) error {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(res)
+	})
+	gate := request.NewService(db, nil)
+	mux.HandleFunc("POST /v1/requests/check", func(w http.ResponseWriter, r *http.Request) {
+		var m request.Message
+		if err := json.NewDecoder(r.Body).Decode(&struct {
+			Sender    *string `json:"sender"`
+			Recipient *string `json:"recipient"`
+			ChatID    *string `json:"chat_id"`
+			Text      *string `json:"text"`
+		}{&m.Sender, &m.Recipient, &m.ChatID, &m.Text}); err != nil {
+			http.Error(w, "bad json", http.StatusBadRequest)
+			return
+		}
+		d, err := gate.Check(r.Context(), m)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"decision": d.Decision, "reason": d.Reason, "remaining": d.Remaining})
 	})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -53,6 +54,9 @@ var unlimited = []string{
 	"BECKON_LIMIT_PER_KEY=100000000/s", "BECKON_LIMIT_RESOLVE_PER_REQUESTER=100000000/s", "BECKON_LIMIT_PER_IP=100000000/s",
 	"BECKON_INVITE_LIMIT_PER_INVITER=100000000/s", "BECKON_INVITE_LIMIT_PER_TENANT=100000000/s",
 	"BECKON_INVITE_LIMIT_PER_RECIPIENT=100000000/s", "BECKON_INVITE_LIMIT_SMS_PER_COUNTRY=100000000/s",
+	// The SMS cost guard: the delivery run sends thousands of SMS to one
+	// prefix that nobody accepts, which is what it stops.
+	"BECKON_SMS_TENANT_DAILY_BUDGET=100000000", "BECKON_SMS_PREFIX_MIN_RECENT=100000000",
 }
 
 // node is one running `beckon serve`.
@@ -70,7 +74,29 @@ func (n *node) pid() int { return n.cmd.Process.Pid }
 func (n *node) stop() {
 	_ = n.cmd.Process.Signal(os.Interrupt)
 	_ = n.cmd.Wait()
-	n.log.Close()
+	if n.log != nil {
+		n.log.Close()
+	}
+}
+
+// startBare starts the bare baseline (this program's bare command) on
+// dbURL and waits until it listens.
+func startBare(ctx context.Context, dbURL string, conns int) (*node, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	n := &node{addr: freeAddr()}
+	n.cmd = command(ctx, os.Environ(), self, "bare", "-db", dbURL, "-addr", n.addr, "-db-conns", strconv.Itoa(conns))
+	n.cmd.Stderr = os.Stderr
+	if err := n.cmd.Start(); err != nil {
+		return nil, err
+	}
+	if err := waitFor(ctx, "bare server", listening(n.addr)); err != nil {
+		n.stop()
+		return nil, err
+	}
+	return n, nil
 }
 
 // startNode starts `beckon serve args...` with env on a free address,

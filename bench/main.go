@@ -2,6 +2,7 @@
 //
 //	go run ./bench -engine sqlite            # or -engine postgres -pg-url postgres://...
 //	go run ./bench invites -engine sqlite    # invitations: API and delivery
+//	go run ./bench requests -engine sqlite   # the message-request gate
 //
 // It builds and starts the real beckon binary on a fresh database, seeds it
 // through the import endpoint (timing the import), drives POST /v1/resolve
@@ -26,6 +27,8 @@ func main() {
 	switch {
 	case len(os.Args) > 1 && os.Args[1] == "bare":
 		err = runBare(ctx, os.Args[2:])
+	case len(os.Args) > 1 && os.Args[1] == "requests":
+		err = runRequests(ctx, os.Args[2:], os.Stdout)
 	case len(os.Args) > 1 && os.Args[1] == "invites":
 		err = runInvites(ctx, os.Args[2:], os.Stdout)
 	default:

@@ -102,26 +102,12 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer dropDB()
 	if o.engine == "postgres" {
-		db, err := sql.Open("pgx", dbURL)
+		backends, closeDB, err := pgBackends(ctx, dbURL)
 		if err != nil {
 			return err
 		}
-		defer db.Close()
-		o.backends = func() []int {
-			var pids []int
-			rows, err := db.QueryContext(ctx, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
-			if err != nil {
-				return nil
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var pid int
-				if rows.Scan(&pid) == nil {
-					pids = append(pids, pid)
-				}
-			}
-			return pids
-		}
+		defer closeDB()
+		o.backends = backends
 	}
 	routes := []route{{"direct", dbURL}}
 	if o.engine == "postgres" && o.bouncerURL != "" {
@@ -177,6 +163,30 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
+// pgBackends returns a function listing the PostgreSQL processes serving
+// the database of dbURL (whose CPU time runWrk reads), and a closer.
+func pgBackends(ctx context.Context, dbURL string) (func() []int, func(), error) {
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	return func() []int {
+		var pids []int
+		rows, err := db.QueryContext(ctx, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+		if err != nil {
+			return nil
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var pid int
+			if rows.Scan(&pid) == nil {
+				pids = append(pids, pid)
+			}
+		}
+		return pids
+	}, func() { db.Close() }, nil
+}
+
 // throughBouncer returns dbURL with the host and port of the PgBouncer URL,
 // and pooler=transaction (no named prepared statements).
 func throughBouncer(dbURL, bouncerURL string) (string, error) {
@@ -211,20 +221,11 @@ func benchRoute(ctx context.Context, o options, r route, envFor func(route, stri
 	if err != nil {
 		return err
 	}
-	bareAddr := freeAddr()
-	self, err := os.Executable()
+	bare, err := startBare(ctx, r.dbURL, o.dbConns)
 	if err != nil {
 		return err
 	}
-	bare := command(ctx, os.Environ(), self, "bare", "-db", r.dbURL, "-addr", bareAddr, "-db-conns", strconv.Itoa(o.dbConns))
-	bare.Stderr = os.Stderr
-	if err := bare.Start(); err != nil {
-		return err
-	}
-	defer func() { _ = bare.Process.Signal(os.Interrupt); _ = bare.Wait() }()
-	if err := waitFor(ctx, "bare server", listening(bareAddr)); err != nil {
-		return err
-	}
+	defer bare.stop()
 	resolveEnv := []string{"BENCH_ACCOUNTS=" + strconv.Itoa(o.accounts)}
 	resolve := func(nodes []string, key string, pids []int) wrkLoad {
 		return wrkLoad{script: "resolve", nodes: nodes, key: key, conns: o.conns, d: o.duration, env: resolveEnv, pids: pids, backends: o.backends}
@@ -236,7 +237,7 @@ func benchRoute(ctx context.Context, o options, r route, envFor func(route, stri
 	fmt.Fprintln(tw, "run\tserver\trequests/s\tp50 ms\tp99 ms\tmax RSS MB\tCPU µs/req\tDB CPU µs/req\terrors\t")
 	fulls, bares, err := alternate(ctx, o.runs, dir,
 		resolve([]string{first.addr}, key, []int{first.pid()}),
-		resolve([]string{bareAddr}, "", []int{bare.Process.Pid}))
+		resolve([]string{bare.addr}, "", []int{bare.pid()}))
 	if err != nil {
 		return err
 	}
@@ -251,7 +252,7 @@ func benchRoute(ctx context.Context, o options, r route, envFor func(route, stri
 	fmt.Fprintf(out, "ratio beckon/bare (medians): %.0f%% of the requests/s; bare's CPU per request is %.0f%% of beckon's\n",
 		100*full.rps/baseline.rps, 100*float64(baseline.cpuPerReq)/float64(full.cpuPerReq))
 	fmt.Fprintf(out, "batch resolve of 1000 (%d runs): p50 %.1f ms, p99 %.1f ms\n", o.batches, ms(batch.p50), ms(batch.p99))
-	_ = bare.Process.Signal(os.Interrupt)
+	bare.stop()
 	if o.engine != "postgres" || o.nodes < 2 {
 		return nil
 	}

@@ -3,9 +3,13 @@ package invite
 import (
 	"context"
 	"fmt"
+	"time"
 
+	"github.com/beckon-chat/beckon/directory"
 	"github.com/beckon-chat/beckon/fault"
 	"github.com/beckon-chat/beckon/notify"
+	"github.com/beckon-chat/beckon/ratelimit"
+	"github.com/beckon-chat/beckon/reputation"
 	"github.com/beckon-chat/beckon/resolver"
 )
 
@@ -19,9 +23,11 @@ var _ notify.Gate = (*Service)(nil)
 // invitations or blocked the inviter from the page, when the account that
 // owns the address blocked the inviter or its policy refuses them, when the
 // inviter's own policy no longer allows the address or the channel, and
-// when the address is over its daily cap. The cap is charged once a
-// message: Admit marks each message with its decision (CapDecided,
-// Capped), which is recorded with its attempt and reused on its retries. A
+// when the address is over its daily cap, the inviter over their limits
+// as their reputation shrinks them, or an SMS stopped by the SMS cost
+// guard. These are charged once a message: Admit marks each message with
+// its decision (CapDecided, Capped), which is recorded with its attempt
+// and reused on its retries. A
 // message claimed again after a crash, before anything was recorded, is
 // charged again: never let through uncharged. The dispatcher makes a
 // held-back message look sent to the inviter.
@@ -47,12 +53,12 @@ func (s *Service) admit(ctx context.Context, m *notify.Message) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	refused, err := s.refused(ctx, inv)
+	refused, policy, err := s.refused(ctx, inv)
 	if err != nil {
 		return false, err
 	}
 	refused = refused || inv.Status != Pending || !s.cfg.Now().Before(inv.ExpiresAt)
-	capped, err := s.capped(ctx, m, inv.Recipient, refused)
+	capped, err := s.capped(ctx, m, inv, policy, refused)
 	if err != nil {
 		return false, err
 	}
@@ -63,26 +69,29 @@ func (s *Service) admit(ctx context.Context, m *notify.Message) (bool, error) {
 // or blocked the inviter from the page, an owning account blocked the
 // inviter or its policy refuses them, or the inviter is gone or its policy
 // no longer allows the address, the channel or any invitation.
-func (s *Service) refused(ctx context.Context, inv Invite) (bool, error) {
+func (s *Service) refused(ctx context.Context, inv Invite) (bool, directory.Policy, error) {
 	refuses, err := s.cfg.Store.Refuses(ctx, inv.Recipient, inv.InviterID)
 	if err != nil {
-		return false, err
+		return false, directory.Policy{}, err
 	}
 	res, err := s.cfg.Resolver.InspectOwner(ctx, inv.InviterID, resolver.Query{Identifier: inv.Recipient.Value})
 	if fault.As(err) != nil {
-		return true, nil
+		return true, directory.Policy{}, nil
 	}
 	if err != nil {
-		return false, err
+		return false, directory.Policy{}, err
 	}
-	policy := res.Requester.Policy.ChannelAllowed(res.Result.Identifier) && policyOf(res.Requester).InvitesPerUserPerDay > 0
-	return refuses || !policy || (res.Owner.Found && !res.Owner.Admits(res.Requester)), nil
+	p := policyOf(res.Requester)
+	allowed := res.Requester.Policy.ChannelAllowed(res.Result.Identifier) && p.InvitesPerUserPerDay > 0
+	return refuses || !allowed || (res.Owner.Found && !res.Owner.Admits(res.Requester)), p, nil
 }
 
-// capped applies the per-recipient daily cap to m once and marks m with the
-// decision. A refused message is not charged, but the limiter is read all
-// the same.
-func (s *Service) capped(ctx context.Context, m *notify.Message, id resolver.Identifier, refused bool) (bool, error) {
+// capped applies the limits that hold a message back rather than refuse
+// it, once per message, and marks m with the decision: the per-recipient
+// daily cap, then the inviter's limits as their reputation shrinks them,
+// then, for an SMS, the SMS cost guard. A refused message is not charged,
+// but the recipient cap is read all the same.
+func (s *Service) capped(ctx context.Context, m *notify.Message, inv Invite, p directory.Policy, refused bool) (bool, error) {
 	if m.CapDecided {
 		return m.Capped, nil
 	}
@@ -90,12 +99,65 @@ func (s *Service) capped(ctx context.Context, m *notify.Message, id resolver.Ide
 	if refused {
 		n = 0
 	}
-	r, err := s.cfg.Limiter.AllowN(ctx, recipientKey(id), s.cfg.Limits.PerRecipientDay, n)
+	r, err := s.cfg.Limiter.AllowN(ctx, recipientKey(inv.Recipient), s.cfg.Limits.PerRecipientDay, n)
 	if err != nil {
 		return false, fmt.Errorf("invite limit: %w", err)
 	}
-	m.CapDecided, m.Capped = true, !refused && !r.OK()
+	capped := !refused && !r.OK()
+	if !refused && !capped {
+		if capped, err = s.shrunk(ctx, m, inv, p); err != nil {
+			return false, err
+		}
+	}
+	if !refused && !capped && inv.Channel == ChannelSMS && s.cfg.SMSGuard != nil {
+		if capped, err = s.cfg.SMSGuard.Hold(ctx, inv.TenantID, inv.Recipient.Value); err != nil {
+			return false, fmt.Errorf("sms guard: %w", err)
+		}
+	}
+	m.CapDecided, m.Capped = true, capped
 	return m.Capped, nil
+}
+
+// shrunk reports whether m is over its inviter's limits as their
+// reputation shrinks them. The inviter's own requests were charged to the
+// full limits when they were made, and only those refuse: the shrunk ones
+// are charged here, when the message is about to be sent, and a message
+// over them is held back, so that to the inviter a shrunk limit looks
+// exactly like a full one (same answers, same times; the held message
+// looks sent). A sender in good standing is not charged here.
+func (s *Service) shrunk(ctx context.Context, m *notify.Message, inv Invite, p directory.Policy) (bool, error) {
+	if s.cfg.Reputation == nil {
+		return false, nil
+	}
+	factor, err := s.cfg.Reputation.Factor(ctx, inv.InviterID)
+	if err != nil {
+		return false, fmt.Errorf("reputation: %w", err)
+	}
+	if factor >= 1 {
+		return false, nil
+	}
+	type check struct {
+		key   string
+		limit ratelimit.Limit
+	}
+	day := reputation.Shrink(p.InvitesPerUserPerDay, factor)
+	limits := []check{{"invite-shrunk-day:" + inv.InviterID, ratelimit.Limit{Rate: day, Burst: day, Period: 24 * time.Hour}}}
+	if m.Kind == KindInvite { // reminders are not charged per minute at their charge either
+		l := s.cfg.Limits.PerInviterMinute
+		l.Rate, l.Burst = reputation.Shrink(l.Rate, factor), reputation.Shrink(l.Burst, factor)
+		limits = append(limits, check{"invite-shrunk-minute:" + inv.InviterID, l})
+	}
+	for _, c := range limits {
+		r, err := s.cfg.Limiter.AllowN(ctx, c.key, c.limit, 1)
+		if err != nil {
+			return false, fmt.Errorf("invite limit: %w", err)
+		}
+		if !r.OK() {
+			s.cfg.OnShrunk()
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func recipientKey(id resolver.Identifier) string {

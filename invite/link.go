@@ -150,8 +150,9 @@ func (s *Service) SignupWithTicket(ctx context.Context, account directory.Accoun
 // and answers the same.
 func (s *Service) link(ctx context.Context, acct directory.Account, id resolver.Identifier, ticketHash string) (Linked, error) {
 	var out Linked
+	var accepted bool
 	err := s.cfg.Store.Link(ctx, func(tx LinkTx) error {
-		out = Linked{Identifier: id}
+		out, accepted = Linked{Identifier: id}, false
 		if err := tx.PutAccount(ctx, acct); err != nil {
 			return err
 		}
@@ -169,10 +170,11 @@ func (s *Service) link(ctx context.Context, acct directory.Account, id resolver.
 			return directory.IdentifierTaken("identifier")
 		}
 		if ticketHash != "" {
-			inv, err := s.redeem(ctx, tx, ticketHash, acct.ID, id)
+			inv, fresh, err := s.redeem(ctx, tx, ticketHash, acct.ID, id)
 			if err != nil {
 				return err
 			}
+			accepted = fresh
 			out.Accepted = append(out.Accepted, inv)
 		}
 		if err := tx.AdoptBlocks(ctx, id, acct.ID); err != nil {
@@ -194,40 +196,47 @@ func (s *Service) link(ctx context.Context, acct directory.Account, id resolver.
 		out.Account, err = tx.Account(ctx, acct.ID)
 		return err
 	})
+	if err == nil && accepted && out.Accepted[0].Channel == ChannelSMS && s.cfg.SMSGuard != nil {
+		// Counted after the link commits, at most once; the guard logs a
+		// failure. A lost count only makes the guard a little stricter for
+		// a day: not a reason to fail a link that is done.
+		_ = s.cfg.SMSGuard.Accepted(ctx, out.Accepted[0].Recipient.Value)
+	}
 	return out, err
 }
 
 // redeem uses the ticket for id to accept its invite for the account, and
-// returns the invite. The same link again finds the ticket used and the
-// invite accepted by the account, and changes nothing. Errors:
+// returns the invite and whether it accepted it now. The same link again
+// finds the ticket used and the invite accepted by the account, and
+// changes nothing. Errors:
 // ErrInvalidTicket when the ticket is unknown, for another identifier,
 // used (by another link), expired, or its invite ended.
-func (s *Service) redeem(ctx context.Context, tx LinkTx, hash, accountID string, id resolver.Identifier) (Invite, error) {
+func (s *Service) redeem(ctx context.Context, tx LinkTx, hash, accountID string, id resolver.Identifier) (Invite, bool, error) {
 	t, err := tx.Ticket(ctx, hash)
 	if err != nil {
-		return Invite{}, err
+		return Invite{}, false, err
 	}
 	if t.Identifier.Kind != id.Kind || t.Identifier.Value != id.Value {
-		return Invite{}, ErrInvalidTicket
+		return Invite{}, false, ErrInvalidTicket
 	}
 	inv, err := tx.Invite(ctx, t.InviteID)
 	if err != nil {
-		return Invite{}, err
+		return Invite{}, false, err
 	}
 	switch {
 	case !t.UsedAt.IsZero() && inv.AcceptedBy == accountID:
-		return inv, nil // the same link again
+		return inv, false, nil // the same link again
 	case !t.UsedAt.IsZero() || !s.cfg.Now().Before(t.ExpiresAt):
-		return Invite{}, ErrInvalidTicket
+		return Invite{}, false, ErrInvalidTicket
 	}
 	if ok, err := tx.UseTicket(ctx, hash); err != nil || !ok {
-		return Invite{}, orInvalidTicket(err)
+		return Invite{}, false, orInvalidTicket(err)
 	}
 	inv, ok, err := tx.Accept(ctx, inv.ID, accountID)
 	if err != nil || !ok {
-		return Invite{}, orInvalidTicket(err) // revoked, declined or expired meanwhile
+		return Invite{}, false, orInvalidTicket(err) // revoked, declined or expired meanwhile
 	}
-	return inv, tx.Publish(ctx, event.AcceptedData{AccountID: accountID, Chat: inv.Chat, Invite: inv})
+	return inv, true, tx.Publish(ctx, event.AcceptedData{AccountID: accountID, Chat: inv.Chat, Invite: inv})
 }
 
 // orInvalidTicket returns err, or ErrInvalidTicket when it is nil (a

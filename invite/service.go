@@ -45,6 +45,27 @@ type Config struct {
 	ProductName string
 	TTL         time.Duration
 	Now         func() time.Time
+	// Reputation, when set, shrinks the limits of senders in bad standing,
+	// silently (see Admit); OnShrunk counts a message held by it.
+	Reputation Reputation
+	OnShrunk   func()
+	// SMSGuard, when set, may hold SMS invitations back (see Admit) and is
+	// told of accepted ones.
+	SMSGuard SMSGuard
+}
+
+// Reputation says by how much a sender's invitation limits shrink
+// (reputation.Service).
+type Reputation interface {
+	Factor(ctx context.Context, senderID string) (float64, error)
+}
+
+// SMSGuard is the SMS cost guard (smsguard.Guard).
+type SMSGuard interface {
+	// Hold decides whether an SMS invitation about to be sent is held.
+	Hold(ctx context.Context, tenantID, number string) (bool, error)
+	// Accepted counts an accepted SMS invitation.
+	Accepted(ctx context.Context, number string) error
 }
 
 // Renderer renders a message from the active version of a template and
@@ -65,6 +86,9 @@ func NewService(cfg Config) *Service {
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	if cfg.ProductName == "" {
 		cfg.ProductName = "Beckon"
+	}
+	if cfg.OnShrunk == nil {
+		cfg.OnShrunk = func() {}
 	}
 	return &Service{cfg: cfg}
 }

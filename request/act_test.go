@@ -31,7 +31,8 @@ func TestActAndList(t *testing.T) {
 		act("a1", request.Accept, request.Accepted, "")
 		act("a1", request.Decline, "", fault.CodeRequestDecided)
 		act("g1", request.Decline, request.Declined, "")
-		act("g1", request.Accept, "", fault.CodeRequestDecided)
+		act("g1", request.Accept, request.Accepted, "") // a change of mind
+		act("g1", request.Decline, "", fault.CodeRequestDecided)
 		act("g1", request.Block, request.Blocked, "")
 		act("k1", request.Report, request.Reported, "")
 		act("k1", request.Block, request.Reported, "")
@@ -61,7 +62,7 @@ func TestActAndList(t *testing.T) {
 		for _, ev := range evs {
 			n[string(ev.Type)]++
 		}
-		if n["request.accepted"] != 1 || n["request.declined"] != 1 || n["request.blocked"] != 1 || n["request.reported"] != 1 {
+		if n["request.accepted"] != 2 || n["request.declined"] != 1 || n["request.blocked"] != 1 || n["request.reported"] != 1 {
 			t.Fatalf("events %v: one per change", n)
 		}
 

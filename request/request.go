@@ -122,30 +122,50 @@ var _ Screen = NoScreen{}
 // Spam returns false.
 func (NoScreen) Spam(context.Context, Message) (bool, error) { return false, nil }
 
+// Party is one account of a check as the gate's policies see it.
+type Party struct {
+	// Account is the account; of its identifiers it has only its first
+	// email.
+	Account directory.Account
+	// Tenant is the account's tenant (its policy and region), nil for a
+	// personal account.
+	Tenant *directory.Tenant
+}
+
 // Pair is the gate's state between a sender and a recipient.
 type Pair struct {
+	// Sender and Recipient are nil when the account does not exist.
+	Sender, Recipient *Party
 	// Blocked: either account blocks the other.
 	Blocked bool
-	// Requests are the requests from the sender to the recipient.
-	Requests []Request
+	// Accepted: the two accepted each other — a request or an invitation
+	// between them, either way, was accepted.
+	Accepted bool
+	// Refused: a request from the sender to the recipient was declined,
+	// blocked or reported.
+	Refused bool
+	// Pending is the pair's oldest pending request, with the pair's count
+	// of delivered messages; nil when none.
+	Pending *Request
 }
 
 // Store persists requests. Each method is one transaction.
 type Store interface {
 	// Account reads an account, or directory.ErrAccountNotFound.
 	Account(ctx context.Context, id string) (directory.Account, error)
-	// Tenant reads a tenant, or directory.ErrTenantNotFound.
-	Tenant(ctx context.Context, id string) (directory.Tenant, error)
 	// Pair reads the state between sender and recipient.
 	Pair(ctx context.Context, senderID, recipientID string) (Pair, error)
-	// Deliver counts one message from r.SenderID to r.RecipientID. When the
-	// pair has no request it first stores r (pending) and publishes
-	// request.created. Then, on the pair's oldest pending request, it adds
+	// Count counts one message from r.SenderID to r.RecipientID, r being
+	// the pair's pending request as Pair read it: the pair's count takes
 	// one delivered message when fewer than limit were delivered — one
 	// conditional update, so that no concurrency lets more through — or
-	// else one held message. It returns the request and whether the
-	// message was delivered; a pair without a pending request (decided
-	// meanwhile) returns its oldest request and false.
+	// else one held message. It returns r with the pair's counts and
+	// whether the message was delivered.
+	Count(ctx context.Context, r Request, limit int) (Request, bool, error)
+	// Deliver stores r (pending) with request.created when the pair from
+	// r.SenderID to r.RecipientID has no request, then counts one message
+	// (as Count) and returns the pair's oldest pending request; when none
+	// is pending (decided meanwhile) it returns the oldest, not counted.
 	Deliver(ctx context.Context, r Request, limit int) (Request, bool, error)
 	// Request reads a request, or ErrNotFound.
 	Request(ctx context.Context, id string) (Request, error)
@@ -181,29 +201,6 @@ func NewService(store Store, screen Screen) *Service {
 	return &Service{store: store, screen: screen}
 }
 
-// account reads an account named in field, with its effective policy.
-func (s *Service) account(ctx context.Context, field, id string) (directory.Account, directory.Policy, error) {
-	if err := directory.ValidateID(field, id); err != nil {
-		return directory.Account{}, directory.Policy{}, err
-	}
-	a, err := s.store.Account(ctx, id)
-	if fault.CodeOf(err) == fault.CodeAccountNotFound {
-		return a, directory.Policy{}, directory.ErrAccountNotFound.WithField(field)
-	}
-	if err != nil {
-		return a, directory.Policy{}, err
-	}
-	var tenant *directory.Tenant
-	if !a.Personal() {
-		t, err := s.store.Tenant(ctx, a.TenantID)
-		if err != nil {
-			return a, directory.Policy{}, fmt.Errorf("tenant of %s: %w", field, err)
-		}
-		tenant = &t
-	}
-	return a, a.EffectivePolicy(tenant), nil
-}
-
 // Check decides whether a message from m.Sender to m.Recipient may be
 // delivered, and counts it when it is a pre-acceptance message. The rules,
 // first match wins: a block either way rejects (blocked); two accounts of
@@ -221,28 +218,33 @@ func (s *Service) Check(ctx context.Context, m Message) (Decision, error) {
 	if err := validate(m); err != nil {
 		return Decision{}, err
 	}
-	sender, sendPolicy, err := s.account(ctx, "sender", m.Sender)
+	for _, f := range []struct{ name, id string }{{"sender", m.Sender}, {"recipient", m.Recipient}} {
+		if err := directory.ValidateID(f.name, f.id); err != nil {
+			return Decision{}, err
+		}
+	}
+	pair, err := s.store.Pair(ctx, m.Sender, m.Recipient)
 	if err != nil {
 		return Decision{}, err
 	}
-	recipient, recvPolicy, err := s.account(ctx, "recipient", m.Recipient)
-	if err != nil {
-		return Decision{}, err
+	if pair.Sender == nil {
+		return Decision{}, directory.ErrAccountNotFound.WithField("sender")
 	}
-	pair, err := s.store.Pair(ctx, sender.ID, recipient.ID)
-	if err != nil {
-		return Decision{}, err
+	if pair.Recipient == nil {
+		return Decision{}, directory.ErrAccountNotFound.WithField("recipient")
 	}
+	sender, recipient := pair.Sender.Account, pair.Recipient.Account
 	if pair.Blocked {
 		return Decision{Decision: Reject, Reason: ReasonBlocked}, nil
 	}
 	if !sender.Personal() && sender.TenantID == recipient.TenantID {
 		return Decision{Decision: Deliver, Reason: ReasonSameTenant}, nil
 	}
-	if d, ok := decided(pair.Requests); ok {
+	if d, ok := decided(pair.Accepted, pair.Refused); ok {
 		return d, nil
 	}
-	if !allowed(sender, sendPolicy, recipient, recvPolicy) {
+	recvPolicy := recipient.EffectivePolicy(pair.Recipient.Tenant)
+	if !allowed(sender, sender.EffectivePolicy(pair.Sender.Tenant), recipient, recvPolicy) {
 		return Decision{Decision: Reject, Reason: ReasonPolicy}, nil
 	}
 	spam, err := s.screen.Spam(ctx, m)
@@ -252,19 +254,24 @@ func (s *Service) Check(ctx context.Context, m Message) (Decision, error) {
 	if spam {
 		return Decision{Decision: Reject, Reason: ReasonSpam}, nil
 	}
-	id, err := newID()
-	if err != nil {
-		return Decision{}, err
-	}
 	limit := recvPolicy.PreAcceptanceMessageLimit
-	r, delivered, err := s.store.Deliver(ctx, Request{ID: id, SenderID: sender.ID, RecipientID: recipient.ID, ChatID: m.ChatID}, limit)
+	var r Request
+	var delivered bool
+	if pair.Pending != nil {
+		r, delivered, err = s.store.Count(ctx, *pair.Pending, limit)
+	} else {
+		var id string
+		if id, err = newID(); err != nil {
+			return Decision{}, err
+		}
+		r, delivered, err = s.store.Deliver(ctx, Request{ID: id, SenderID: sender.ID, RecipientID: recipient.ID, ChatID: m.ChatID}, limit)
+	}
 	if err != nil {
 		return Decision{}, err
 	}
-	if r.Status != Pending { // decided between the read and the count
-		if d, ok := decided([]Request{r}); ok {
-			return d, nil
-		}
+	if r.Status != Pending { // decided between the read and the first count
+		d, _ := decided(r.Status == Accepted, r.Status != Accepted)
+		return d, nil
 	}
 	remaining := max(limit-r.Delivered, 0)
 	if delivered {
@@ -273,17 +280,11 @@ func (s *Service) Check(ctx context.Context, m Message) (Decision, error) {
 	return Decision{Decision: Reject, Reason: ReasonLimitReached, Remaining: &remaining, RequestID: r.ID}, nil
 }
 
-// decided returns the decision an accepted or otherwise decided request
-// of the pair makes, if any: accepted wins over the others.
-func decided(rs []Request) (Decision, bool) {
-	var refused bool
-	for _, r := range rs {
-		switch r.Status {
-		case Accepted:
-			return Decision{Decision: Deliver, Reason: ReasonAccepted, RequestID: r.ID}, true
-		case Declined, Blocked, Reported:
-			refused = true
-		}
+// decided returns the decision an acceptance between the two or a
+// refused request of the pair makes, if any: accepted wins.
+func decided(accepted, refused bool) (Decision, bool) {
+	if accepted {
+		return Decision{Decision: Deliver, Reason: ReasonAccepted}, true
 	}
 	if refused {
 		return Decision{Decision: Reject, Reason: ReasonDeclined}, true
@@ -357,22 +358,25 @@ var acts = map[Action]struct {
 	block bool
 	typ   event.Type
 }{
-	Accept:  {[]Status{Pending}, Accepted, false, event.RequestAccepted},
+	Accept:  {[]Status{Pending, Declined, Blocked, Reported}, Accepted, false, event.RequestAccepted},
 	Decline: {[]Status{Pending}, Declined, false, event.RequestDeclined},
 	Block:   {[]Status{Pending, Accepted, Declined}, Blocked, true, event.RequestBlocked},
 	Report:  {[]Status{Pending, Accepted, Declined, Blocked}, Reported, true, event.RequestReported},
 }
 
 // Act applies an action to a request and returns it. Acting again is a
-// no-op that returns the request (no second event). Accept and decline
-// apply to a pending request; block applies to any request not blocked
-// already, and also blocks the sender for the recipient in the directory
-// (resolve then answers none, invites send nothing, the gate rejects);
-// report is a block that also publishes request.reported, the signal for
-// the spam screen; block on a reported request is a no-op.
+// no-op that returns the request (no second event). Accept applies to any
+// request not accepted — the recipient may change their mind about a
+// request they declined, blocked or reported; a block of the directory,
+// while it stands, still wins at the gate. Decline applies to a pending
+// request. Block applies to any request not blocked already, and also
+// blocks the sender for the recipient in the directory (resolve then
+// answers none, invites send nothing, the gate rejects); report is a
+// block that also publishes request.reported, the signal for the spam
+// screen; block on a reported request is a no-op.
 //
 // Errors: Invalid invalid_id, NotFound request_not_found, Conflict
-// request_decided (accept or decline of a request decided otherwise).
+// request_decided (decline of a request decided otherwise).
 func (s *Service) Act(ctx context.Context, id string, a Action) (Request, error) {
 	act, ok := acts[a]
 	if !ok {

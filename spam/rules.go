@@ -8,8 +8,8 @@ import (
 // Store is what the built-in rules read and write; store.DB implements it.
 // Each method is one transaction.
 type Store interface {
-	// SenderAccepted reports whether any request from sender was ever
-	// accepted.
+	// SenderAccepted reports whether anyone ever accepted a request from
+	// sender or an invitation of theirs.
 	SenderAccepted(ctx context.Context, sender string) (bool, error)
 	// NewRecipients returns how many requests the gate created for sender
 	// since (one per recipient sender first messaged), and whether sender
@@ -28,6 +28,7 @@ type Store interface {
 // The names of the built-in rules, as /metrics labels them.
 const (
 	RuleBadDomain     = "bad_domain"
+	RuleHistory       = "history"
 	RuleLinks         = "links_unaccepted"
 	RuleNewRecipients = "new_recipients"
 	RuleNearDuplicate = "near_duplicate"
@@ -95,19 +96,38 @@ func (r BadDomainRule) Spam(ctx context.Context, m *Message) (bool, error) {
 	return false, nil
 }
 
+// Reputations judge a sender by their history (package reputation:
+// their recipients' declines, blocks and reports against acceptances).
+type Reputations interface {
+	// Bad reports whether the sender's history is bad.
+	Bad(ctx context.Context, senderID string) (bool, error)
+}
+
+// HistoryRule: a sender whose history is bad (Reputations.Bad; the
+// threshold is the reputation's own, see docs/design.md).
+type HistoryRule struct{ Reputations Reputations }
+
+// Name returns RuleHistory.
+func (HistoryRule) Name() string { return RuleHistory }
+
+// Spam reports whether m's sender has a bad history.
+func (r HistoryRule) Spam(ctx context.Context, m *Message) (bool, error) {
+	return r.Reputations.Bad(ctx, m.Sender)
+}
+
 // MaxLinksUnaccepted is how many links a pre-acceptance message from a
 // sender nobody has accepted may carry: none.
 const MaxLinksUnaccepted = 0
 
-// LinksRule: links from a sender whom no recipient has ever accepted.
+// LinksRule: links from a sender whom nobody has ever accepted (no
+// request from them, no invitation of theirs accepted).
 type LinksRule struct{ Store Store }
 
 // Name returns RuleLinks.
 func (LinksRule) Name() string { return RuleLinks }
 
-// Spam reports whether m has more than MaxLinksUnaccepted links while no
-// request from its sender was ever accepted. Without links it reads
-// nothing.
+// Spam reports whether m has more than MaxLinksUnaccepted links while
+// nobody ever accepted its sender. Without links it reads nothing.
 func (r LinksRule) Spam(ctx context.Context, m *Message) (bool, error) {
 	if len(m.Links()) <= MaxLinksUnaccepted {
 		return false, nil

@@ -392,6 +392,68 @@ ORDER BY expires_at LIMIT ?;
 -- name: mark-reminded
 UPDATE invites SET reminded = TRUE, updated_at = ? WHERE id = ? AND status = 'pending' AND NOT reminded;
 
+-- name: sender-signals
+-- A sender's decided invitations and requests, and the blocks against them
+-- (by account, or by address from the invite page), since a time: the
+-- newest of each source, at most a number each, read in index order
+-- (package reputation; it keeps one signal per recipient and kind).
+SELECT * FROM (SELECT status AS kind, recipient_kind || ':' || recipient_value AS who, updated_at AS at
+    FROM invites WHERE inviter_id = ? AND status IN ('accepted', 'declined') AND updated_at >= ?
+    ORDER BY updated_at DESC LIMIT ?) i
+UNION ALL
+SELECT * FROM (SELECT status AS kind, recipient_id AS who, updated_at AS at FROM requests
+    WHERE sender_id = ? AND status IN ('accepted', 'declined', 'blocked', 'reported') AND updated_at >= ?
+    ORDER BY updated_at DESC LIMIT ?) r
+UNION ALL
+SELECT * FROM (SELECT 'blocked' AS kind, account_id AS who, created_at AS at FROM blocks
+    WHERE blocked_id = ? AND created_at >= ? ORDER BY created_at DESC LIMIT ?) b
+UNION ALL
+SELECT * FROM (SELECT 'blocked' AS kind, kind || ':' || value AS who, created_at AS at FROM identifier_blocks
+    WHERE blocked_id = ? AND created_at >= ? ORDER BY created_at DESC LIMIT ?) ib;
+
+-- name: sms-prefix-stats
+-- One prefix's SMS in three windows (from the recent, the day and the
+-- baseline starts) and its cool-off (package smsguard).
+SELECT COALESCE(SUM(CASE WHEN hour >= ? THEN sent + held ELSE 0 END), 0) AS recent,
+       COALESCE(SUM(CASE WHEN hour < ? THEN sent ELSE 0 END), 0) AS baseline,
+       COALESCE(SUM(CASE WHEN hour < ? THEN accepted ELSE 0 END), 0) AS baseline_accepted,
+       COALESCE(SUM(CASE WHEN hour >= ? THEN sent + held ELSE 0 END), 0) AS day,
+       COALESCE(SUM(CASE WHEN hour >= ? THEN accepted ELSE 0 END), 0) AS day_accepted,
+       (SELECT ends_at FROM sms_prefix_cooloffs WHERE prefix = ?) AS cool_until
+FROM sms_prefix_hours WHERE prefix = ? AND hour >= ?;
+
+-- name: count-sms-sent
+INSERT INTO sms_prefix_hours (prefix, hour, sent) VALUES (?, ?, 1)
+ON CONFLICT (prefix, hour) DO UPDATE SET sent = sms_prefix_hours.sent + 1;
+
+-- name: count-sms-held
+INSERT INTO sms_prefix_hours (prefix, hour, held) VALUES (?, ?, 1)
+ON CONFLICT (prefix, hour) DO UPDATE SET held = sms_prefix_hours.held + 1;
+
+-- name: count-sms-accepted
+INSERT INTO sms_prefix_hours (prefix, hour, accepted) VALUES (?, ?, 1)
+ON CONFLICT (prefix, hour) DO UPDATE SET accepted = sms_prefix_hours.accepted + 1;
+
+-- name: cool-off-prefix
+INSERT INTO sms_prefix_cooloffs (prefix, ends_at, tripped_at) VALUES (?, ?, ?)
+ON CONFLICT (prefix) DO UPDATE SET ends_at = excluded.ends_at, tripped_at = excluded.tripped_at
+WHERE sms_prefix_cooloffs.ends_at < excluded.ends_at;
+
+-- name: spend-sms
+-- One SMS of a tenant's daily budget, if any is left: a conditional
+-- update, atomic on one node or many.
+INSERT INTO sms_tenant_days (tenant_id, day, sent) VALUES (?, ?, 1)
+ON CONFLICT (tenant_id, day) DO UPDATE SET sent = sms_tenant_days.sent + 1 WHERE sms_tenant_days.sent < ?;
+
+-- name: prune-sms-hours
+DELETE FROM sms_prefix_hours WHERE hour < ?;
+
+-- name: prune-sms-cooloffs
+DELETE FROM sms_prefix_cooloffs WHERE ends_at < ?;
+
+-- name: prune-sms-days
+DELETE FROM sms_tenant_days WHERE day < ?;
+
 -- name: idem-claim
 INSERT INTO idempotency_keys (key_id, idem_key, request_hash, created_at) VALUES (?, ?, ?, ?)
 ON CONFLICT (key_id, idem_key) DO NOTHING;
@@ -408,13 +470,44 @@ UPDATE idempotency_keys SET status = ?, body = ? WHERE key_id = ? AND idem_key =
 -- name: idem-forget
 DELETE FROM idempotency_keys WHERE key_id = ? AND idem_key = ?;
 
--- name: pair-blocked
--- Whether either account blocks the other.
-SELECT EXISTS (SELECT 1 FROM blocks WHERE (account_id = ? AND blocked_id = ?) OR (account_id = ? AND blocked_id = ?));
+-- name: gate-pair
+-- The gate's whole read of a check, one row (sender ?, recipient ?): each
+-- account (s.id or r.id NULL when it does not exist) with what the
+-- policies need — tenant policy and region, overrides, first email —
+-- whether either blocks the other, whether the two accepted each other (a
+-- request or an invitation, either way), whether a request from sender to
+-- recipient was refused, the oldest pending one and the pair's count.
+SELECT s.id AS "s.id", s.tenant_id AS "s.tenant_id", s.region AS "s.region",
+       s.outbound_personal AS "s.outbound_personal", s.inbound_personal AS "s.inbound_personal",
+       st.region AS "s.tenant_region", st.policy AS "s.tenant_policy",
+       (SELECT i.value FROM identifiers i WHERE i.account_id = s.id AND i.kind = 'email' ORDER BY i.position LIMIT 1) AS "s.email",
+       r.id AS "r.id", r.tenant_id AS "r.tenant_id", r.region AS "r.region",
+       r.outbound_personal AS "r.outbound_personal", r.inbound_personal AS "r.inbound_personal",
+       rt.region AS "r.tenant_region", rt.policy AS "r.tenant_policy",
+       (SELECT i.value FROM identifiers i WHERE i.account_id = r.id AND i.kind = 'email' ORDER BY i.position LIMIT 1) AS "r.email",
+       EXISTS (SELECT 1 FROM blocks b WHERE (b.account_id = x.sid AND b.blocked_id = x.rid)
+                                        OR (b.account_id = x.rid AND b.blocked_id = x.sid)) AS blocked,
+       EXISTS (SELECT 1 FROM requests q WHERE q.sender_id = x.sid AND q.recipient_id = x.rid AND q.status = 'accepted')
+       OR EXISTS (SELECT 1 FROM requests q WHERE q.sender_id = x.rid AND q.recipient_id = x.sid AND q.status = 'accepted')
+       OR EXISTS (SELECT 1 FROM invites v WHERE v.accepted_by = x.rid AND v.inviter_id = x.sid AND v.status = 'accepted')
+       OR EXISTS (SELECT 1 FROM invites v WHERE v.accepted_by = x.sid AND v.inviter_id = x.rid AND v.status = 'accepted') AS accepted,
+       EXISTS (SELECT 1 FROM requests q WHERE q.sender_id = x.sid AND q.recipient_id = x.rid
+                                          AND q.status IN ('declined', 'blocked', 'reported')) AS refused,
+       (SELECT q.id FROM requests q WHERE q.sender_id = x.sid AND q.recipient_id = x.rid AND q.status = 'pending'
+        ORDER BY q.created_at, q.id LIMIT 1) AS pending_id,
+       COALESCE(c.delivered, 0) AS delivered
+FROM (SELECT CAST(? AS TEXT) AS sid, CAST(? AS TEXT) AS rid) x
+LEFT JOIN accounts s ON s.id = x.sid
+LEFT JOIN tenants st ON st.id = s.tenant_id
+LEFT JOIN accounts r ON r.id = x.rid
+LEFT JOIN tenants rt ON rt.id = r.tenant_id
+LEFT JOIN request_pairs c ON c.sender_id = x.sid AND c.recipient_id = x.rid;
 
 -- name: pair-requests
-SELECT id, invite_id, sender_id, recipient_id, chat_id, status, delivered, held, created_at, updated_at, last_delivered_at
-FROM requests WHERE sender_id = ? AND recipient_id = ? ORDER BY created_at, id;
+SELECT r.id, r.invite_id, r.sender_id, r.recipient_id, r.chat_id, r.status, COALESCE(c.delivered, 0) AS delivered,
+       COALESCE(c.held, 0) AS held, r.created_at, r.updated_at, c.last_delivered_at
+FROM requests r LEFT JOIN request_pairs c ON c.sender_id = r.sender_id AND c.recipient_id = r.recipient_id
+WHERE r.sender_id = ? AND r.recipient_id = ? ORDER BY r.created_at, r.id;
 
 -- name: insert-gate-request
 -- The gate's request of a pair; of two first checks at once, one inserts
@@ -424,17 +517,27 @@ VALUES (?, NULL, ?, ?, ?, 'pending', ?, ?)
 ON CONFLICT DO NOTHING;
 
 -- name: count-delivered
--- Atomic: the row is locked and the guard read again, so that never more
--- than the limit are delivered, whatever runs at once.
-UPDATE requests SET delivered = delivered + 1, last_delivered_at = ?, updated_at = ?
-WHERE id = ? AND status = 'pending' AND delivered < ?;
+-- The pair's count, atomic: the row is locked and the guard read again,
+-- so that never more than the limit (? > 0) are delivered, whatever runs
+-- at once. No row returned: the limit was reached.
+INSERT INTO request_pairs (sender_id, recipient_id, delivered, held, last_delivered_at, updated_at)
+VALUES (?, ?, 1, 0, ?, ?)
+ON CONFLICT (sender_id, recipient_id) DO UPDATE SET delivered = request_pairs.delivered + 1,
+    last_delivered_at = excluded.last_delivered_at, updated_at = excluded.updated_at
+WHERE request_pairs.delivered < ?
+RETURNING delivered, held, last_delivered_at;
 
 -- name: count-held
-UPDATE requests SET held = held + 1, updated_at = ? WHERE id = ? AND status = 'pending';
+INSERT INTO request_pairs (sender_id, recipient_id, delivered, held, updated_at)
+VALUES (?, ?, 0, 1, ?)
+ON CONFLICT (sender_id, recipient_id) DO UPDATE SET held = request_pairs.held + 1, updated_at = excluded.updated_at
+RETURNING delivered, held, last_delivered_at;
 
 -- name: get-request
-SELECT id, invite_id, sender_id, recipient_id, chat_id, status, delivered, held, created_at, updated_at, last_delivered_at
-FROM requests WHERE id = ?;
+SELECT r.id, r.invite_id, r.sender_id, r.recipient_id, r.chat_id, r.status, COALESCE(c.delivered, 0) AS delivered,
+       COALESCE(c.held, 0) AS held, r.created_at, r.updated_at, c.last_delivered_at
+FROM requests r LEFT JOIN request_pairs c ON c.sender_id = r.sender_id AND c.recipient_id = r.recipient_id
+WHERE r.id = ?;
 
 -- name: decide-request
 -- Guarded by the statuses the action applies to (four, repeated to fill).
@@ -443,13 +546,14 @@ UPDATE requests SET status = ?, updated_at = ? WHERE id = ? AND status IN (?, ?,
 -- name: list-requests
 -- The requests to an account, with what the recipient may see of each
 -- sender. ? = '' lists every status.
-SELECT r.id, r.invite_id, r.sender_id, r.recipient_id, r.chat_id, r.status, r.delivered, r.held, r.created_at,
-       r.updated_at, r.last_delivered_at, a.display_name AS sender_name, COALESCE(a.tenant_id, '') AS sender_tenant,
+SELECT r.id, r.invite_id, r.sender_id, r.recipient_id, r.chat_id, r.status, COALESCE(c.delivered, 0) AS delivered,
+       COALESCE(c.held, 0) AS held, r.created_at, r.updated_at, c.last_delivered_at, a.display_name AS sender_name, COALESCE(a.tenant_id, '') AS sender_tenant,
        COALESCE(me.tenant_id, '') AS recipient_tenant,
        COALESCE((SELECT i.value FROM identifiers i WHERE i.account_id = a.id AND i.kind = 'email' ORDER BY i.position LIMIT 1), '') AS sender_email
 FROM requests r
 JOIN accounts a ON a.id = r.sender_id
 JOIN accounts me ON me.id = r.recipient_id
+LEFT JOIN request_pairs c ON c.sender_id = r.sender_id AND c.recipient_id = r.recipient_id
 WHERE r.recipient_id = ? AND (? = '' OR r.status = ?) AND r.id > ?
 ORDER BY r.id LIMIT ?;
 
@@ -514,7 +618,11 @@ SELECT template_locale || '/' || CAST(template_version AS TEXT) FROM outbox WHER
 SELECT key FROM spam_key WHERE id = 1;
 
 -- name: spam-sender-accepted
-SELECT EXISTS (SELECT 1 FROM requests WHERE sender_id = ? AND status = 'accepted');
+-- Someone accepted a request from the sender or an invitation of theirs.
+-- (The IN term is the partial index's own condition, so that SQLite
+-- uses invites_inviter_decided.)
+SELECT EXISTS (SELECT 1 FROM requests WHERE sender_id = ? AND status = 'accepted')
+    OR EXISTS (SELECT 1 FROM invites WHERE inviter_id = ? AND status IN ('accepted', 'declined') AND status = 'accepted');
 
 -- name: spam-new-recipients
 -- The requests the gate created for a sender since a time (one per new

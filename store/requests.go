@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/beckon-chat/beckon/directory"
 	"github.com/beckon-chat/beckon/event"
 	"github.com/beckon-chat/beckon/request"
+	"github.com/beckon-chat/beckon/resolver"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -38,18 +40,69 @@ func (r requestRow) request() request.Request {
 	return out
 }
 
-// Pair reads whether either account blocks the other, and the requests
-// from sender to recipient, oldest first.
+// partyCols are the columns of one account of gate-pair.
+type partyCols struct {
+	ID               sql.NullString `db:"id"`
+	TenantID         sql.NullString `db:"tenant_id"`
+	Region           sql.NullString `db:"region"`
+	OutboundPersonal sql.NullBool   `db:"outbound_personal"`
+	InboundPersonal  sql.NullBool   `db:"inbound_personal"`
+	TenantRegion     sql.NullString `db:"tenant_region"`
+	TenantPolicy     sql.NullString `db:"tenant_policy"`
+	Email            sql.NullString `db:"email"`
+}
+
+type gateRow struct {
+	Sender    partyCols      `db:"s"`
+	Recipient partyCols      `db:"r"`
+	Blocked   bool           `db:"blocked"`
+	Accepted  bool           `db:"accepted"`
+	Refused   bool           `db:"refused"`
+	PendingID sql.NullString `db:"pending_id"`
+	Delivered int            `db:"delivered"`
+}
+
+// party returns the account of c, nil when it does not exist.
+func (d *DB) party(c partyCols) (*request.Party, error) {
+	if !c.ID.Valid {
+		return nil, nil
+	}
+	p := &request.Party{Account: directory.Account{ID: c.ID.String, TenantID: c.TenantID.String, Region: c.Region.String,
+		Overrides: directory.Overrides{OutboundPersonal: nullBool(c.OutboundPersonal), InboundPersonal: nullBool(c.InboundPersonal)}}}
+	if c.Email.Valid {
+		p.Account.Identifiers = []resolver.Identifier{{Kind: resolver.Email, Value: c.Email.String}}
+	}
+	if c.TenantID.Valid {
+		policy, err := d.decoded.policy(c.TenantPolicy.String)
+		if err != nil {
+			return nil, fmt.Errorf("tenant policy: %w", err)
+		}
+		p.Tenant = &directory.Tenant{ID: c.TenantID.String, Region: c.TenantRegion.String, Policy: policy}
+	}
+	return p, nil
+}
+
+// Pair reads the gate's state between sender and recipient in one
+// prepared query (gate-pair).
 func (d *DB) Pair(ctx context.Context, senderID, recipientID string) (request.Pair, error) {
 	var p request.Pair
-	if err := d.db.GetContext(ctx, &p.Blocked, d.query("pair-blocked"), senderID, recipientID, recipientID, senderID); err != nil {
-		return p, fmt.Errorf("pair blocked: %w", err)
+	var row gateRow
+	if err := d.get(ctx, &row, "gate-pair", senderID, recipientID); err != nil {
+		return p, fmt.Errorf("gate pair: %w", err)
 	}
-	rows, err := d.pairRequests(ctx, d.db, senderID, recipientID)
-	for _, r := range rows {
-		p.Requests = append(p.Requests, r.request())
+	var err error
+	if p.Sender, err = d.party(row.Sender); err != nil {
+		return p, err
 	}
-	return p, err
+	if p.Recipient, err = d.party(row.Recipient); err != nil {
+		return p, err
+	}
+	p.Blocked, p.Accepted, p.Refused = row.Blocked, row.Accepted, row.Refused
+	if row.PendingID.Valid {
+		p.Pending = &request.Request{ID: row.PendingID.String, SenderID: senderID, RecipientID: recipientID,
+			Status: request.Pending, Delivered: row.Delivered}
+	}
+	return p, nil
 }
 
 func (d *DB) pairRequests(ctx context.Context, q sqlx.QueryerContext, senderID, recipientID string) ([]requestRow, error) {
@@ -60,20 +113,63 @@ func (d *DB) pairRequests(ctx context.Context, q sqlx.QueryerContext, senderID, 
 	return rows, nil
 }
 
-// Deliver counts one message on the pair's oldest pending request,
-// creating the pair's request first (with request.created) when it has
-// none. The count is one conditional update (delivered < limit), atomic on
-// one node or many.
+// Count counts one message from r.SenderID to r.RecipientID on the pair's
+// count (r is the pair's pending request as read): one guarded upsert,
+// delivered when fewer than limit were (atomic on one node or many), else
+// held — straight to held when r showed the limit reached already, since
+// the count only grows. It returns r with the pair's counts and whether
+// the message was delivered.
+func (d *DB) Count(ctx context.Context, r request.Request, limit int) (request.Request, bool, error) {
+	if d.dialect == SQLite {
+		d.writeMu.Lock()
+		defer d.writeMu.Unlock()
+	}
+	return d.count(ctx, func(dest any, name string, args ...any) error { return d.get(ctx, dest, name, args...) }, r, limit)
+}
+
+// count runs Count's statements with get: prepared on the pool, or in a
+// transaction.
+func (d *DB) count(ctx context.Context, get func(dest any, name string, args ...any) error, r request.Request, limit int) (request.Request, bool, error) {
+	now := d.timeArg(d.now())
+	var c struct {
+		Delivered       int    `db:"delivered"`
+		Held            int    `db:"held"`
+		LastDeliveredAt dbTime `db:"last_delivered_at"`
+	}
+	delivered := false
+	if r.Delivered < limit {
+		err := get(&c, "count-delivered", r.SenderID, r.RecipientID, now, now, limit)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return r, false, fmt.Errorf("count delivered: %w", err)
+		}
+		delivered = err == nil
+	}
+	if !delivered {
+		if err := get(&c, "count-held", r.SenderID, r.RecipientID, now); err != nil {
+			return r, false, fmt.Errorf("count held: %w", err)
+		}
+	}
+	r.Delivered, r.Held, r.LastDeliveredAt = c.Delivered, c.Held, nil
+	if !c.LastDeliveredAt.IsZero() {
+		t := c.LastDeliveredAt.Time
+		r.LastDeliveredAt = &t
+	}
+	return r, delivered, nil
+}
+
+// Deliver stores r, the pair's first request, with request.created when
+// the pair still has no request, and counts one message on the pair's oldest
+// pending request (Count), in one transaction.
 func (d *DB) Deliver(ctx context.Context, r request.Request, limit int) (request.Request, bool, error) {
 	var out request.Request
 	var delivered bool
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
-		now := d.timeArg(d.now())
 		rows, err := d.pairRequests(ctx, tx, r.SenderID, r.RecipientID)
 		if err != nil {
 			return err
 		}
 		if len(rows) == 0 {
+			now := d.timeArg(d.now())
 			added, err := changed(tx.ExecContext(ctx, d.query("insert-gate-request"), r.ID, r.SenderID, r.RecipientID, r.ChatID, now, now))
 			if err != nil {
 				return fmt.Errorf("insert request: %w", err)
@@ -99,20 +195,11 @@ func (d *DB) Deliver(ctx context.Context, r request.Request, limit int) (request
 				break
 			}
 		}
-		if delivered, err = changed(tx.ExecContext(ctx, d.query("count-delivered"), now, now, target.ID, limit)); err != nil {
-			return fmt.Errorf("count delivered: %w", err)
+		get := func(dest any, name string, args ...any) error {
+			return tx.GetContext(ctx, dest, d.query(name), args...)
 		}
-		if !delivered {
-			if _, err := tx.ExecContext(ctx, d.query("count-held"), now, target.ID); err != nil {
-				return fmt.Errorf("count held: %w", err)
-			}
-		}
-		var row requestRow
-		if err := tx.GetContext(ctx, &row, d.query("get-request"), target.ID); err != nil {
-			return fmt.Errorf("get request: %w", err)
-		}
-		out = row.request()
-		return nil
+		out, delivered, err = d.count(ctx, get, target.request(), limit)
+		return err
 	})
 	return out, delivered, err
 }

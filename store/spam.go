@@ -31,10 +31,11 @@ func (d *DB) SpamKey(ctx context.Context) ([]byte, error) {
 	return b, nil
 }
 
-// SenderAccepted reports whether a request from sender was ever accepted.
+// SenderAccepted reports whether a request from sender or an invitation
+// of theirs was ever accepted.
 func (d *DB) SenderAccepted(ctx context.Context, sender string) (bool, error) {
 	var ok bool
-	if err := d.get(ctx, &ok, "spam-sender-accepted", sender); err != nil {
+	if err := d.get(ctx, &ok, "spam-sender-accepted", sender, sender); err != nil {
 		return false, fmt.Errorf("sender accepted: %w", err)
 	}
 	return ok, nil

@@ -94,6 +94,22 @@ func loadConfig(getenv func(string) string) (config, error) {
 		PerRecipientDay:  parseLimit("BECKON_INVITE_LIMIT_PER_RECIPIENT", "3/d"),
 		SMSPerCountry:    parseLimit("BECKON_INVITE_LIMIT_SMS_PER_COUNTRY", "500/h"),
 	}
+	budget, err := strconv.Atoi(get("BECKON_SMS_TENANT_DAILY_BUDGET", "1000"))
+	if err != nil || budget < 0 {
+		errs = append(errs, "BECKON_SMS_TENANT_DAILY_BUDGET must be a whole number (0: no budget)")
+	}
+	c.SMSTenantDailyBudget = budget
+	coolOff, err := time.ParseDuration(get("BECKON_SMS_PREFIX_COOLOFF", "3h"))
+	if err != nil || coolOff < time.Minute {
+		errs = append(errs, "BECKON_SMS_PREFIX_COOLOFF must be a duration of at least 1m, such as 3h")
+	}
+	c.SMSPrefixCoolOff = coolOff
+	c.SMSPrefixMinRecent = int(parseInt("BECKON_SMS_PREFIX_MIN_RECENT", "30"))
+	repTTL, err := time.ParseDuration(get("BECKON_REPUTATION_CACHE_TTL", "30s"))
+	if err != nil || repTTL < 0 {
+		errs = append(errs, "BECKON_REPUTATION_CACHE_TTL must be a duration such as 30s (0: no cache)")
+	}
+	c.ReputationCacheTTL = repTTL
 	c.SMTPURL = get("BECKON_SMTP_URL", "")
 	c.SMTPCAFile = get("BECKON_SMTP_CA_FILE", "")
 	c.MailFrom = get("BECKON_MAIL_FROM", "Beckon <no-reply@localhost>")

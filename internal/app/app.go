@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,8 +22,10 @@ import (
 	"github.com/beckon-chat/beckon/notify/twilio"
 	"github.com/beckon-chat/beckon/ratelimit"
 	"github.com/beckon-chat/beckon/ratelimit/redislimit"
+	"github.com/beckon-chat/beckon/reputation"
 	"github.com/beckon-chat/beckon/request"
 	"github.com/beckon-chat/beckon/resolver"
+	"github.com/beckon-chat/beckon/smsguard"
 	"github.com/beckon-chat/beckon/spam"
 	"github.com/beckon-chat/beckon/spam/hook"
 	"github.com/beckon-chat/beckon/store"
@@ -78,6 +81,18 @@ type Config struct {
 	// activated template version (0: 500 ms).
 	TemplateCheckEvery time.Duration
 
+	// SMSTenantDailyBudget is how many SMS invitations a tenant may send
+	// a UTC day (0: no budget); SMSPrefixCoolOff is how long SMS to a
+	// pumped destination prefix stop (package smsguard).
+	SMSTenantDailyBudget int
+	SMSPrefixCoolOff     time.Duration
+	// SMSPrefixMinRecent is the least number of SMS to a prefix in two
+	// hours that may put it in cool-off (0: smsguard's default, 30).
+	SMSPrefixMinRecent int
+	// ReputationCacheTTL is how long a node keeps a sender's reputation
+	// before reading it again (0: reads it every time).
+	ReputationCacheTTL time.Duration
+
 	// Spam configures the spam screen of the message-request gate.
 	Spam SpamConfig
 }
@@ -111,6 +126,12 @@ type App struct {
 	Dispatcher *notify.Dispatcher
 	// Templates are the templates ops manage.
 	Templates *templates.Library
+
+	// Reputation scores senders; its Bad is the spam screen's history
+	// rule.
+	Reputation *reputation.Service
+	// SMSGuard is the SMS cost guard.
+	SMSGuard *smsguard.Guard
 
 	cfg      Config
 	log      *slog.Logger
@@ -179,9 +200,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 			return nil, err
 		}
 	}
+	g, err := newGuards(cfg, db, metrics, log)
+	if err != nil {
+		return nil, err
+	}
+	a.Reputation, a.SMSGuard = g.reputation, g.sms
 	a.Invites = invite.NewService(invite.Config{
 		Store: db, Accounts: db, Resolver: res, Templates: tmpl, Limiter: limiter, Limits: cfg.InviteLimits,
 		PublicURL: cfg.PublicURL, ProductName: cfg.ProductName, TTL: cfg.InviteTTL,
+		Reputation: g.reputation, OnShrunk: g.shrunk.Inc, SMSGuard: g.sms,
 	})
 	senders, err := newSenders(cfg, log)
 	if err != nil {
@@ -260,6 +287,9 @@ func (a *App) sweep(ctx context.Context) {
 	failures := &notify.FailureLog{Log: a.log, What: "invite sweep"} // once per run of failures
 	for {
 		expired, reminded, err := a.Invites.Sweep(ctx)
+		if err == nil {
+			err = a.SMSGuard.Prune(ctx)
+		}
 		if ctx.Err() == nil {
 			failures.Note(err)
 		}
@@ -286,6 +316,9 @@ func (a *App) newScreen(ctx context.Context, metrics *api.Metrics) (*spam.Screen
 	}
 	domains := spam.NewDomains(a.DB, cfg.DomainsTTL, nil)
 	rules := spam.Builtin(a.DB, domains, spam.NewFingerprinter(key), cfg.Limits)
+	// The sender's history, after the domain list (in memory) and before
+	// the rules that read or write per message: the reputation is cached.
+	rules = slices.Insert(rules, 1, spam.Rule(spam.HistoryRule{Reputations: a.Reputation}))
 	verdicts := []string{spam.VerdictNone, spam.VerdictHook, spam.VerdictHookFailed}
 	for _, r := range rules {
 		verdicts = append(verdicts, r.Name())
