@@ -12,6 +12,7 @@ import (
 
 	"github.com/beckon-chat/beckon/directory"
 	"github.com/beckon-chat/beckon/internal/testenv"
+	"github.com/beckon-chat/beckon/reputation"
 	"github.com/beckon-chat/beckon/request"
 	"github.com/beckon-chat/beckon/spam"
 	"github.com/beckon-chat/beckon/store"
@@ -75,13 +76,13 @@ func setup(t testing.TB, e testenv.Engine) *env {
 
 // step is one message through a rule: after advancing the clock, the rule
 // judges it; deliver also passes it through the gate (creating the
-// pair's request), accept then accepts that request.
+// pair's request), and the recipient then takes act on that request.
 type step struct {
 	from, to, text string
 	advance        time.Duration
 	spam           bool
 	deliver        bool
-	accept         bool
+	act            request.Action
 }
 
 func run(t *testing.T, en *env, rule spam.Rule, steps []step) {
@@ -102,8 +103,8 @@ func run(t *testing.T, en *env, rule spam.Rule, steps []step) {
 			if err != nil || d.Decision != request.Deliver {
 				t.Fatalf("step %d: deliver: %+v %v", i, d, err)
 			}
-			if s.accept {
-				if _, err := en.gate.Act(ctx, d.RequestID, request.Accept); err != nil {
+			if s.act != "" {
+				if _, err := en.gate.Act(ctx, d.RequestID, s.act); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -123,7 +124,7 @@ func TestRules(t *testing.T) {
 				{from: "s1", to: "r1", text: "hello, no link here", deliver: true},
 				{from: "s1", to: "r1", text: "see evil.com/x", spam: true},
 				{from: "s1", to: "r2", text: "https://example.org", spam: true},
-				{from: "s2", to: "r1", text: "hello from s2", deliver: true, accept: true},
+				{from: "s2", to: "r1", text: "hello from s2", deliver: true, act: request.Accept},
 				{from: "s2", to: "r2", text: "accepted by someone: https://example.org"},
 				{from: "s1", to: "r1", text: "still nobody accepted s1: example.org", spam: true},
 			})
@@ -157,6 +158,17 @@ func TestRules(t *testing.T) {
 				{from: "s1", to: "r7", text: "thanks!"},
 				{from: "s2", to: "r1", text: offer}, // per sender
 				{from: "s1", to: "r8", text: offer, advance: time.Hour + time.Second},
+			})
+		})
+		t.Run("History", func(t *testing.T) {
+			en := setup(t, e)
+			rep := reputation.NewService(en.db, reputation.DefaultParams(), en.clock.now, 0)
+			run(t, en, spam.HistoryRule{Reputations: rep}, []step{
+				{from: "s1", to: "r1", text: "hi", deliver: true, act: request.Report},
+				{from: "s1", to: "r2", text: "one report is not yet a bad history", deliver: true, act: request.Block},
+				{from: "s1", to: "r3", text: "a report and a block are", spam: true},
+				{from: "s2", to: "r4", text: "another sender passes", deliver: true, act: request.Decline},
+				{from: "s2", to: "r5", text: "one decline is not a history"},
 			})
 		})
 		t.Run("BadDomain", func(t *testing.T) {
