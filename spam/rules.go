@@ -12,9 +12,9 @@ type Store interface {
 	// sender or an invitation of theirs.
 	SenderAccepted(ctx context.Context, sender string) (bool, error)
 	// NewRecipients returns how many requests the gate created for sender
-	// since (one per recipient sender first messaged), and whether sender
-	// already has a request with recipient.
-	NewRecipients(ctx context.Context, sender, recipient string, since time.Time) (n int, known bool, err error)
+	// since (one per recipient sender first messaged), counting no further
+	// than upTo, and whether sender already has a request with recipient.
+	NewRecipients(ctx context.Context, sender, recipient string, since time.Time, upTo int) (n int, known bool, err error)
 	// RecordFingerprint keeps fp for the pair (sender, recipient) as seen
 	// at now, and returns how many distinct recipients sender sent a text
 	// sharing a band with fp since, the recipient included, counting no
@@ -151,7 +151,7 @@ func (NewRecipientsRule) Name() string { return RuleNewRecipients }
 // Spam reports whether m goes to a new recipient while its sender already
 // started Max requests within the window.
 func (r NewRecipientsRule) Spam(ctx context.Context, m *Message) (bool, error) {
-	n, known, err := r.Store.NewRecipients(ctx, m.Sender, m.Recipient, m.Now.Add(-r.Window))
+	n, known, err := r.Store.NewRecipients(ctx, m.Sender, m.Recipient, m.Now.Add(-r.Window), r.Max)
 	return err == nil && !known && n >= r.Max, err
 }
 

@@ -624,10 +624,18 @@ SELECT key FROM spam_key WHERE id = 1;
 SELECT EXISTS (SELECT 1 FROM requests WHERE sender_id = ? AND status = 'accepted')
     OR EXISTS (SELECT 1 FROM invites WHERE inviter_id = ? AND status IN ('accepted', 'declined') AND status = 'accepted');
 
--- name: spam-new-recipients
+-- name: spam-new-recipients.sqlite
 -- The requests the gate created for a sender since a time (one per new
--- recipient), and whether the sender has one with the recipient.
-SELECT (SELECT COUNT(*) FROM requests WHERE sender_id = ? AND invite_id IS NULL AND created_at >= ?) AS n,
+-- recipient), counted up to a cap (the threshold), and whether the sender
+-- has one with the recipient. SQLite, left to itself, reads invite_id IS
+-- NULL through the unique index on invite_id: every gate-made request.
+SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM requests INDEXED BY requests_sender_new
+                              WHERE sender_id = ? AND invite_id IS NULL AND created_at >= ? LIMIT ?) AS recent) AS n,
+       EXISTS (SELECT 1 FROM requests WHERE sender_id = ? AND recipient_id = ?) AS known;
+
+-- name: spam-new-recipients.postgres
+SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM requests
+                              WHERE sender_id = ? AND invite_id IS NULL AND created_at >= ? LIMIT ?) AS recent) AS n,
        EXISTS (SELECT 1 FROM requests WHERE sender_id = ? AND recipient_id = ?) AS known;
 
 -- name: spam-lock-sender

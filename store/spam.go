@@ -42,13 +42,13 @@ func (d *DB) SenderAccepted(ctx context.Context, sender string) (bool, error) {
 }
 
 // NewRecipients counts the requests the gate created for sender since a
-// time, and says whether sender has a request with recipient.
-func (d *DB) NewRecipients(ctx context.Context, sender, recipient string, since time.Time) (int, bool, error) {
+// time, up to upTo, and says whether sender has a request with recipient.
+func (d *DB) NewRecipients(ctx context.Context, sender, recipient string, since time.Time, upTo int) (int, bool, error) {
 	var row struct {
 		N     int  `db:"n"`
 		Known bool `db:"known"`
 	}
-	if err := d.get(ctx, &row, "spam-new-recipients", sender, d.timeArg(since), sender, recipient); err != nil {
+	if err := d.get(ctx, &row, "spam-new-recipients."+string(d.dialect), sender, d.timeArg(since), upTo, sender, recipient); err != nil {
 		return 0, false, fmt.Errorf("new recipients: %w", err)
 	}
 	return row.N, row.Known, nil
