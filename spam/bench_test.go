@@ -43,7 +43,11 @@ func sentence(i int) string {
 // The benchmarks spread their messages over enough senders that no rule
 // fires for a normal sender: every message pays for every rule.
 func benchScreen(b *testing.B) (*spam.Screen, *env) {
-	en := setup(b, testenv.SQLite(b))
+	return benchScreenOn(b, testenv.SQLite(b))
+}
+
+func benchScreenOn(b *testing.B, e testenv.Engine) (*spam.Screen, *env) {
+	en := setup(b, e)
 	domains := spam.NewDomains(en.db, 0, nil)
 	for _, d := range []string{"evil.com", "phish.example", "xn--bcher-kva.example"} {
 		if _, err := domains.Put(context.Background(), d); err != nil {
@@ -100,6 +104,28 @@ func BenchmarkScreen(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkScreenPostgres is BenchmarkScreen's plain and short on
+// PostgreSQL (the test server, prepared statements).
+func BenchmarkScreenPostgres(b *testing.B) {
+	ctx := context.Background()
+	screen, _ := benchScreenOn(b, testenv.Postgres(b))
+	var n int
+	for _, c := range []struct {
+		name string
+		text func(i int) string
+	}{{"plain", sentence}, {"short", func(int) string { return "hello there" }}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				n++
+				m := request.Message{Sender: fmt.Sprintf("s%d", n%500), Recipient: fmt.Sprintf("r%d", n), ChatID: "c", Text: c.text(n)}
+				if got, err := screen.Spam(ctx, m); err != nil || got {
+					b.Fatalf("spam = %v, %v", got, err)
+				}
+			}
+		})
+	}
 }
 
 // BenchmarkCheck is the gate's check of a pre-acceptance message with and
