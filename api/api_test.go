@@ -360,15 +360,15 @@ func TestRateLimits(t *testing.T) {
 	limits.PerKey = ratelimit.Limit{Rate: 100, Burst: 100, Period: time.Minute}
 	h := newHarness(t, testenv.SQLite(t), limits)
 	h.seed()
-	resolve := map[string]any{"requester": "alice", "identifier": "bob@example.org"}
+	// Each new identifier counts (contact sync: see contactsync_test.go).
 	for i := 0; i < 3; i++ {
-		r := h.do("POST", "/v1/resolve", resolve)
+		r := h.do("POST", "/v1/resolve", map[string]any{"requester": "alice", "identifier": fmt.Sprintf("bob%d@example.org", i)})
 		want(t, r, 200, "")
 		if r.Header.Get("RateLimit-Remaining") != fmt.Sprint(2-i) || r.Header.Get("RateLimit-Limit") != "3" {
 			t.Fatalf("call %d headers: %v", i, r.Header)
 		}
 	}
-	r := h.do("POST", "/v1/resolve", resolve)
+	r := h.do("POST", "/v1/resolve", map[string]any{"requester": "alice", "identifier": "bob@example.org"})
 	want(t, r, 429, "rate_limited")
 	if ra := r.Header.Get("Retry-After"); ra != "20" || r.Header.Get("RateLimit-Remaining") != "0" || r.Header.Get("RateLimit-Reset") == "" {
 		t.Fatalf("429 headers: %v", r.Header)
@@ -379,13 +379,13 @@ func TestRateLimits(t *testing.T) {
 		if r.Header.Get("RateLimit-Remaining") != "1" {
 			t.Fatalf("remaining after a batch of 2: %v", r.Header.Get("RateLimit-Remaining"))
 		}
-		want(t, h.do("POST", "/v1/resolve/batch", map[string]any{"requester": "bob", "identifiers": []string{"a@example.com", "b@example.com"}}), 429, "rate_limited")
+		want(t, h.do("POST", "/v1/resolve/batch", map[string]any{"requester": "bob", "identifiers": []string{"c@example.com", "d@example.com"}}), 429, "rate_limited")
 	})
 	t.Run("UnknownRequesterCounts", func(t *testing.T) {
 		for i := 0; i < 3; i++ {
-			want(t, h.do("POST", "/v1/resolve", map[string]any{"requester": "ghost", "identifier": "a@example.com"}), 404, "account_not_found")
+			want(t, h.do("POST", "/v1/resolve", map[string]any{"requester": "ghost", "identifier": fmt.Sprintf("a%d@example.com", i)}), 404, "account_not_found")
 		}
-		want(t, h.do("POST", "/v1/resolve", map[string]any{"requester": "ghost", "identifier": "a@example.com"}), 429, "rate_limited")
+		want(t, h.do("POST", "/v1/resolve", map[string]any{"requester": "ghost", "identifier": "a9@example.com"}), 429, "rate_limited")
 	})
 	t.Run("FailedAuthPerIP", func(t *testing.T) {
 		for i := 0; i < 2; i++ {

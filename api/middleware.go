@@ -154,25 +154,41 @@ func (s *Server) clientIP(r *http.Request) string { return ClientIP(r, s.trusted
 // allow charges n events to key under limit, sets the RateLimit-* headers
 // and, when refused, answers 429 and returns false.
 func (s *Server) allow(w http.ResponseWriter, r *http.Request, name, key string, limit ratelimit.Limit, n int) bool {
+	if err := s.charge(w, r, name, key, limit, n); err != nil {
+		s.writeError(w, r, err)
+		return false
+	}
+	return true
+}
+
+// charge charges n events to key under limit and sets the RateLimit-*
+// headers; when refused, it also sets Retry-After and returns
+// errRateLimited for the caller to answer. n may be 0: nothing is charged,
+// and the headers still say where the limit stands.
+func (s *Server) charge(w http.ResponseWriter, r *http.Request, name, key string, limit ratelimit.Limit, n int) error {
 	res, err := s.limiter.AllowN(r.Context(), name+":"+key, limit, n)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "rate limiter failed; allowing", "limit", name, "err", err)
-		return true
+		return nil
 	}
 	h := w.Header()
 	h.Set("RateLimit-Limit", strconv.Itoa(limit.Burst))
-	h.Set("RateLimit-Remaining", strconv.Itoa(res.Remaining))
+	h.Set("RateLimit-Remaining", strconv.Itoa(max(0, res.Remaining)))
 	h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(res.ResetAfter)))
-	if res.OK() {
-		return true
+	if n == 0 || res.OK() {
+		return nil
+	}
+	// A refusal charges nothing: say what is left (the limiters answer 0),
+	// so that a client can fit its next request to it.
+	if peek, err := s.limiter.AllowN(r.Context(), name+":"+key, limit, 0); err == nil {
+		h.Set("RateLimit-Remaining", strconv.Itoa(max(0, peek.Remaining)))
 	}
 	if n > limit.Burst {
 		res.RetryAfter = limit.Period // it will never fit; say so plainly
 	}
 	h.Set("Retry-After", strconv.Itoa(max(1, ceilSeconds(res.RetryAfter))))
 	s.metrics.rateLimited.WithLabelValues(name).Inc()
-	s.writeError(w, r, errRateLimited)
-	return false
+	return errRateLimited
 }
 
 func ceilSeconds(d time.Duration) int {

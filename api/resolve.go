@@ -1,11 +1,14 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 
 	"github.com/beckon-chat/beckon/fault"
 	"github.com/beckon-chat/beckon/resolver"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 type resolveRequest struct {
@@ -24,14 +27,44 @@ type batchResponse struct {
 	Results []any `json:"results"`
 }
 
-// chargeRequester charges n resolves to the requester's limit, before
-// anything is looked up, so that probing for account ids costs the same.
-func (s *Server) chargeRequester(w http.ResponseWriter, r *http.Request, id string, n int) bool {
-	if err := required("requester", id); err != nil {
-		s.writeError(w, r, err)
-		return false
+// meter returns what charges requester's resolve to its limit, after the
+// identifiers are normalised and before anything is looked up, so that
+// probing for account ids costs the same: with contact sync, only the
+// identifiers new to the requester and the invalid entries are charged;
+// without, every entry.
+func (s *Server) meter(w http.ResponseWriter, r *http.Request, requester string) resolver.Meter {
+	charge := func(n int) error {
+		return s.charge(w, r, "requester", requester, s.limits.PerRequester, n)
 	}
-	return s.allow(w, r, "requester", id, s.limits.PerRequester, n)
+	return func(ctx context.Context, ids []resolver.Identifier, invalid int) error {
+		if s.contacts == nil {
+			return charge(len(ids) + invalid)
+		}
+		bill, err := s.contacts.Charge(ctx, requester, ids, invalid, charge)
+		s.lookups.WithLabelValues("new").Add(float64(bill.Fresh))
+		s.lookups.WithLabelValues("known").Add(float64(bill.Known))
+		s.lookups.WithLabelValues("invalid").Add(float64(bill.Invalid))
+		if bill.Degraded {
+			s.lookups.WithLabelValues("unremembered").Add(float64(bill.Fresh))
+		}
+		return err
+	}
+}
+
+// newLookupCounter registers the counter of resolved entries by what they
+// cost the requester.
+func newLookupCounter(m *Metrics) (*prometheus.CounterVec, error) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "beckon_resolve_lookups_total",
+		Help: "Resolved entries by their charge to the requester's limit: new (charged), known (looked up within the contact sync window: free), invalid (charged), unremembered (charged because the contact sync store failed; also counted as new).",
+	}, []string{"charge"})
+	if err := m.Register(c); err != nil {
+		if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
+			return are.ExistingCollector.(*prometheus.CounterVec), nil
+		}
+		return nil, err
+	}
+	return c, nil
 }
 
 // countResolve counts an outcome and, at debug level, logs it with the
@@ -58,11 +91,15 @@ func (s *Server) handleResolve() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		if !s.chargeRequester(w, r, body.Requester, 1) {
+		if err = required("requester", body.Requester); err != nil {
+			s.writeError(w, r, err)
 			return
 		}
-		res, err := s.resolver.Resolve(r.Context(), body.Requester, resolver.Query{Identifier: body.Identifier, Region: body.Region})
-		s.countResolve(r, body.Requester, res, err)
+		res, err := s.resolver.ResolveMetered(r.Context(), body.Requester,
+			resolver.Query{Identifier: body.Identifier, Region: body.Region}, s.meter(w, r, body.Requester))
+		if err != errRateLimited {
+			s.countResolve(r, body.Requester, res, err)
+		}
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -85,14 +122,15 @@ func (s *Server) handleResolveBatch() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		if !s.chargeRequester(w, r, body.Requester, len(body.Identifiers)) {
+		if err = required("requester", body.Requester); err != nil {
+			s.writeError(w, r, err)
 			return
 		}
 		qs := make([]resolver.Query, len(body.Identifiers))
 		for i, id := range body.Identifiers {
 			qs[i] = resolver.Query{Identifier: id, Region: body.Region}
 		}
-		items, err := s.resolver.ResolveBatch(r.Context(), body.Requester, qs)
+		items, err := s.resolver.ResolveBatchMetered(r.Context(), body.Requester, qs, s.meter(w, r, body.Requester))
 		if err != nil {
 			s.writeError(w, r, err)
 			return

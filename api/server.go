@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/beckon-chat/beckon/auth"
+	"github.com/beckon-chat/beckon/contactsync"
 	"github.com/beckon-chat/beckon/directory"
 	"github.com/beckon-chat/beckon/event"
 	"github.com/beckon-chat/beckon/invite"
@@ -20,13 +21,15 @@ import (
 	"github.com/beckon-chat/beckon/resolver"
 	"github.com/beckon-chat/beckon/spam"
 	"github.com/beckon-chat/beckon/templates"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Limits are the rate limits the server applies.
 type Limits struct {
 	// PerKey limits every request made with one API key.
 	PerKey ratelimit.Limit
-	// PerRequester limits resolves by one requester; each batch entry counts.
+	// PerRequester limits resolves by one requester: each entry counts,
+	// except, with Config.Contacts, those the requester looked up recently.
 	PerRequester ratelimit.Limit
 	// PerIP limits unauthenticated requests (and failed authentications)
 	// from one client address.
@@ -44,6 +47,9 @@ type Check struct {
 type Config struct {
 	Directory *directory.Service
 	Resolver  *resolver.Service
+	// Contacts, if not nil, charges resolves only for the identifiers
+	// new to the requester (contact sync); nil: every entry is charged.
+	Contacts  *contactsync.Service
 	Keys      *auth.Service
 	Invites   *invite.Service
 	Requests  *request.Service
@@ -86,6 +92,8 @@ type Config struct {
 type Server struct {
 	dir            *directory.Service
 	resolver       *resolver.Service
+	contacts       *contactsync.Service
+	lookups        *prometheus.CounterVec
 	keys           *auth.Service
 	invites        *invite.Service
 	requests       *request.Service
@@ -119,7 +127,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		dir: cfg.Directory, resolver: cfg.Resolver, keys: cfg.Keys, invites: cfg.Invites, requests: cfg.Requests, templates: cfg.Templates,
+		dir: cfg.Directory, resolver: cfg.Resolver, contacts: cfg.Contacts, keys: cfg.Keys, invites: cfg.Invites, requests: cfg.Requests, templates: cfg.Templates,
 		spamDomains: cfg.SpamDomains,
 		events:      cfg.Events, idem: cfg.Idempotency, wake: cfg.Wake,
 		limiter: cfg.Limiter, limits: cfg.Limits,
@@ -132,6 +140,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.metrics == nil {
 		s.metrics = NewMetrics()
+	}
+	if s.lookups, err = newLookupCounter(s.metrics); err != nil {
+		return nil, err
 	}
 	if s.wake == nil {
 		s.wake = func() {}

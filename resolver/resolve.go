@@ -156,6 +156,29 @@ func (s *Service) Resolve(ctx context.Context, requesterID string, q Query) (Res
 	return items[0].Result, items[0].Err
 }
 
+// Meter is told, once per resolve, after the identifiers are normalised
+// (with the requester's region when a number needs it) and before any
+// owner is looked up, what the requester asks about: ids, the valid
+// identifiers in the order asked (duplicates kept), and invalid, how many
+// entries did not normalise. An error it returns ends the resolve, and is
+// returned as it is.
+type Meter func(ctx context.Context, ids []Identifier, invalid int) error
+
+// ResolveMetered is Resolve with meter told before the lookup.
+func (s *Service) ResolveMetered(ctx context.Context, requesterID string, q Query, meter Meter) (Result, error) {
+	items, _, _, err := s.resolve(ctx, requesterID, []Query{q}, true, meter)
+	if err != nil {
+		return Result{}, err
+	}
+	return items[0].Result, items[0].Err
+}
+
+// ResolveBatchMetered is ResolveBatch with meter told before the lookup.
+func (s *Service) ResolveBatchMetered(ctx context.Context, requesterID string, qs []Query, meter Meter) ([]BatchItem, error) {
+	items, _, _, err := s.resolve(ctx, requesterID, qs, true, meter)
+	return items, err
+}
+
 // Resolution is a resolve with what the service saw behind the answer, for
 // callers inside Beckon (invitations); it never leaves the service.
 type Resolution struct {
@@ -178,7 +201,7 @@ func (s *Service) InspectOwner(ctx context.Context, requesterID string, q Query)
 }
 
 func (s *Service) inspect(ctx context.Context, requesterID string, q Query, pending bool) (Resolution, error) {
-	items, req, owners, err := s.resolve(ctx, requesterID, []Query{q}, pending)
+	items, req, owners, err := s.resolve(ctx, requesterID, []Query{q}, pending, nil)
 	if err != nil {
 		return Resolution{}, err
 	}
@@ -193,13 +216,14 @@ func (s *Service) inspect(ctx context.Context, requesterID string, q Query, pend
 // gets its error in place of a result; an unknown requester or a store
 // failure fails the batch.
 func (s *Service) ResolveBatch(ctx context.Context, requesterID string, qs []Query) ([]BatchItem, error) {
-	items, _, _, err := s.resolve(ctx, requesterID, qs, true)
+	items, _, _, err := s.resolve(ctx, requesterID, qs, true, nil)
 	return items, err
 }
 
 // resolve does ResolveBatch and also returns the requester and, for each
-// query, the owner found (the zero Owner for an invalid entry).
-func (s *Service) resolve(ctx context.Context, requesterID string, qs []Query, pending bool) ([]BatchItem, Requester, []Owner, error) {
+// query, the owner found (the zero Owner for an invalid entry). meter, if
+// not nil, is told before the owners are looked up.
+func (s *Service) resolve(ctx context.Context, requesterID string, qs []Query, pending bool, meter Meter) ([]BatchItem, Requester, []Owner, error) {
 	if p, ok := s.store.(Pinner); ok {
 		ctx = p.Pin(ctx)
 	}
@@ -217,6 +241,11 @@ func (s *Service) resolve(ctx context.Context, requesterID string, qs []Query, p
 	)
 	if needRegion {
 		if req, err = s.store.Requester(ctx, requesterID); err != nil {
+			// Metered all the same, so that probing for account ids
+			// costs what a resolve does, with or without a region.
+			if merr := metered(ctx, meter, out); merr != nil {
+				return nil, req, nil, merr
+			}
 			return nil, req, nil, requesterNotFound(err)
 		}
 		for i, q := range qs {
@@ -224,8 +253,14 @@ func (s *Service) resolve(ctx context.Context, requesterID string, qs []Query, p
 				out[i].Result.Identifier, out[i].Err = Normalize(q.Identifier, req.Region)
 			}
 		}
+		if err = metered(ctx, meter, out); err != nil {
+			return nil, req, nil, err
+		}
 		owners, err = s.store.Owners(ctx, requesterID, valid(out))
 	} else {
+		if err = metered(ctx, meter, out); err != nil {
+			return nil, req, nil, err
+		}
 		req, owners, err = s.store.Lookup(ctx, requesterID, valid(out))
 	}
 	if err != nil {
@@ -263,6 +298,15 @@ func (s *Service) resolve(ctx context.Context, requesterID string, qs []Query, p
 		}
 	}
 	return out, req, perQuery, nil
+}
+
+// metered tells meter, if any, what items ask for.
+func metered(ctx context.Context, meter Meter, items []BatchItem) error {
+	if meter == nil {
+		return nil
+	}
+	ids := valid(items)
+	return meter(ctx, ids, len(items)-len(ids))
 }
 
 // valid returns the identifiers of the entries without an error.

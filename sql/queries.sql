@@ -672,3 +672,49 @@ SELECT domain, added_at FROM spam_domains WHERE domain = ?;
 
 -- name: spam-delete-domain
 DELETE FROM spam_domains WHERE domain = ?;
+
+-- Contact sync (store/contacts.go): the keyed hashes of (requester,
+-- identifier) that a requester looked up recently.
+
+-- name: remember-lookups.postgres
+-- Records a lookup of each key at $1 and counts the fresh ones: absent, or
+-- last seen at or before $3 (expired), which are charged (charged_at = $1).
+-- A recent row is refreshed only when last seen before $4, so that a
+-- contact re-checked every day is written once every few days. Of two
+-- transactions inserting the same key, the second waits for the first and
+-- then finds it recent: one pays.
+WITH touched AS (
+    INSERT INTO contact_lookups (key, seen_at, charged_at)
+    SELECT k, $1::timestamptz, $1::timestamptz FROM unnest($2::bytea[]) AS k
+    ON CONFLICT (key) DO UPDATE SET seen_at = excluded.seen_at,
+        charged_at = CASE WHEN contact_lookups.seen_at <= $3 THEN excluded.charged_at ELSE contact_lookups.charged_at END
+    WHERE contact_lookups.seen_at < $4
+    RETURNING charged_at)
+SELECT COUNT(*) FROM touched WHERE charged_at = $1::timestamptz;
+
+-- name: remember-lookups.sqlite
+-- As remember-lookups.postgres, one row a key touched; KEYS is expanded to
+-- one (?, ?, ?) row a key (key, now, now), followed by the expiry, the
+-- refresh and the now times.
+INSERT INTO contact_lookups (key, seen_at, charged_at) VALUES KEYS
+ON CONFLICT (key) DO UPDATE SET seen_at = excluded.seen_at,
+    charged_at = CASE WHEN contact_lookups.seen_at <= ? THEN excluded.charged_at ELSE contact_lookups.charged_at END
+WHERE contact_lookups.seen_at < ?
+RETURNING charged_at = ? AS fresh;
+
+-- name: recent-lookups.postgres
+-- How many of the keys were looked up at or after the refresh time: when
+-- all of them were, the lookup needs no write at all.
+SELECT COUNT(*) FROM contact_lookups WHERE key = ANY($1::bytea[]) AND seen_at >= $2;
+
+-- name: recent-lookups.sqlite
+SELECT COUNT(*) FROM contact_lookups WHERE key IN (KEYS) AND seen_at >= ?;
+
+-- name: prune-lookups
+DELETE FROM contact_lookups WHERE key IN (SELECT key FROM contact_lookups WHERE seen_at < ? LIMIT ?);
+
+-- name: insert-generated-secret
+INSERT INTO generated_secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING;
+
+-- name: generated-secret
+SELECT value FROM generated_secrets WHERE name = ?;

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/beckon-chat/beckon/api"
+	"github.com/beckon-chat/beckon/contactsync"
 	"github.com/beckon-chat/beckon/internal/app"
 	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/notify/twilio"
@@ -182,6 +183,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 		PerRequester: parseLimit("BECKON_LIMIT_RESOLVE_PER_REQUESTER", "600/h"),
 		PerIP:        parseLimit("BECKON_LIMIT_PER_IP", "60/m"),
 	}
+	c.ContactSyncSecret = get("BECKON_CONTACT_SYNC_SECRET", "")
+	if c.ContactSyncSecret != "" && len(c.ContactSyncSecret) < contactsync.MinSecret {
+		errs = append(errs, fmt.Sprintf("BECKON_CONTACT_SYNC_SECRET must be at least %d characters (empty: one is generated and kept in the database)", contactsync.MinSecret))
+	}
+	window, err := time.ParseDuration(get("BECKON_CONTACT_SYNC_TTL", "720h"))
+	if err != nil || window < time.Hour {
+		errs = append(errs, "BECKON_CONTACT_SYNC_TTL must be a duration of at least 1h, such as 720h")
+	}
+	c.ContactSyncTTL = window
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, "BECKON_LOG_FORMAT must be json or text")
 	}

@@ -163,11 +163,13 @@ func TestServe(t *testing.T) {
 		if _, m := c.do("POST", "/v1/resolve", `{"requester":"`+bob+`","identifier":"06 12 34 56 78"}`); m["match"] != "none" {
 			t.Fatalf("opted-out resolve: %v", m)
 		}
-		for i := 0; i < 3; i++ {
-			c.do("POST", "/v1/resolve", `{"requester":"`+bob+`","identifier":"x@example.com"}`)
+		// The phone above was charged once; four more new identifiers
+		// make five, and a sixth is refused.
+		for i := 0; i < 4; i++ {
+			c.do("POST", "/v1/resolve", fmt.Sprintf(`{"requester":"%s","identifier":"x%d@example.com"}`, bob, i))
 		}
-		if code, m := c.do("POST", "/v1/resolve", `{"requester":"`+bob+`","identifier":"x@example.com"}`); code != 429 {
-			t.Fatalf("6th resolve in a minute: %d %v", code, m)
+		if code, m := c.do("POST", "/v1/resolve", `{"requester":"`+bob+`","identifier":"x9@example.com"}`); code != 429 {
+			t.Fatalf("6th new identifier in a minute: %d %v", code, m)
 		}
 		if code, body := get(t, base+"/readyz"); code != 200 || !strings.Contains(body, `"redis":"ok"`) || !strings.Contains(body, `"status":"ok"`) {
 			t.Fatalf("readyz: %d %s", code, body)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/beckon-chat/beckon/api"
 	"github.com/beckon-chat/beckon/auth"
+	"github.com/beckon-chat/beckon/contactsync"
 	"github.com/beckon-chat/beckon/directory"
 	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/notify"
@@ -77,6 +78,13 @@ type Config struct {
 	// listener (PprofHandler); cmd/beckon serves it, apart from Addr.
 	PprofAddr string
 
+	// ContactSyncSecret keys the contact sync hashes; empty: a secret
+	// generated once and kept in the database. ContactSyncTTL is how long
+	// a lookup keeps the next ones of the same identifier free (0: 30
+	// days).
+	ContactSyncSecret string
+	ContactSyncTTL    time.Duration
+
 	// TemplateCheckEvery is how often the node checks for a newly
 	// activated template version (0: 500 ms).
 	TemplateCheckEvery time.Duration
@@ -126,6 +134,8 @@ type App struct {
 	Dispatcher *notify.Dispatcher
 	// Templates are the templates ops manage.
 	Templates *templates.Library
+	// Contacts charges resolves by what is new to the requester.
+	Contacts *contactsync.Service
 
 	// Reputation scores senders; its Bad is the spam screen's history
 	// rule.
@@ -189,6 +199,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 		return nil, err
 	}
 	a.Templates = tmpl
+	if a.Contacts, err = a.contactSync(ctx); err != nil {
+		return nil, err
+	}
 	res := resolver.NewService(db, invite.Finder{Store: db})
 	readRes, replicaChecks, collectors, err := a.openReplicas(res)
 	if err != nil {
@@ -230,6 +243,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 		TrustedProxies:  cfg.TrustedProxies,
 		Directory:       directory.NewService(db),
 		Resolver:        readRes,
+		Contacts:        a.Contacts,
 		Invites:         a.Invites,
 		Requests:        request.NewService(db, screen),
 		SpamDomains:     domains,
@@ -265,8 +279,9 @@ func publicState(state string) string {
 // Handler is the node's HTTP handler.
 func (a *App) Handler() http.Handler { return a.Server.Handler() }
 
-// RunWorkers runs the delivery workers, the invite sweep and, when
-// configured, the webhook dispatcher until ctx ends.
+// RunWorkers runs the delivery workers, the invite sweep, the spam
+// fingerprint and contact sync prunes and, when configured, the webhook
+// dispatcher until ctx ends.
 func (a *App) RunWorkers(ctx context.Context) {
 	var wg sync.WaitGroup
 	if a.cfg.WebhookURL != "" {
@@ -275,9 +290,10 @@ func (a *App) RunWorkers(ctx context.Context) {
 		wg.Add(1)
 		go func() { defer wg.Done(); hook.Run(ctx) }()
 	}
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); a.sweep(ctx) }()
 	go func() { defer wg.Done(); a.pruneSpam(ctx) }()
+	go func() { defer wg.Done(); a.pruneContacts(ctx) }()
 	a.Dispatcher.Run(ctx)
 	wg.Wait()
 }
