@@ -148,8 +148,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.Spam = app.SpamConfig{
 		Limits: spam.Limits{DuplicateRecipients: dups.Rate, DuplicateWindow: dups.Period,
 			NewRecipients: fresh.Rate, NewRecipientWindow: fresh.Period},
-		HookURL:    get("BECKON_SPAM_HOOK_URL", ""),
-		HookSecret: get("BECKON_SPAM_HOOK_SECRET", ""),
+		HookURL:           get("BECKON_SPAM_HOOK_URL", ""),
+		HookSecret:        get("BECKON_SPAM_HOOK_SECRET", ""),
+		FingerprintSecret: get("BECKON_SPAM_FINGERPRINT_SECRET", ""),
+	}
+	if s := c.Spam.FingerprintSecret; s != "" && len(s) < 16 {
+		errs = append(errs, "BECKON_SPAM_FINGERPRINT_SECRET must be at least 16 characters (empty: a random key kept in the database)")
 	}
 	if u, err := url.Parse(c.Spam.HookURL); c.Spam.HookURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 		errs = append(errs, "BECKON_SPAM_HOOK_URL must be an http(s) URL")

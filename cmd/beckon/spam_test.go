@@ -75,6 +75,9 @@ func TestSpamHookThroughServe(t *testing.T) {
 			env := map[string]string{"BECKON_DATABASE_URL": testenv.SQLite(t).URL, "BECKON_ADDR": freeAddr(t),
 				"BECKON_SPAM_HOOK_URL": classifier.URL, "BECKON_SPAM_HOOK_SECRET": secret,
 				"BECKON_SPAM_HOOK_TIMEOUT": "100ms", "BECKON_SPAM_HOOK_FAILURE": failure}
+			if failure == "closed" {
+				env["BECKON_SPAM_FINGERPRINT_SECRET"] = "a fingerprint secret kept out of the database"
+			}
 			base, _ := startServer(t, env)
 			c := client{t, base, createKey(t, env, "directory,requests")}
 			for _, p := range []struct{ path, body string }{

@@ -112,6 +112,9 @@ type Config struct {
 type SpamConfig struct {
 	Limits     spam.Limits
 	DomainsTTL time.Duration
+	// FingerprintSecret keys the text fingerprints (the same on every
+	// node); empty: the random key the database keeps (spam_key).
+	FingerprintSecret string
 	// HookURL, when not empty, is the classifier asked about every
 	// message the rules let pass, signed with HookSecret, given HookTimeout
 	// (0: hook.DefaultTimeout); when it gives no answer the message passes,
@@ -322,13 +325,17 @@ func (a *App) sweep(ctx context.Context) {
 }
 
 // newScreen builds the spam screen: the built-in rules on the database,
-// keyed with the database's fingerprint key, then the hook when
+// fingerprints keyed with the configured secret or else the database's
+// key, then the hook when
 // configured; verdicts and hook calls are counted on metrics.
 func (a *App) newScreen(ctx context.Context, metrics *api.Metrics) (*spam.Screen, *spam.Domains, error) {
 	cfg := a.cfg.Spam
-	key, err := a.DB.SpamKey(ctx)
-	if err != nil {
-		return nil, nil, err
+	key := []byte(cfg.FingerprintSecret)
+	if len(key) == 0 {
+		var err error
+		if key, err = a.DB.SpamKey(ctx); err != nil {
+			return nil, nil, err
+		}
 	}
 	domains := spam.NewDomains(a.DB, cfg.DomainsTTL, nil)
 	rules := spam.Builtin(a.DB, domains, spam.NewFingerprinter(key), cfg.Limits)
