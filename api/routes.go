@@ -48,6 +48,12 @@ func (s *Server) routes() {
 	m.handle("POST /v1/requests/{request_id}/block", s.authed(s.handleRequestAction(request.Block), reqs))
 	m.handle("POST /v1/requests/{request_id}/report", s.authed(s.handleRequestAction(request.Report), reqs))
 
+	if s.spamDomains != nil {
+		m.handle("GET /v1/spam/domains", s.authed(s.handleSpamDomainList(), admin))
+		m.handle("PUT /v1/spam/domains/{domain}", s.authed(s.handleSpamDomainPut(), admin))
+		m.handle("DELETE /v1/spam/domains/{domain}", s.authed(s.handleSpamDomainDelete(), admin))
+	}
+
 	m.handle("POST /v1/links", s.authed(s.handleLink(), auth.ScopeLink))
 	m.handle("GET /v1/events", s.authed(s.handleEvents(), auth.ScopeLink, admin))
 

@@ -19,6 +19,7 @@ import (
 	"github.com/beckon-chat/beckon/ratelimit"
 	"github.com/beckon-chat/beckon/request"
 	"github.com/beckon-chat/beckon/resolver"
+	"github.com/beckon-chat/beckon/spam"
 	"github.com/beckon-chat/beckon/templates"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -53,7 +54,10 @@ type Config struct {
 	Invites   *invite.Service
 	Requests  *request.Service
 	Templates *templates.Library
-	Events    event.Store
+	// SpamDomains is the list of bad link domains of the spam screen
+	// (/v1/spam/domains); nil: those routes are not served.
+	SpamDomains *spam.Domains
+	Events      event.Store
 	// Idempotency keeps responses for Idempotency-Key; nil: not honoured.
 	Idempotency IdempotencyStore
 	// Wake, if not nil, is called when a message was queued.
@@ -94,6 +98,7 @@ type Server struct {
 	invites        *invite.Service
 	requests       *request.Service
 	templates      *templates.Library
+	spamDomains    *spam.Domains
 	events         event.Store
 	idem           IdempotencyStore
 	wake           func()
@@ -123,7 +128,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		dir: cfg.Directory, resolver: cfg.Resolver, contacts: cfg.Contacts, keys: cfg.Keys, invites: cfg.Invites, requests: cfg.Requests, templates: cfg.Templates,
-		events: cfg.Events, idem: cfg.Idempotency, wake: cfg.Wake,
+		spamDomains: cfg.SpamDomains,
+		events:      cfg.Events, idem: cfg.Idempotency, wake: cfg.Wake,
 		limiter: cfg.Limiter, limits: cfg.Limits,
 		maxImportBytes: cfg.MaxImportBytes, checks: cfg.Checks, log: cfg.Log, metrics: cfg.Metrics,
 		mux: http.NewServeMux(), pages: pages, devSignup: cfg.DevSignup, twilioToken: cfg.TwilioAuthToken,

@@ -628,6 +628,67 @@ SELECT version, action, actor, at FROM template_changes WHERE name = ? AND local
 -- name: outbox-templates
 SELECT template_locale || '/' || CAST(template_version AS TEXT) FROM outbox WHERE invite_id = ? ORDER BY id;
 
+-- The spam screen (store/spam.go).
+
+-- name: spam-key
+SELECT key FROM spam_key WHERE id = 1;
+
+-- name: spam-sender-accepted
+-- Someone accepted a request from the sender or an invitation of theirs.
+-- (The IN term is the partial index's own condition, so that SQLite
+-- uses invites_inviter_decided.)
+SELECT EXISTS (SELECT 1 FROM requests WHERE sender_id = ? AND status = 'accepted')
+    OR EXISTS (SELECT 1 FROM invites WHERE inviter_id = ? AND status IN ('accepted', 'declined') AND status = 'accepted');
+
+-- name: spam-new-recipients.sqlite
+-- The requests the gate created for a sender since a time (one per new
+-- recipient), counted up to a cap (the threshold), and whether the sender
+-- has one with the recipient. SQLite, left to itself, reads invite_id IS
+-- NULL through the unique index on invite_id: every gate-made request.
+SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM requests INDEXED BY requests_sender_new
+                              WHERE sender_id = ? AND invite_id IS NULL AND created_at >= ? LIMIT ?) AS recent) AS n,
+       EXISTS (SELECT 1 FROM requests WHERE sender_id = ? AND recipient_id = ?) AS known;
+
+-- name: spam-new-recipients.postgres
+SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM requests
+                              WHERE sender_id = ? AND invite_id IS NULL AND created_at >= ? LIMIT ?) AS recent) AS n,
+       EXISTS (SELECT 1 FROM requests WHERE sender_id = ? AND recipient_id = ?) AS known;
+
+-- name: spam-lock-sender
+-- PostgreSQL: one sender's fingerprints are recorded one transaction at a
+-- time, on every node (a transaction lock: it works through a pooler), so
+-- that each count sees every earlier one. SQLite serialises writes anyway.
+SELECT pg_advisory_xact_lock(7243020, hashtext(?));
+
+-- name: spam-put-fingerprint
+-- The eight bands of a fingerprint (spam.Bands), in increasing order.
+INSERT INTO spam_fingerprints (sender_id, band, recipient_id, seen_at) VALUES
+(?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?)
+ON CONFLICT (sender_id, band, recipient_id) DO UPDATE SET seen_at = excluded.seen_at;
+
+-- name: spam-similar-recipients
+-- Counts up to a cap (the threshold + 1): a sender who sent one text to
+-- thousands costs no more than one who sent it to a few.
+SELECT COUNT(*) FROM (
+  SELECT DISTINCT recipient_id FROM spam_fingerprints
+  WHERE sender_id = ? AND band IN (?, ?, ?, ?, ?, ?, ?, ?) AND seen_at >= ? LIMIT ?
+) AS recipients;
+
+-- name: spam-prune-fingerprints
+DELETE FROM spam_fingerprints WHERE seen_at < ?;
+
+-- name: spam-domains
+SELECT domain, added_at FROM spam_domains ORDER BY domain;
+
+-- name: spam-put-domain
+INSERT INTO spam_domains (domain, added_at) VALUES (?, ?) ON CONFLICT DO NOTHING;
+
+-- name: spam-domain
+SELECT domain, added_at FROM spam_domains WHERE domain = ?;
+
+-- name: spam-delete-domain
+DELETE FROM spam_domains WHERE domain = ?;
+
 -- Contact sync (store/contacts.go): the keyed hashes of (requester,
 -- identifier) that a requester looked up recently.
 

@@ -15,6 +15,7 @@ import (
 	"github.com/beckon-chat/beckon/invite"
 	"github.com/beckon-chat/beckon/notify/twilio"
 	"github.com/beckon-chat/beckon/ratelimit"
+	"github.com/beckon-chat/beckon/spam"
 	"github.com/beckon-chat/beckon/store"
 )
 
@@ -142,6 +143,41 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.DevSignup {
 		c.SignupURL = c.PublicURL + "/signup"
 	}
+	dups := parseLimit("BECKON_SPAM_DUPLICATES", "5/h")
+	fresh := parseLimit("BECKON_SPAM_NEW_RECIPIENTS", "20/h")
+	c.Spam = app.SpamConfig{
+		Limits: spam.Limits{DuplicateRecipients: dups.Rate, DuplicateWindow: dups.Period,
+			NewRecipients: fresh.Rate, NewRecipientWindow: fresh.Period},
+		HookURL:           get("BECKON_SPAM_HOOK_URL", ""),
+		HookSecret:        get("BECKON_SPAM_HOOK_SECRET", ""),
+		FingerprintSecret: get("BECKON_SPAM_FINGERPRINT_SECRET", ""),
+	}
+	if s := c.Spam.FingerprintSecret; s != "" && len(s) < 16 {
+		errs = append(errs, "BECKON_SPAM_FINGERPRINT_SECRET must be at least 16 characters (empty: a random key kept in the database)")
+	}
+	if u, err := url.Parse(c.Spam.HookURL); c.Spam.HookURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		errs = append(errs, "BECKON_SPAM_HOOK_URL must be an http(s) URL")
+	}
+	if c.Spam.HookURL != "" && len(c.Spam.HookSecret) < 16 {
+		errs = append(errs, "BECKON_SPAM_HOOK_SECRET must be at least 16 characters when BECKON_SPAM_HOOK_URL is set")
+	}
+	hookTimeout, err := time.ParseDuration(get("BECKON_SPAM_HOOK_TIMEOUT", "300ms"))
+	if err != nil || hookTimeout < time.Millisecond || hookTimeout > 10*time.Second {
+		errs = append(errs, "BECKON_SPAM_HOOK_TIMEOUT must be a duration from 1ms to 10s, such as 300ms")
+	}
+	c.Spam.HookTimeout = hookTimeout
+	switch get("BECKON_SPAM_HOOK_FAILURE", "open") {
+	case "open":
+	case "closed":
+		c.Spam.HookFailClosed = true
+	default:
+		errs = append(errs, "BECKON_SPAM_HOOK_FAILURE must be open (a message the hook gives no answer for is delivered) or closed (it is spam)")
+	}
+	domainsTTL, err := time.ParseDuration(get("BECKON_SPAM_DOMAINS_TTL", "5s"))
+	if err != nil || domainsTTL < 100*time.Millisecond || domainsTTL > time.Hour {
+		errs = append(errs, "BECKON_SPAM_DOMAINS_TTL must be a duration from 100ms to 1h, such as 5s")
+	}
+	c.Spam.DomainsTTL = domainsTTL
 	c.PprofAddr = get("BECKON_PPROF_ADDR", "")
 	if c.PprofAddr != "" && c.PprofAddr == c.Addr {
 		errs = append(errs, "BECKON_PPROF_ADDR must differ from BECKON_ADDR: profiles are never served on the public listener")

@@ -32,6 +32,8 @@ commands:
   templates list|show|put|preview|activate|diff|edit ...
                                                 manage message templates on a running server
                                                 (BECKON_URL, BECKON_API_KEY; beckon templates help)
+  spam domains list|add|remove ...              keep the spam screen's bad link domains on a running
+                                                server (BECKON_URL, BECKON_API_KEY; beckon spam help)
 
 Configuration comes from the environment, over ./.env (or the file named by
 BECKON_ENV_FILE) when there is one: see .env.example.`
@@ -44,7 +46,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return errors.New("no command")
 	}
 	switch args[0] {
-	case "serve", "migrate", "keys", "templates":
+	case "serve", "migrate", "keys", "templates", "spam":
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -55,6 +57,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	getenv, err := withEnvFile(getenv)
 	if err != nil {
 		return err
+	}
+	if args[0] == "spam" {
+		return spamCmd(ctx, args[1:], getenv, stdout)
 	}
 	if args[0] == "templates" {
 		err := templatesCmd(ctx, args[1:], getenv, stdout, stderr)

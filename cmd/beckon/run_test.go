@@ -322,16 +322,23 @@ func TestHelp(t *testing.T) {
 
 func TestConfigErrors(t *testing.T) {
 	for key, value := range map[string]string{
-		"BECKON_LIMIT_PER_KEY":         "lots",
-		"BECKON_DB_MAX_CONNS":          "0",
-		"BECKON_AUTO_MIGRATE":          "maybe",
-		"BECKON_LOG_LEVEL":             "loud",
-		"BECKON_DATABASE_URL":          "mysql://x",
-		"BECKON_IMPORT_MAX_BYTES":      "-5",
-		"BECKON_KEY_CACHE_TTL":         "soon",
-		"BECKON_TRUSTED_PROXIES":       "10.0.0.0/8,lb",
-		"BECKON_DATABASE_READ_URL":     "mysql://replica",
-		"BECKON_DATABASE_READ_MAX_LAG": "0s",
+		"BECKON_LIMIT_PER_KEY":           "lots",
+		"BECKON_DB_MAX_CONNS":            "0",
+		"BECKON_AUTO_MIGRATE":            "maybe",
+		"BECKON_LOG_LEVEL":               "loud",
+		"BECKON_DATABASE_URL":            "mysql://x",
+		"BECKON_IMPORT_MAX_BYTES":        "-5",
+		"BECKON_KEY_CACHE_TTL":           "soon",
+		"BECKON_TRUSTED_PROXIES":         "10.0.0.0/8,lb",
+		"BECKON_DATABASE_READ_URL":       "mysql://replica",
+		"BECKON_DATABASE_READ_MAX_LAG":   "0s",
+		"BECKON_SPAM_DUPLICATES":         "5",
+		"BECKON_SPAM_NEW_RECIPIENTS":     "0/h",
+		"BECKON_SPAM_HOOK_URL":           "ftp://classifier",
+		"BECKON_SPAM_HOOK_TIMEOUT":       "1m",
+		"BECKON_SPAM_HOOK_FAILURE":       "ajar",
+		"BECKON_SPAM_DOMAINS_TTL":        "never",
+		"BECKON_SPAM_FINGERPRINT_SECRET": "short",
 	} {
 		env := map[string]string{key: value, "BECKON_ADDR": freeAddr(t)}
 		if key != "BECKON_DATABASE_URL" {

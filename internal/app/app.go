@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -26,6 +27,8 @@ import (
 	"github.com/beckon-chat/beckon/request"
 	"github.com/beckon-chat/beckon/resolver"
 	"github.com/beckon-chat/beckon/smsguard"
+	"github.com/beckon-chat/beckon/spam"
+	"github.com/beckon-chat/beckon/spam/hook"
 	"github.com/beckon-chat/beckon/store"
 	"github.com/beckon-chat/beckon/templates"
 	"github.com/beckon-chat/beckon/webhook"
@@ -97,6 +100,29 @@ type Config struct {
 	// ReputationCacheTTL is how long a node keeps a sender's reputation
 	// before reading it again (0: reads it every time).
 	ReputationCacheTTL time.Duration
+
+	// Spam configures the spam screen of the message-request gate.
+	Spam SpamConfig
+}
+
+// SpamConfig configures the spam screen: the thresholds of the built-in
+// rules (unset: spam.DefaultLimits), how long a node keeps its copy of the
+// bad link domains (0: spam.DefaultDomainsTTL), and the optional external
+// classifier.
+type SpamConfig struct {
+	Limits     spam.Limits
+	DomainsTTL time.Duration
+	// FingerprintSecret keys the text fingerprints (the same on every
+	// node); empty: the random key the database keeps (spam_key).
+	FingerprintSecret string
+	// HookURL, when not empty, is the classifier asked about every
+	// message the rules let pass, signed with HookSecret, given HookTimeout
+	// (0: hook.DefaultTimeout); when it gives no answer the message passes,
+	// or is spam with HookFailClosed.
+	HookURL        string
+	HookSecret     string
+	HookTimeout    time.Duration
+	HookFailClosed bool
 }
 
 // App is one wired node.
@@ -207,6 +233,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 	a.Dispatcher = notify.NewDispatcher(notify.DispatcherConfig{Outbox: db, Senders: senders, Gate: a.Invites,
 		Workers: cfg.Workers, Lease: cfg.Lease, Log: log,
 		Observe: func(at notify.Attempt) { metrics.ObserveDelivery(at.Message.Channel, publicState(at.State)) }})
+	screen, domains, err := a.newScreen(ctx, metrics)
+	if err != nil {
+		return nil, err
+	}
 	a.Server, err = api.New(api.Config{
 		PublicURL:       cfg.PublicURL,
 		SignupURL:       cfg.SignupURL,
@@ -218,7 +248,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 		Resolver:        readRes,
 		Contacts:        a.Contacts,
 		Invites:         a.Invites,
-		Requests:        request.NewService(db, request.NoScreen{}),
+		Requests:        request.NewService(db, screen),
+		SpamDomains:     domains,
 		Templates:       tmpl,
 		Events:          db,
 		Idempotency:     db,
@@ -251,8 +282,9 @@ func publicState(state string) string {
 // Handler is the node's HTTP handler.
 func (a *App) Handler() http.Handler { return a.Server.Handler() }
 
-// RunWorkers runs the delivery workers, the invite sweep, the contact sync
-// prune and, when configured, the webhook dispatcher until ctx ends.
+// RunWorkers runs the delivery workers, the invite sweep, the spam
+// fingerprint and contact sync prunes and, when configured, the webhook
+// dispatcher until ctx ends.
 func (a *App) RunWorkers(ctx context.Context) {
 	var wg sync.WaitGroup
 	if a.cfg.WebhookURL != "" {
@@ -261,8 +293,9 @@ func (a *App) RunWorkers(ctx context.Context) {
 		wg.Add(1)
 		go func() { defer wg.Done(); hook.Run(ctx) }()
 	}
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); a.sweep(ctx) }()
+	go func() { defer wg.Done(); a.pruneSpam(ctx) }()
 	go func() { defer wg.Done(); a.pruneContacts(ctx) }()
 	a.Dispatcher.Run(ctx)
 	wg.Wait()
@@ -287,6 +320,57 @@ func (a *App) sweep(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-time.After(30 * time.Second):
+		}
+	}
+}
+
+// newScreen builds the spam screen: the built-in rules on the database,
+// fingerprints keyed with the configured secret or else the database's
+// key, then the hook when
+// configured; verdicts and hook calls are counted on metrics.
+func (a *App) newScreen(ctx context.Context, metrics *api.Metrics) (*spam.Screen, *spam.Domains, error) {
+	cfg := a.cfg.Spam
+	key := []byte(cfg.FingerprintSecret)
+	if len(key) == 0 {
+		var err error
+		if key, err = a.DB.SpamKey(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	domains := spam.NewDomains(a.DB, cfg.DomainsTTL, nil)
+	rules := spam.Builtin(a.DB, domains, spam.NewFingerprinter(key), cfg.Limits)
+	// The sender's history, after the domain list (in memory) and before
+	// the rules that read or write per message: the reputation is cached.
+	rules = slices.Insert(rules, 1, spam.Rule(spam.HistoryRule{Reputations: a.Reputation}))
+	verdicts := []string{spam.VerdictNone, spam.VerdictHook, spam.VerdictHookFailed}
+	for _, r := range rules {
+		verdicts = append(verdicts, r.Name())
+	}
+	counters, err := api.NewSpamMetrics(metrics, verdicts, hook.Outcomes())
+	if err != nil {
+		return nil, nil, err
+	}
+	sc := spam.Config{Rules: rules, FailClosed: cfg.HookFailClosed, Observe: counters.Verdict}
+	if cfg.HookURL != "" {
+		sc.Hook = hook.New(hook.Config{URL: cfg.HookURL, Secret: cfg.HookSecret, Timeout: cfg.HookTimeout, Observe: counters.HookCall})
+	}
+	return spam.NewScreen(sc), domains, nil
+}
+
+// pruneSpam deletes the text fingerprints older than the near-duplicate
+// window every minute (any node may: the deletes are idempotent).
+func (a *App) pruneSpam(ctx context.Context) {
+	failures := &notify.FailureLog{Log: a.log, What: "spam fingerprint pruning"}
+	window := a.cfg.Spam.Limits.OrDefaults().DuplicateWindow
+	for {
+		_, err := a.DB.PruneFingerprints(ctx, time.Now().Add(-window))
+		if ctx.Err() == nil {
+			failures.Note(err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Minute):
 		}
 	}
 }

@@ -1,0 +1,149 @@
+package spam_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/beckon-chat/beckon/spam"
+)
+
+func TestLinks(t *testing.T) {
+	for _, c := range []struct {
+		name, text string
+		want       []string
+	}{
+		{"None", "hello, how are you? e.g. see file.txt or readme", nil},
+		{"Scheme", "go to https://Evil.COM/path?x=1 now", []string{"evil.com"}},
+		{"SchemeLess", "visit evil.com/promo today", []string{"evil.com"}},
+		{"WWW", "www.evil.example", []string{"www.evil.example"}},
+		{"TrailingPunctuation", "look: evil.com. And evil.net! (evil.org), «evil.io»", []string{"evil.com", "evil.net", "evil.org", "evil.io"}},
+		{"UpperCase", "EVIL.COM/X", []string{"evil.com"}},
+		{"Port", "http://evil.com:8080/x", []string{"evil.com"}},
+		{"UserInfo", "http://google.com@evil.com/login", []string{"evil.com"}},
+		{"Email", "write to bob@evil.com", nil},
+		{"ObfuscatedScheme", "hxxp://evil.com/x", []string{"evil.com"}},
+		{"Glued", "hello:https://evil.com", []string{"evil.com"}},
+		{"BracketDot", "evil[.]com", []string{"evil.com"}},
+		{"FullWidth", "ｅｖｉｌ．ｃｏｍ", []string{"evil.com"}},
+		{"IdeographicDot", "evil。com", []string{"evil.com"}},
+		{"ZeroWidth", "ev\u200bil.c\u200dom", []string{"evil.com"}},
+		{"SoftHyphen", "evil\u00ad.com", []string{"evil.com"}},
+		{"Unicode", "https://bücher.example/x", []string{"xn--bcher-kva.example"}},
+		{"UnicodeBare", "bücher.de", []string{"xn--bcher-kva.de"}},
+		{"Punycode", "xn--bcher-kva.de", []string{"xn--bcher-kva.de"}},
+		{"Percent", "http://%65vil.com/", []string{"evil.com"}},
+		{"Backslash", "http:\\\\evil.com\\x", []string{"evil.com"}},
+		{"IPv4", "http://192.0.2.7/x and 198.51.100.1", []string{"192.0.2.7", "198.51.100.1"}},
+		{"Markdown", "[click](https://evil.com/a)", []string{"evil.com"}},
+		{"Subdomain", "https://a.b.evil.com", []string{"a.b.evil.com"}},
+		{"Once", "evil.com evil.com/x EVIL.com", []string{"evil.com"}},
+		{"FileExtension", "open report.pdf and main.go", nil},
+		{"VersionNumber", "v1.2 is out", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := spam.Links(c.text); !slices.Equal(got, c.want) {
+				t.Fatalf("Links(%q) = %q; want %q", c.text, got, c.want)
+			}
+		})
+	}
+}
+
+func TestParseDomain(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"Evil.COM", "evil.com"},
+		{"evil.com.", "evil.com"},
+		{" bücher.example ", "xn--bcher-kva.example"},
+		{"zip", "zip"},
+		{"192.0.2.7", "192.0.2.7"},
+		{"", ""},
+		{"evil.com/x", ""},
+		{"http://evil.com", ""},
+		{"a..b", ""},
+		{"bad domain", ""},
+		{"user@evil.com", ""},
+	} {
+		got, err := spam.ParseDomain(c.in)
+		if got != c.want || (err != nil) != (c.want == "") {
+			t.Errorf("ParseDomain(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
+}
+
+func TestHostMatches(t *testing.T) {
+	for _, c := range []struct {
+		host, domain string
+		want         bool
+	}{
+		{"evil.com", "evil.com", true},
+		{"a.b.evil.com", "evil.com", true},
+		{"notevil.com", "evil.com", false},
+		{"evil.com.au", "evil.com", false},
+		{"x.zip", "zip", true},
+	} {
+		if got := spam.HostMatches(c.host, c.domain); got != c.want {
+			t.Errorf("HostMatches(%q, %q) = %v", c.host, c.domain, got)
+		}
+	}
+}
+
+func TestNormalize(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"Hello,   WORLD!!", "hello world"},
+		{"Order #12345 costs $99.90", "order 0 costs 0 0"},
+		{"see https://evil.com/track?id=abc123 now", "see evil com now"},
+		{"ｆｕｌｌ width", "full width"},
+	} {
+		if got := spam.Normalize(c.in); got != c.want {
+			t.Errorf("Normalize(%q) = %q; want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// shared reports how many bands two texts' fingerprints share.
+func shared(f *spam.Fingerprinter, a, b string) int {
+	fa, _ := f.Fingerprint(a)
+	fb, _ := f.Fingerprint(b)
+	n := 0
+	for i := range fa {
+		if fa[i] == fb[i] {
+			n++
+		}
+	}
+	return n
+}
+
+func TestFingerprint(t *testing.T) {
+	f := spam.NewFingerprinter([]byte("test key of the fingerprints"))
+	base := "Hi Bob! Earn 500 dollars a day working from home, no experience needed. Reply YES to start."
+	for _, c := range []struct {
+		name, text string
+		alike      bool
+	}{
+		{"Same", base, true},
+		{"OtherName", "Hi Alice! Earn 500 dollars a day working from home, no experience needed. Reply YES to start.", true},
+		{"OtherNumbers", "Hi Bob! Earn 750 dollars a day working from home, no experience needed. Reply YES to start!!", true},
+		{"Case", "HI BOB! EARN 500 DOLLARS A DAY WORKING FROM HOME, NO EXPERIENCE NEEDED. REPLY YES TO START.", true},
+		{"Different", "Dear colleague, the quarterly report is attached; let me know what you think of section three.", false},
+		{"Rephrased", "Would you like to make money at home? Tell me and I will explain how it works for you.", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if n := shared(f, base, c.text); (n > 0) != c.alike {
+				t.Fatalf("%d bands shared; alike = %v", n, c.alike)
+			}
+		})
+	}
+	t.Run("Short", func(t *testing.T) {
+		if _, ok := f.Fingerprint("hi there, thanks!"); ok {
+			t.Fatal("a short text has a fingerprint")
+		}
+	})
+	t.Run("Keyed", func(t *testing.T) {
+		a, _ := f.Fingerprint(base)
+		b, _ := spam.NewFingerprinter([]byte("another key, another database")).Fingerprint(base)
+		for i := range a {
+			if a[i] == b[i] {
+				t.Fatalf("band %d is the same under two keys", i)
+			}
+		}
+	})
+}

@@ -1,0 +1,181 @@
+package spam
+
+import (
+	"context"
+	"time"
+)
+
+// Store is what the built-in rules read and write; store.DB implements it.
+// Each method is one transaction.
+type Store interface {
+	// SenderAccepted reports whether anyone ever accepted a request from
+	// sender or an invitation of theirs.
+	SenderAccepted(ctx context.Context, sender string) (bool, error)
+	// NewRecipients returns how many requests the gate created for sender
+	// since (one per recipient sender first messaged), counting no further
+	// than upTo, and whether sender already has a request with recipient.
+	NewRecipients(ctx context.Context, sender, recipient string, since time.Time, upTo int) (n int, known bool, err error)
+	// RecordFingerprint keeps fp for the pair (sender, recipient) as seen
+	// at now, and returns how many distinct recipients sender sent a text
+	// sharing a band with fp since, the recipient included, counting no
+	// further than upTo.
+	RecordFingerprint(ctx context.Context, sender, recipient string, fp Fingerprint, now, since time.Time, upTo int) (int, error)
+	// PruneFingerprints deletes the fingerprints seen before before and
+	// returns how many.
+	PruneFingerprints(ctx context.Context, before time.Time) (int64, error)
+}
+
+// The names of the built-in rules, as /metrics labels them.
+const (
+	RuleBadDomain     = "bad_domain"
+	RuleHistory       = "history"
+	RuleLinks         = "links_unaccepted"
+	RuleNewRecipients = "new_recipients"
+	RuleNearDuplicate = "near_duplicate"
+)
+
+// Limits are the thresholds of the built-in rules (docs/design.md says why
+// each is what it is).
+type Limits struct {
+	// DuplicateRecipients is how many distinct recipients may get the same
+	// or nearly the same text from one sender within DuplicateWindow; the
+	// next one is spam.
+	DuplicateRecipients int
+	DuplicateWindow     time.Duration
+	// NewRecipients is how many recipients a sender may start a request
+	// with within NewRecipientWindow; a message to one more is spam.
+	NewRecipients      int
+	NewRecipientWindow time.Duration
+}
+
+// DefaultLimits are the thresholds when nothing else is configured.
+func DefaultLimits() Limits {
+	return Limits{DuplicateRecipients: 5, DuplicateWindow: time.Hour, NewRecipients: 20, NewRecipientWindow: time.Hour}
+}
+
+// OrDefaults returns l with DefaultLimits' values for a threshold or a
+// window that is not set (zero or less).
+func (l Limits) OrDefaults() Limits {
+	d := DefaultLimits()
+	if l.DuplicateRecipients <= 0 || l.DuplicateWindow <= 0 {
+		l.DuplicateRecipients, l.DuplicateWindow = d.DuplicateRecipients, d.DuplicateWindow
+	}
+	if l.NewRecipients <= 0 || l.NewRecipientWindow <= 0 {
+		l.NewRecipients, l.NewRecipientWindow = d.NewRecipients, d.NewRecipientWindow
+	}
+	return l
+}
+
+// Builtin returns the built-in rules, cheapest first: bad link domains
+// (in memory), links from a sender nobody accepted (one read, only when
+// the text has a link), the rate of new recipients (one read), near
+// duplicates (one write). Unset limits take DefaultLimits' values.
+func Builtin(st Store, domains *Domains, fp *Fingerprinter, l Limits) []Rule {
+	l = l.OrDefaults()
+	return []Rule{
+		BadDomainRule{Domains: domains},
+		LinksRule{Store: st},
+		NewRecipientsRule{Store: st, Max: l.NewRecipients, Window: l.NewRecipientWindow},
+		NearDuplicateRule{Store: st, Fingerprinter: fp, Max: l.DuplicateRecipients, Window: l.DuplicateWindow},
+	}
+}
+
+// BadDomainRule: a link to a listed domain or one of its subdomains.
+type BadDomainRule struct{ Domains *Domains }
+
+// Name returns RuleBadDomain.
+func (BadDomainRule) Name() string { return RuleBadDomain }
+
+// Spam reports whether a link of m points to a listed domain.
+func (r BadDomainRule) Spam(ctx context.Context, m *Message) (bool, error) {
+	for _, h := range m.Links() {
+		if bad, err := r.Domains.Bad(ctx, h); bad || err != nil {
+			return bad, err
+		}
+	}
+	return false, nil
+}
+
+// Reputations judge a sender by their history (package reputation:
+// their recipients' declines, blocks and reports against acceptances).
+type Reputations interface {
+	// Bad reports whether the sender's history is bad.
+	Bad(ctx context.Context, senderID string) (bool, error)
+}
+
+// HistoryRule: a sender whose history is bad (Reputations.Bad; the
+// threshold is the reputation's own, see docs/design.md).
+type HistoryRule struct{ Reputations Reputations }
+
+// Name returns RuleHistory.
+func (HistoryRule) Name() string { return RuleHistory }
+
+// Spam reports whether m's sender has a bad history.
+func (r HistoryRule) Spam(ctx context.Context, m *Message) (bool, error) {
+	return r.Reputations.Bad(ctx, m.Sender)
+}
+
+// MaxLinksUnaccepted is how many links a pre-acceptance message from a
+// sender nobody has accepted may carry: none.
+const MaxLinksUnaccepted = 0
+
+// LinksRule: links from a sender whom nobody has ever accepted (no
+// request from them, no invitation of theirs accepted).
+type LinksRule struct{ Store Store }
+
+// Name returns RuleLinks.
+func (LinksRule) Name() string { return RuleLinks }
+
+// Spam reports whether m has more than MaxLinksUnaccepted links while
+// nobody ever accepted its sender. Without links it reads nothing.
+func (r LinksRule) Spam(ctx context.Context, m *Message) (bool, error) {
+	if len(m.Links()) <= MaxLinksUnaccepted {
+		return false, nil
+	}
+	accepted, err := r.Store.SenderAccepted(ctx, m.Sender)
+	return !accepted, err
+}
+
+// NewRecipientsRule: a sender starting requests with more than Max
+// recipients within Window. Messages to recipients the sender already has
+// a request with are not counted and pass.
+type NewRecipientsRule struct {
+	Store  Store
+	Max    int
+	Window time.Duration
+}
+
+// Name returns RuleNewRecipients.
+func (NewRecipientsRule) Name() string { return RuleNewRecipients }
+
+// Spam reports whether m goes to a new recipient while its sender already
+// started Max requests within the window.
+func (r NewRecipientsRule) Spam(ctx context.Context, m *Message) (bool, error) {
+	n, known, err := r.Store.NewRecipients(ctx, m.Sender, m.Recipient, m.Now.Add(-r.Window), r.Max)
+	return err == nil && !known && n >= r.Max, err
+}
+
+// NearDuplicateRule: the same or nearly the same text from one sender to
+// more than Max distinct recipients within Window. Texts too short for a
+// fingerprint (MinFingerprintRunes) pass and store nothing.
+type NearDuplicateRule struct {
+	Store         Store
+	Fingerprinter *Fingerprinter
+	Max           int
+	Window        time.Duration
+}
+
+// Name returns RuleNearDuplicate.
+func (NearDuplicateRule) Name() string { return RuleNearDuplicate }
+
+// Spam records the fingerprint of m's text for its pair and reports
+// whether more than Max distinct recipients got a similar one within the
+// window.
+func (r NearDuplicateRule) Spam(ctx context.Context, m *Message) (bool, error) {
+	fp, ok := r.Fingerprinter.Fingerprint(m.Text)
+	if !ok {
+		return false, nil
+	}
+	n, err := r.Store.RecordFingerprint(ctx, m.Sender, m.Recipient, fp, m.Now, m.Now.Add(-r.Window), r.Max+1)
+	return err == nil && n > r.Max, err
+}

@@ -1,0 +1,207 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/beckon-chat/beckon/spam"
+	"github.com/jmoiron/sqlx"
+)
+
+var (
+	_ spam.Store       = (*DB)(nil)
+	_ spam.DomainStore = (*DB)(nil)
+)
+
+// SpamKey returns the database's key of text fingerprints, made at random
+// by the migration that created it.
+func (d *DB) SpamKey(ctx context.Context) ([]byte, error) {
+	var k string
+	if err := d.db.GetContext(ctx, &k, d.query("spam-key")); err != nil {
+		return nil, fmt.Errorf("spam key: %w", err)
+	}
+	b, err := hex.DecodeString(k)
+	if err != nil || len(b) < 16 {
+		return nil, errors.New("spam key: not 16 or more bytes of hex")
+	}
+	return b, nil
+}
+
+// SenderAccepted reports whether a request from sender or an invitation
+// of theirs was ever accepted.
+func (d *DB) SenderAccepted(ctx context.Context, sender string) (bool, error) {
+	var ok bool
+	if err := d.get(ctx, &ok, "spam-sender-accepted", sender, sender); err != nil {
+		return false, fmt.Errorf("sender accepted: %w", err)
+	}
+	return ok, nil
+}
+
+// NewRecipients counts the requests the gate created for sender since a
+// time, up to upTo, and says whether sender has a request with recipient.
+func (d *DB) NewRecipients(ctx context.Context, sender, recipient string, since time.Time, upTo int) (int, bool, error) {
+	var row struct {
+		N     int  `db:"n"`
+		Known bool `db:"known"`
+	}
+	if err := d.get(ctx, &row, "spam-new-recipients."+string(d.dialect), sender, d.timeArg(since), upTo, sender, recipient); err != nil {
+		return 0, false, fmt.Errorf("new recipients: %w", err)
+	}
+	return row.N, row.Known, nil
+}
+
+// RecordFingerprint upserts the bands of fp for (sender, recipient) at now
+// and counts the distinct recipients of sender with a band of fp seen
+// since, up to upTo, in one transaction. The transactions of one sender
+// run one at a time, on every node (a transaction-scoped advisory lock on
+// PostgreSQL; SQLite serialises writes), so that each count includes every
+// earlier message: under any concurrency exactly the threshold passes.
+func (d *DB) RecordFingerprint(ctx context.Context, sender, recipient string, fp spam.Fingerprint, now, since time.Time, upTo int) (int, error) {
+	bands := fp.Sorted()
+	args := make([]any, 0, 4*len(bands))
+	similar := make([]any, 0, len(bands)+2)
+	similar = append(similar, sender)
+	at := d.timeArg(now)
+	for _, b := range bands {
+		args = append(args, sender, b, recipient, at)
+		similar = append(similar, b)
+	}
+	similar = append(similar, d.timeArg(since), upTo)
+	stmts, err := d.txStmts(ctx, "spam-put-fingerprint", "spam-similar-recipients")
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = d.tx(ctx, func(tx *sqlx.Tx) error {
+		if d.dialect == Postgres {
+			if _, err := tx.ExecContext(ctx, d.query("spam-lock-sender"), sender); err != nil {
+				return fmt.Errorf("lock sender: %w", err)
+			}
+		}
+		if _, err := d.inTx(ctx, tx, stmts, "spam-put-fingerprint").ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("put fingerprint: %w", err)
+		}
+		if err := d.inTx(ctx, tx, stmts, "spam-similar-recipients").GetContext(ctx, &n, similar...); err != nil {
+			return fmt.Errorf("similar recipients: %w", err)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// txStmts returns the named queries for use in a transaction: statements
+// prepared once on the pool, or nil behind a pooler. Call it before the
+// transaction begins, never inside one: preparing on the pool may need a
+// second connection, which a pool full of transactions waiting on this
+// one's locks would never give.
+func (d *DB) txStmts(ctx context.Context, names ...string) (map[string]*sqlx.Stmt, error) {
+	if !d.prepare {
+		return nil, nil
+	}
+	out := make(map[string]*sqlx.Stmt, len(names))
+	for _, n := range names {
+		st, err := d.stmt(ctx, d.query(n))
+		if err != nil {
+			return nil, err
+		}
+		out[n] = st
+	}
+	return out, nil
+}
+
+// inTx returns the named query of stmts bound to tx (prepared on tx's
+// own connection if it is not yet), or its plain text behind a pooler.
+func (d *DB) inTx(ctx context.Context, tx *sqlx.Tx, stmts map[string]*sqlx.Stmt, name string) txQuery {
+	if st, ok := stmts[name]; ok {
+		return tx.StmtxContext(ctx, st)
+	}
+	return plainTx{tx, d.query(name)}
+}
+
+// txQuery runs one query with arguments in a transaction.
+type txQuery interface {
+	ExecContext(ctx context.Context, args ...any) (sql.Result, error)
+	GetContext(ctx context.Context, dest any, args ...any) error
+}
+
+// plainTx runs its query in tx without naming a statement.
+type plainTx struct {
+	tx    *sqlx.Tx
+	query string
+}
+
+func (p plainTx) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	return p.tx.ExecContext(ctx, p.query, args...)
+}
+
+func (p plainTx) GetContext(ctx context.Context, dest any, args ...any) error {
+	return p.tx.GetContext(ctx, dest, p.query, args...)
+}
+
+// PruneFingerprints deletes the fingerprints seen before before.
+func (d *DB) PruneFingerprints(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, d.query("spam-prune-fingerprints"), d.timeArg(before))
+		if err != nil {
+			return fmt.Errorf("prune fingerprints: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
+type spamDomainRow struct {
+	Domain  string `db:"domain"`
+	AddedAt dbTime `db:"added_at"`
+}
+
+// SpamDomains lists the bad link domains by name.
+func (d *DB) SpamDomains(ctx context.Context) ([]spam.Domain, error) {
+	var rows []spamDomainRow
+	if err := d.db.SelectContext(ctx, &rows, d.query("spam-domains")); err != nil {
+		return nil, fmt.Errorf("spam domains: %w", err)
+	}
+	out := make([]spam.Domain, len(rows))
+	for i, r := range rows {
+		out[i] = spam.Domain{Name: r.Domain, AddedAt: r.AddedAt.Time}
+	}
+	return out, nil
+}
+
+// PutSpamDomain lists dom unless its name is listed, and returns the
+// listed domain and whether it was added.
+func (d *DB) PutSpamDomain(ctx context.Context, dom spam.Domain) (spam.Domain, bool, error) {
+	var out spam.Domain
+	var added bool
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		if added, err = changed(tx.ExecContext(ctx, d.query("spam-put-domain"), dom.Name, d.timeArg(dom.AddedAt))); err != nil {
+			return fmt.Errorf("put spam domain: %w", err)
+		}
+		var row spamDomainRow
+		if err := tx.GetContext(ctx, &row, d.query("spam-domain"), dom.Name); err != nil {
+			return fmt.Errorf("get spam domain: %w", err)
+		}
+		out = spam.Domain{Name: row.Domain, AddedAt: row.AddedAt.Time}
+		return nil
+	})
+	return out, added, err
+}
+
+// DeleteSpamDomain takes a domain off the list and reports whether it was
+// on it.
+func (d *DB) DeleteSpamDomain(ctx context.Context, name string) (bool, error) {
+	var removed bool
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		removed, err = changed(tx.ExecContext(ctx, d.query("spam-delete-domain"), name))
+		return err
+	})
+	return removed, err
+}
