@@ -113,8 +113,8 @@ type Screen interface {
 	Spam(ctx context.Context, m Message) (bool, error)
 }
 
-// NoScreen is the screen in place until a real one exists: it calls
-// nothing spam.
+// NoScreen calls nothing spam: a gate without a screen (tests, the
+// bench's bare baseline).
 type NoScreen struct{}
 
 var _ Screen = NoScreen{}
@@ -207,9 +207,10 @@ func NewService(store Store, screen Screen) *Service {
 // one tenant deliver (same_tenant); an accepted request delivers
 // (accepted); a declined, blocked or reported request rejects (declined);
 // the sender's or the recipient's policy rejects (policy); the screen
-// rejects (spam); otherwise the message is delivered while the request
-// has delivered fewer than the recipient's pre_acceptance_message_limit
-// (pre_acceptance, with remaining) and rejected after (limit_reached).
+// rejects (spam); otherwise the message is delivered while the pair has
+// delivered fewer than the recipient's pre_acceptance_message_limit
+// (pre_acceptance, with remaining) and rejected after (limit_reached) —
+// without asking the screen, once the read shows the allowance spent.
 // Rejected messages do not use up the allowance.
 //
 // Errors: Invalid missing_field / invalid_id / invalid_field, NotFound
@@ -247,14 +248,19 @@ func (s *Service) Check(ctx context.Context, m Message) (Decision, error) {
 	if !allowed(sender, sender.EffectivePolicy(pair.Sender.Tenant), recipient, recvPolicy) {
 		return Decision{Decision: Reject, Reason: ReasonPolicy}, nil
 	}
-	spam, err := s.screen.Spam(ctx, m)
-	if err != nil {
-		return Decision{}, fmt.Errorf("spam screen: %w", err)
-	}
-	if spam {
-		return Decision{Decision: Reject, Reason: ReasonSpam}, nil
-	}
 	limit := recvPolicy.PreAcceptanceMessageLimit
+	// A message the allowance no longer lets through is not delivered
+	// whatever the screen says: it is held without asking it (the count
+	// only grows, so the read's count settles it).
+	if pair.Pending == nil || pair.Pending.Delivered < limit {
+		spam, err := s.screen.Spam(ctx, m)
+		if err != nil {
+			return Decision{}, fmt.Errorf("spam screen: %w", err)
+		}
+		if spam {
+			return Decision{Decision: Reject, Reason: ReasonSpam}, nil
+		}
+	}
 	var r Request
 	var delivered bool
 	if pair.Pending != nil {

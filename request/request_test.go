@@ -28,7 +28,9 @@ func (s textScreen) Spam(_ context.Context, m request.Message) (bool, error) { r
 func setup(t testing.TB, e testenv.Engine) (*request.Service, *store.DB) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, e.URL, store.Options{Now: time.Now})
+	// The feed waits for older transactions of the whole server (other
+	// packages' tests run at once) to end rather than leave events out.
+	db, err := store.Open(ctx, e.URL, store.Options{Now: time.Now, FeedWait: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,6 +143,11 @@ func TestCheckReasons(t *testing.T) {
 			for range 2 {
 				check(t, svc, msg("g1", "s1"), request.Reject, request.ReasonLimitReached, 0)
 			}
+			// Past the allowance the screen is not asked: nothing more can
+			// be delivered whatever it would say.
+			over := msg("g1", "s1")
+			over.Text = "SPAM"
+			check(t, svc, over, request.Reject, request.ReasonLimitReached, 0)
 			d := check(t, svc, msg("s1", "g1"), request.Deliver, request.ReasonPreAcceptance, 9) // the other way is another pair
 			if r, err := db.Request(ctx, d.RequestID); err != nil || r.Delivered != 1 || r.Held != 0 {
 				t.Fatalf("%+v %v", r, err)

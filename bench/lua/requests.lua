@@ -1,8 +1,9 @@
 -- POST /v1/requests/check (bench/requests.go). BENCH_PAIRS pairs i of
--- personal accounts were seeded: u(3i+1) → u(3i+2) accepted; the reverse,
--- u(3i+2) → u(3i+1), is a pending request (created by its first check, then
--- counted: delivered up to the limit, held after). u(3i) are colleagues in
--- one tenant. BENCH_MIX picks the load:
+-- personal accounts were seeded: u(3i+1) → u(3i+2) accepted (which lets
+-- the replies u(3i+2) → u(3i+1) through too); u(3i+2) → u(3i+4), between
+-- two strangers, is a pending request (created by its first check, then
+-- screened and counted: delivered up to the limit, held after). u(3i) are
+-- colleagues in one tenant. BENCH_MIX picks the load:
 --   accepted  only accepted pairs (reads)
 --   pending   only pending pairs (a write transaction each)
 --   mix       70% accepted, 10% same tenant, 20% pending
@@ -29,7 +30,7 @@ function request()
   elseif kind == "tenant" then
     s, r = 3 * i, 3 * ((i + 1) % pairs)
   else
-    s, r = 3 * i + 2, 3 * i + 1
+    s, r = 3 * i + 2, 3 * ((i + 1) % pairs) + 1
   end
   return wrk.format("POST", "/v1/requests/check", headers,
     '{"sender":"u' .. s .. '","recipient":"u' .. r .. '","chat_id":"c' .. i ..
