@@ -30,7 +30,7 @@ func runRequests(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.dbConns, "db-conns", 4, "database pool size of every server")
 	fs.StringVar(&o.binary, "beckon", "", "beckon binary (default: build ./cmd/beckon)")
 	pairs := fs.Int("pairs", 2000, "pairs of accounts (each: one accepted request, one pending between strangers)")
-	mixes := fs.String("loads", "mix,accepted,pending", "loads of lua/requests.lua to run")
+	mixes := fs.String("loads", "mix,accepted,pending,new", "loads of lua/requests.lua to run")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

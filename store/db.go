@@ -62,6 +62,9 @@ type DB struct {
 	decoded decodedJSON
 
 	feedWait time.Duration
+
+	// stopCheckpoints stops the SQLite checkpointer and waits for it.
+	stopCheckpoints func()
 }
 
 // Options tune a connection.
@@ -129,7 +132,11 @@ func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
 	for name, text := range raw {
 		q[name] = x.Rebind(text)
 	}
-	return &DB{db: x, dialect: dialect, q: q, raw: raw, now: opt.Now, prepare: !pooled, stmts: map[string]*sqlx.Stmt{}, feedWait: opt.FeedWait}, nil
+	d := &DB{db: x, dialect: dialect, q: q, raw: raw, now: opt.Now, prepare: !pooled, stmts: map[string]*sqlx.Stmt{}, feedWait: opt.FeedWait}
+	if dialect == SQLite {
+		d.stopCheckpoints = d.checkpoints(checkpointEvery)
+	}
+	return d, nil
 }
 
 // parseURL returns the engine, the driver and its data source name for a
@@ -147,6 +154,7 @@ func parseURL(raw string) (dialect Dialect, driver, dsn string, pooled bool, err
 		q.Add("_pragma", "busy_timeout(10000)")
 		q.Add("_pragma", "foreign_keys(1)")
 		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Add("_pragma", "wal_autocheckpoint(0)") // DB.checkpoints does it, off the writers' path
 		q.Set("_txlock", "immediate")
 		return SQLite, "sqlite", "file:" + path + "?" + q.Encode(), false, nil
 	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
@@ -300,12 +308,45 @@ func (d *DB) Dialect() Dialect { return d.dialect }
 
 // Close closes the prepared statements and the pool.
 func (d *DB) Close() error {
+	if d.stopCheckpoints != nil {
+		d.stopCheckpoints()
+	}
 	d.mu.Lock()
 	for _, st := range d.stmts {
 		st.Close()
 	}
 	d.mu.Unlock()
 	return d.db.Close()
+}
+
+// checkpointEvery is how often the SQLite checkpointer copies the WAL
+// into the database.
+const checkpointEvery = 250 * time.Millisecond
+
+// checkpoints copies SQLite's write-ahead log into the database every
+// interval (a passive checkpoint: writers and readers go on meanwhile)
+// until the returned stop is called. SQLite's own automatic checkpoint is
+// off: it ran in whichever write committed past 1000 pages, holding up
+// every writer queued behind it (writeMu) for the copy and its fsync.
+func (d *DB) checkpoints(interval time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				// A failed checkpoint (the database busy, closing) is
+				// retried at the next tick; the log only grows meanwhile.
+				_, _ = d.db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // Ping checks that the database answers.

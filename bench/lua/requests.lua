@@ -5,7 +5,11 @@
 -- screened and counted: delivered up to the limit, held after). u(3i) are
 -- colleagues in one tenant. BENCH_MIX picks the load:
 --   accepted  only accepted pairs (reads)
---   pending   only pending pairs (a write transaction each)
+--   pending   only the pending pairs: screened and counted while within the
+--             limit, held without the screen after (most, after a few seconds)
+--   new       a pair of strangers u(3i+2) → u(3j+1) drawn at random each time
+--             (4 million pairs: almost every check is a pair's first one,
+--             which creates the request, is screened and counted)
 --   mix       70% accepted, 10% same tenant, 20% pending
 
 local pairs = tonumber(os.getenv("BENCH_PAIRS"))
@@ -27,6 +31,8 @@ function request()
   local s, r
   if kind == "accepted" then
     s, r = 3 * i + 1, 3 * i + 2
+  elseif kind == "new" then
+    s, r = 3 * i + 2, 3 * math.random(0, pairs - 1) + 1
   elseif kind == "tenant" then
     s, r = 3 * i, 3 * ((i + 1) % pairs)
   else
