@@ -58,10 +58,15 @@ func TestReputationShrinksSilently(t *testing.T) {
 		h := newHarness(t, e, generous)
 		h.seed()
 		want(t, h.do("PUT", "/v1/accounts/mallory", map[string]any{"tenant_id": "contoso", "display_name": "Mallory"}), 200, "")
-		for i := range 10 {
+		for i := range 10 { // mallory writes to ten people...
 			victim := fmt.Sprintf("victim%d", i)
 			want(t, h.do("PUT", "/v1/accounts/"+victim, map[string]any{"tenant_id": "fabrikam", "display_name": victim}), 200, "")
-			h.check(t, "mallory", victim) // a message request from mallory
+			if d := h.check(t, "mallory", victim); d.Reason != "pre_acceptance" {
+				t.Fatalf("mallory → %s: %+v", victim, d)
+			}
+		}
+		for i := range 10 { // ...who all block her
+			victim := fmt.Sprintf("victim%d", i)
 			want(t, h.do("PUT", "/v1/accounts/"+victim+"/blocks/mallory", nil), 200, "")
 			troll := fmt.Sprintf("troll%d", i)
 			want(t, h.do("PUT", "/v1/accounts/"+troll, map[string]any{"tenant_id": nil, "display_name": troll}), 200, "")
