@@ -68,8 +68,8 @@ func ParseDomain(name string) (string, error) {
 	if s == "" || len(s) > 253 || strings.ContainsAny(s, "/:@?# ") {
 		return "", ErrInvalidDomain
 	}
-	if isIPv4(s) {
-		return s, nil
+	if ip, ok := ipv4(s); ok && strings.Count(s, ".") == 3 {
+		return ip, nil // listed as links read it: 010.0.0.1 is 8.0.0.1
 	}
 	h, err := lookup.ToASCII(s)
 	if err != nil && !ascii(h) {

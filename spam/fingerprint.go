@@ -78,39 +78,50 @@ func mix(x uint64) uint64 {
 }
 
 // Normalize is the text as fingerprints see it: compatibility forms
-// folded, lower case, every run of digits one "0" (order numbers, prices
-// and codes vary per recipient), links cut to their host (tracking paths
-// vary), everything else that is not a letter or digit a single space.
+// folded, invisible characters and combining marks removed, lower case,
+// letters that look alike across scripts folded to Latin (Cyrillic а,
+// Greek ο…), every run of digits one "0" (order numbers, prices and codes
+// vary per recipient), links cut to their host (tracking paths vary), and
+// everything else that is not a letter or digit dropped: "E.a.r.n",
+// "E a r n" and "Earn" read alike. What a recipient reads as the same
+// message normalises to the same text.
 func Normalize(text string) string {
 	text = clean(text)
 	var b strings.Builder
 	b.Grow(len(text))
-	space, digit := true, false
+	digit := false
 	for _, tok := range strings.Fields(text) {
 		if strings.Contains(tok, ".") && strings.ContainsAny(tok, "/?") {
 			if hosts := tokenHosts(tok); len(hosts) == 1 {
 				tok = hosts[0]
 			}
 		}
-		for _, r := range tok + " " {
+		for _, r := range tok {
 			switch {
 			case unicode.IsDigit(r):
 				if !digit {
 					b.WriteRune('0')
 				}
-				digit, space = true, false
+				digit = true
 			case unicode.IsLetter(r):
-				b.WriteRune(r)
-				digit, space = false, false
-			default:
-				if !space {
-					b.WriteByte(' ')
+				if l, ok := lookalikes[r]; ok {
+					r = l
 				}
-				digit, space = false, true
+				b.WriteRune(r)
+				digit = false
 			}
 		}
 	}
-	return strings.TrimSpace(b.String())
+	return b.String()
+}
+
+// lookalikes are letters of other scripts that read as Latin ones in most
+// fonts, the ones spammers swap in to change a text's bytes, not its look.
+var lookalikes = map[rune]rune{
+	'а': 'a', 'в': 'b', 'е': 'e', 'ё': 'e', 'і': 'i', 'ї': 'i', 'ј': 'j', 'к': 'k', 'м': 'm', 'н': 'h', 'о': 'o',
+	'р': 'p', 'с': 'c', 'т': 't', 'у': 'y', 'х': 'x', 'ѕ': 's', 'һ': 'h', 'ԁ': 'd', 'ԛ': 'q', 'ԝ': 'w', 'ӏ': 'l',
+	'α': 'a', 'β': 'b', 'ε': 'e', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o', 'ρ': 'p', 'τ': 't', 'υ': 'u', 'χ': 'x',
+	'ı': 'i',
 }
 
 // Fingerprint returns the fingerprint of text, or false when its

@@ -1,17 +1,15 @@
 package spam
 
 import (
+	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode"
 
 	"golang.org/x/net/idna"
 	"golang.org/x/text/unicode/norm"
 )
-
-// maxLinks bounds how many links one text yields: the rules need to know
-// whether there is one and whether one is bad, not all ten thousand.
-const maxLinks = 64
 
 // lookup turns a host into the ASCII form browsers resolve (punycode for
 // internationalised names, after the mapping of UTS #46: case, width).
@@ -27,19 +25,36 @@ var lookup = idna.New(idna.MapForLookup(), idna.Transitional(false))
 // punctuation. A bare name (no scheme, no www.) counts only when its last
 // label is a common generic or a country top-level domain (so "file.txt",
 // "main.go" or "e.g." are not links); e-mail addresses are not links.
+//
+// Every link of the text is read (the gate caps a text at 32 KiB): a
+// listed domain behind any number of harmless links is found. With a
+// scheme, numeric IPv4 hosts in every form a browser accepts (dotted,
+// decimal, hex, octal, shortened) are read as the dotted address, and a
+// bracketed IPv6 literal as itself; without one, a dotted quad is not a
+// link (version numbers, scores).
 func Links(text string) []string {
 	text = clean(text)
 	var out []string
 	seen := map[string]bool{}
+	add := func(h string) {
+		if !seen[h] {
+			seen[h] = true
+			out = append(out, h)
+		}
+	}
+	for rest := text; ; {
+		i := strings.Index(rest, "://[")
+		if i < 0 {
+			break
+		}
+		rest = rest[i+4:]
+		if j := strings.IndexByte(rest, ']'); j > 0 && strings.Contains(rest[:j], ":") && !strings.ContainsFunc(rest[:j], separator) {
+			add("[" + rest[:j] + "]")
+		}
+	}
 	for _, tok := range strings.FieldsFunc(text, separator) {
 		for _, h := range tokenHosts(tok) {
-			if !seen[h] {
-				seen[h] = true
-				out = append(out, h)
-				if len(out) == maxLinks {
-					return out
-				}
-			}
+			add(h)
 		}
 	}
 	return out
@@ -55,9 +70,18 @@ var invisible = strings.NewReplacer(
 )
 
 // clean folds compatibility forms (full-width letters, ligatures), removes
-// invisible characters and lower-cases.
+// invisible characters — those listed and every format character,
+// variation selector and default-ignorable code point (LRM, U+2061–2064,
+// CGJ, U+FE0F…), which clients do not show — and lower-cases.
 func clean(text string) string {
-	return strings.ToLower(invisible.Replace(norm.NFKC.String(text)))
+	text = strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Variation_Selector, r) ||
+			unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) {
+			return -1
+		}
+		return r
+	}, norm.NFKC.String(text))
+	return strings.ToLower(invisible.Replace(text))
 }
 
 // separator splits a text into candidate tokens: spaces and characters
@@ -119,11 +143,11 @@ func host(s string, scheme bool) (string, bool) {
 		}
 	}
 	s = strings.TrimFunc(s, edgePunct)
+	if ip, ok := ipv4(s); ok {
+		return ip, scheme // a bare dotted quad is a version number or a score
+	}
 	if s == "" || !strings.Contains(s, ".") {
 		return "", false
-	}
-	if isIPv4(s) {
-		return s, true
 	}
 	h, err := lookup.ToASCII(s)
 	if err != nil && !ascii(h) {
@@ -188,22 +212,41 @@ func ascii(s string) bool {
 	return s != ""
 }
 
-func isIPv4(s string) bool {
-	parts := strings.Split(s, ".")
-	if len(parts) != 4 {
-		return false
+// ipv4 reads s as a browser reads a numeric host (WHATWG URL): one to
+// four parts, each decimal, hex (0x) or octal (leading 0), the last one
+// filling the remaining bytes; it returns the dotted address.
+func ipv4(s string) (string, bool) {
+	parts := strings.Split(strings.TrimSuffix(s, "."), ".")
+	if s == "" || len(parts) > 4 {
+		return "", false
 	}
-	for _, p := range parts {
-		if p == "" || len(p) > 3 {
-			return false
+	nums := make([]uint64, len(parts))
+	for i, p := range parts {
+		base := 10
+		switch {
+		case strings.HasPrefix(p, "0x"):
+			p, base = p[2:], 16
+		case len(p) > 1 && p[0] == '0':
+			p, base = p[1:], 8
 		}
-		for i := 0; i < len(p); i++ {
-			if p[i] < '0' || p[i] > '9' {
-				return false
-			}
+		n, err := strconv.ParseUint(p, base, 32)
+		if err != nil && !(p == "" && base == 16) {
+			return "", false
 		}
+		nums[i] = n
 	}
-	return true
+	last := nums[len(nums)-1]
+	if last >= 1<<(8*(5-len(nums))) {
+		return "", false
+	}
+	addr := last
+	for i, n := range nums[:len(nums)-1] {
+		if n > 255 {
+			return "", false
+		}
+		addr |= n << (8 * (3 - i))
+	}
+	return fmt.Sprintf("%d.%d.%d.%d", addr>>24, addr>>16&255, addr>>8&255, addr&255), true
 }
 
 // tlds are the top-level domains that make a bare name a link: common

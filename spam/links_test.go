@@ -1,9 +1,15 @@
 package spam_test
 
 import (
+	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/beckon-chat/beckon/internal/testenv"
+	"github.com/beckon-chat/beckon/request"
 	"github.com/beckon-chat/beckon/spam"
 )
 
@@ -33,7 +39,7 @@ func TestLinks(t *testing.T) {
 		{"Punycode", "xn--bcher-kva.de", []string{"xn--bcher-kva.de"}},
 		{"Percent", "http://%65vil.com/", []string{"evil.com"}},
 		{"Backslash", "http:\\\\evil.com\\x", []string{"evil.com"}},
-		{"IPv4", "http://192.0.2.7/x and 198.51.100.1", []string{"192.0.2.7", "198.51.100.1"}},
+		{"IPv4 (a bare dotted quad is a version or a score)", "http://192.0.2.7/x and 198.51.100.1", []string{"192.0.2.7"}},
 		{"Markdown", "[click](https://evil.com/a)", []string{"evil.com"}},
 		{"Subdomain", "https://a.b.evil.com", []string{"a.b.evil.com"}},
 		{"Once", "evil.com evil.com/x EVIL.com", []string{"evil.com"}},
@@ -88,10 +94,13 @@ func TestHostMatches(t *testing.T) {
 
 func TestNormalize(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
-		{"Hello,   WORLD!!", "hello world"},
-		{"Order #12345 costs $99.90", "order 0 costs 0 0"},
-		{"see https://evil.com/track?id=abc123 now", "see evil com now"},
-		{"ｆｕｌｌ width", "full width"},
+		{"Hello,   WORLD!!", "helloworld"},
+		{"Order #12345 costs $99.90", "order0costs0"},
+		{"see https://evil.com/track?id=abc123 now", "seeevilcomnow"},
+		{"ｆｕｌｌ width", "fullwidth"},
+		{"E.a.r.n  e a r n", "earnearn"},
+		{"еаrn mоneу", "earnmoney"},
+		{"ea‎rN⁣ ́️͏money", "earnmoney"},
 	} {
 		if got := spam.Normalize(c.in); got != c.want {
 			t.Errorf("Normalize(%q) = %q; want %q", c.in, got, c.want)
@@ -146,4 +155,85 @@ func TestFingerprint(t *testing.T) {
 			}
 		}
 	})
+}
+
+func sharedBands(a, b spam.Fingerprint) int {
+	n := 0
+	for i := range a {
+		for j := range b {
+			if a[i] == b[j] {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// TestNearDuplicateEvasion: every variant is the same campaign as a
+// recipient reads it (lookalike letters, invisible characters, letters
+// spaced with dots), and shares bands with the original.
+func TestNearDuplicateEvasion(t *testing.T) {
+	f := spam.NewFingerprinter([]byte("0123456789abcdef"))
+	base, _ := f.Fingerprint(offer)
+	every := func(s string, n int, ins string) string {
+		var b strings.Builder
+		for i, r := range []rune(s) {
+			b.WriteRune(r)
+			if i%n == n-1 {
+				b.WriteString(ins)
+			}
+		}
+		return b.String()
+	}
+	homo := strings.NewReplacer("a", "\u0430", "e", "\u0435", "o", "\u043e", "i", "\u0456").Replace(offer)
+	variants := map[string]string{
+		"cyrillic homoglyphs (а е о і)": homo,
+		"LRM U+200E every 3 runes":      every(offer, 3, "\u200e"),
+		"U+2063 invisible sep every 3":  every(offer, 3, "\u2063"),
+		"CGJ U+034F every 3 runes":      every(offer, 3, "\u034f"),
+		"variation selector U+FE0F":     every(offer, 3, "\ufe0f"),
+		"letter-spaced with dots":       every(offer, 1, "."),
+	}
+	for name, v := range variants {
+		fp, ok := f.Fingerprint(v)
+		if !ok || sharedBands(base, fp) == 0 {
+			t.Errorf("%s: evades the near-duplicate rule", name)
+		}
+	}
+}
+
+// TestLinksNumericHosts: numeric hosts a browser opens are links, read as
+// the dotted address; a bare dotted quad in prose is not.
+func TestLinksNumericHosts(t *testing.T) {
+	for s, want := range map[string]string{"http://3232235777/login": "192.168.1.1", "http://0x7f000001/": "127.0.0.1",
+		"http://[2001:db8::1]/x": "[2001:db8::1]", "http://127.1/": "127.0.0.1", "http://0177.0.0.1/": "127.0.0.1"} {
+		if got := spam.Links(s); len(got) != 1 || got[0] != want {
+			t.Errorf("Links(%q) = %v; want [%s]", s, got, want)
+		}
+	}
+	for _, s := range []string{"please update to 1.2.3.4 first", "the score was 10.20.30.40"} {
+		if got := spam.Links(s); len(got) != 0 {
+			t.Errorf("Links(%q) = %v: not a link (false positive, links_unaccepted rejects it)", s, got)
+		}
+	}
+}
+
+// TestBadDomainAfterManyLinks: a listed domain behind 64 harmless links is
+// still found.
+func TestBadDomainAfterManyLinks(t *testing.T) {
+	en := setup(t, testenv.SQLite(t))
+	d := spam.NewDomains(en.db, time.Hour, en.clock.now)
+	if _, err := d.Put(context.Background(), "evil.com"); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for i := range 64 {
+		fmt.Fprintf(&b, "https://ok%d.example.org ", i)
+	}
+	b.WriteString("https://evil.com/login")
+	m := &spam.Message{Message: request.Message{Sender: "s1", Recipient: "r1", Text: b.String()}}
+	bad, err := spam.BadDomainRule{Domains: d}.Spam(context.Background(), m)
+	if err != nil || !bad {
+		t.Fatalf("bad = %v, %v: a link to a listed domain passes after 64 other links (%d bytes)", bad, err, b.Len())
+	}
 }
