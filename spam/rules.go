@@ -11,18 +11,21 @@ type Store interface {
 	// SenderAccepted reports whether anyone ever accepted a request from
 	// sender or an invitation of theirs.
 	SenderAccepted(ctx context.Context, sender string) (bool, error)
-	// NewRecipients returns how many requests the gate created for sender
-	// since (one per recipient sender first messaged), counting no further
-	// than upTo, and whether sender already has a request with recipient.
-	NewRecipients(ctx context.Context, sender, recipient string, since time.Time, upTo int) (n int, known bool, err error)
+	// ClaimRecipient reports whether sender may write to recipient: yes
+	// when sender has a request with recipient or claimed it since;
+	// otherwise yes, claiming it at now, when sender claimed fewer than
+	// upTo other recipients since, and no when upTo or more. Claims of one
+	// sender are made one at a time on every node, so that exactly upTo
+	// new recipients pass under any concurrency.
+	ClaimRecipient(ctx context.Context, sender, recipient string, now, since time.Time, upTo int) (bool, error)
 	// RecordFingerprint keeps fp for the pair (sender, recipient) as seen
 	// at now, and returns how many distinct recipients sender sent a text
 	// sharing a band with fp since, the recipient included, counting no
 	// further than upTo.
 	RecordFingerprint(ctx context.Context, sender, recipient string, fp Fingerprint, now, since time.Time, upTo int) (int, error)
-	// PruneFingerprints deletes the fingerprints seen before before and
-	// returns how many.
-	PruneFingerprints(ctx context.Context, before time.Time) (int64, error)
+	// PruneSpam deletes the fingerprints and the claims seen before
+	// before and returns how many.
+	PruneSpam(ctx context.Context, before time.Time) (int64, error)
 }
 
 // The names of the built-in rules, as /metrics labels them.
@@ -68,8 +71,8 @@ func (l Limits) OrDefaults() Limits {
 
 // Builtin returns the built-in rules, cheapest first: bad link domains
 // (in memory), links from a sender nobody accepted (one read, only when
-// the text has a link), the rate of new recipients (one read), near
-// duplicates (one write). Unset limits take DefaultLimits' values.
+// the text has a link), the rate of new recipients (one read, and one
+// write for a new recipient), near duplicates (one write). Unset limits take DefaultLimits' values.
 func Builtin(st Store, domains *Domains, fp *Fingerprinter, l Limits) []Rule {
 	l = l.OrDefaults()
 	return []Rule{
@@ -136,9 +139,11 @@ func (r LinksRule) Spam(ctx context.Context, m *Message) (bool, error) {
 	return !accepted, err
 }
 
-// NewRecipientsRule: a sender starting requests with more than Max
-// recipients within Window. Messages to recipients the sender already has
-// a request with are not counted and pass.
+// NewRecipientsRule: a sender writing to more than Max new recipients
+// within Window. A recipient is new when the sender has no request with
+// them; the first message to one claims it (even if a later rule rejects
+// it), and later messages to recipients the sender has a request with or
+// claimed pass without counting.
 type NewRecipientsRule struct {
 	Store  Store
 	Max    int
@@ -149,10 +154,10 @@ type NewRecipientsRule struct {
 func (NewRecipientsRule) Name() string { return RuleNewRecipients }
 
 // Spam reports whether m goes to a new recipient while its sender already
-// started Max requests within the window.
+// claimed Max within the window.
 func (r NewRecipientsRule) Spam(ctx context.Context, m *Message) (bool, error) {
-	n, known, err := r.Store.NewRecipients(ctx, m.Sender, m.Recipient, m.Now.Add(-r.Window), r.Max)
-	return err == nil && !known && n >= r.Max, err
+	ok, err := r.Store.ClaimRecipient(ctx, m.Sender, m.Recipient, m.Now, m.Now.Add(-r.Window), r.Max)
+	return err == nil && !ok, err
 }
 
 // NearDuplicateRule: the same or nearly the same text from one sender to

@@ -131,17 +131,18 @@ func TestRules(t *testing.T) {
 		})
 		t.Run("NewRecipients", func(t *testing.T) {
 			en := setup(t, e)
+			// The subtests share one database: s1 wrote to r1 in Links.
 			run(t, en, spam.NewRecipientsRule{Store: en.db, Max: 3, Window: time.Hour}, []step{
-				{from: "s1", to: "r1", text: "hi", deliver: true},
-				{from: "s1", to: "r2", text: "hi", deliver: true},
 				{from: "s1", to: "r3", text: "hi", deliver: true},
-				{from: "s1", to: "r4", text: "hi", spam: true},
-				{from: "s1", to: "r1", text: "a known recipient passes"},
-				{from: "s2", to: "r4", text: "another sender passes", deliver: true},
-				{from: "s1", to: "r4", text: "after the window", advance: time.Hour + time.Second, deliver: true},
+				{from: "s1", to: "r4", text: "hi", deliver: true},
 				{from: "s1", to: "r5", text: "hi", deliver: true},
-				{from: "s1", to: "r6", text: "hi", deliver: true},
-				{from: "s1", to: "r7", text: "hi", spam: true},
+				{from: "s1", to: "r6", text: "hi", spam: true},
+				{from: "s1", to: "r3", text: "a known recipient passes"},
+				{from: "s2", to: "r6", text: "another sender passes", deliver: true},
+				{from: "s1", to: "r6", text: "after the window", advance: time.Hour + time.Second, deliver: true},
+				{from: "s1", to: "r7", text: "hi", deliver: true},
+				{from: "s1", to: "r8", text: "hi", deliver: true},
+				{from: "s1", to: "r9", text: "hi", spam: true},
 			})
 		})
 		t.Run("NearDuplicate", func(t *testing.T) {
@@ -245,8 +246,8 @@ func TestDomainsAcrossNodes(t *testing.T) {
 	})
 }
 
-// TestPruneFingerprints: fingerprints older than the window go.
-func TestPruneFingerprints(t *testing.T) {
+// TestPruneSpam: fingerprints and claims older than the window go.
+func TestPruneSpam(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, e testenv.Engine) {
 		ctx := context.Background()
 		en := setup(t, e)
@@ -258,12 +259,30 @@ func TestPruneFingerprints(t *testing.T) {
 		if n, err := en.db.RecordFingerprint(ctx, "s1", "r2", fp, now, now.Add(-3*time.Hour), 10); err != nil || n != 2 {
 			t.Fatalf("recipients: %d %v", n, err)
 		}
-		n, err := en.db.PruneFingerprints(ctx, now.Add(-time.Hour))
-		if err != nil || n != spam.Bands {
-			t.Fatalf("pruned %d, %v; want %d", n, err, spam.Bands)
+		for _, c := range []struct {
+			to string
+			at time.Time
+		}{{"r1", now.Add(-2 * time.Hour)}, {"r2", now}} {
+			if ok, err := en.db.ClaimRecipient(ctx, "s1", c.to, c.at, now.Add(-3*time.Hour), 2); err != nil || !ok {
+				t.Fatalf("claim %s: %v %v", c.to, ok, err)
+			}
+		}
+		n, err := en.db.PruneSpam(ctx, now.Add(-time.Hour))
+		if err != nil || n != spam.Bands+1 {
+			t.Fatalf("pruned %d, %v; want %d", n, err, spam.Bands+1)
 		}
 		if n, err := en.db.RecordFingerprint(ctx, "s1", "r3", fp, now, now.Add(-3*time.Hour), 10); err != nil || n != 2 {
 			t.Fatalf("after pruning: %d %v", n, err)
+		}
+		// r1's claim is gone and r2's stays: with a threshold of 2, r1
+		// is a second new recipient again and r3 a third.
+		for _, c := range []struct {
+			to string
+			ok bool
+		}{{"r1", true}, {"r2", true}, {"r3", false}} {
+			if ok, err := en.db.ClaimRecipient(ctx, "s1", c.to, now, now.Add(-3*time.Hour), 2); err != nil || ok != c.ok {
+				t.Fatalf("after pruning, claim %s: %v %v; want %v", c.to, ok, err, c.ok)
+			}
 		}
 	})
 }
@@ -345,21 +364,73 @@ func TestScreen(t *testing.T) {
 	}
 }
 
+// TestNewRecipientsConcurrent: one sender writes to ten new recipients
+// three times each, all at once, spread over three nodes (three
+// connection pools on one database). Exactly the threshold (5) of
+// recipients pass, with every message to them: a recipient claimed by
+// one message is not counted again by the others.
+func TestNewRecipientsConcurrent(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, e testenv.Engine) {
+		en := setup(t, e)
+		rules := nodes(t, e, en, func(db *store.DB) spam.Rule {
+			return spam.NewRecipientsRule{Store: db, Max: 5, Window: time.Hour}
+		})
+		var mu sync.Mutex
+		passed := map[string]int{}
+		var wg sync.WaitGroup
+		for i := range 30 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				to := fmt.Sprintf("x%d", i%10)
+				m := &spam.Message{Message: request.Message{Sender: "s1", Recipient: to, ChatID: "c", Text: "hi"}, Now: en.clock.now()}
+				s, err := rules[i%3].Spam(context.Background(), m)
+				if err != nil {
+					t.Error(err)
+				}
+				if !s {
+					mu.Lock()
+					passed[to]++
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if len(passed) != 5 {
+			t.Fatalf("%d recipients passed (%v); want 5", len(passed), passed)
+		}
+		for to, n := range passed {
+			if n != 3 {
+				t.Fatalf("%d of 3 messages to %s passed; want all", n, to)
+			}
+		}
+	})
+}
+
+// nodes returns rule on en's database and on two more pools of it.
+func nodes(t *testing.T, e testenv.Engine, en *env, rule func(*store.DB) spam.Rule) []spam.Rule {
+	t.Helper()
+	rules := []spam.Rule{rule(en.db)}
+	for range 2 {
+		db, err := store.Open(context.Background(), e.URL, store.Options{Now: en.clock.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		rules = append(rules, rule(db))
+	}
+	return rules
+}
+
 // TestNearDuplicateConcurrent: one text to 30 recipients at once, spread
 // over three nodes (three connection pools on one database): exactly the
 // threshold (5) passes, whatever the interleaving.
 func TestNearDuplicateConcurrent(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, e testenv.Engine) {
 		en := setup(t, e)
-		rules := []spam.Rule{spam.NearDuplicateRule{Store: en.db, Fingerprinter: en.fp, Max: 5, Window: time.Hour}}
-		for range 2 {
-			db, err := store.Open(context.Background(), e.URL, store.Options{Now: en.clock.now})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			rules = append(rules, spam.NearDuplicateRule{Store: db, Fingerprinter: en.fp, Max: 5, Window: time.Hour})
-		}
+		rules := nodes(t, e, en, func(db *store.DB) spam.Rule {
+			return spam.NearDuplicateRule{Store: db, Fingerprinter: en.fp, Max: 5, Window: time.Hour}
+		})
 		var passed atomic.Int64
 		var wg sync.WaitGroup
 		for i := range 30 {

@@ -640,24 +640,29 @@ SELECT key FROM spam_key WHERE id = 1;
 SELECT EXISTS (SELECT 1 FROM requests WHERE sender_id = ? AND status = 'accepted')
     OR EXISTS (SELECT 1 FROM invites WHERE inviter_id = ? AND status IN ('accepted', 'declined') AND status = 'accepted');
 
--- name: spam-new-recipients.sqlite
--- The requests the gate created for a sender since a time (one per new
--- recipient), counted up to a cap (the threshold), and whether the sender
--- has one with the recipient. SQLite, left to itself, reads invite_id IS
--- NULL through the unique index on invite_id: every gate-made request.
-SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM requests INDEXED BY requests_sender_new
-                              WHERE sender_id = ? AND invite_id IS NULL AND created_at >= ? LIMIT ?) AS recent) AS n,
-       EXISTS (SELECT 1 FROM requests WHERE sender_id = ? AND recipient_id = ?) AS known;
+-- name: spam-recipient-known
+-- The sender has a request with the recipient, or claimed it as a new
+-- recipient since a time: the message is not a new recipient's.
+SELECT EXISTS (SELECT 1 FROM requests WHERE sender_id = ? AND recipient_id = ?)
+    OR EXISTS (SELECT 1 FROM spam_new_recipients WHERE sender_id = ? AND recipient_id = ? AND seen_at >= ?);
 
--- name: spam-new-recipients.postgres
-SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM requests
-                              WHERE sender_id = ? AND invite_id IS NULL AND created_at >= ? LIMIT ?) AS recent) AS n,
-       EXISTS (SELECT 1 FROM requests WHERE sender_id = ? AND recipient_id = ?) AS known;
+-- name: spam-count-recipients
+-- Under the sender's lock: the recipients other than this one the sender
+-- claimed since a time, counted up to a cap (the threshold), and whether
+-- this one was claimed since (by a message checked meanwhile).
+SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM spam_new_recipients
+                              WHERE sender_id = ? AND seen_at >= ? AND recipient_id <> ? LIMIT ?) AS recent) AS n,
+       EXISTS (SELECT 1 FROM spam_new_recipients WHERE sender_id = ? AND recipient_id = ? AND seen_at >= ?) AS claimed;
+
+-- name: spam-claim-recipient
+INSERT INTO spam_new_recipients (sender_id, recipient_id, seen_at) VALUES (?, ?, ?)
+ON CONFLICT (sender_id, recipient_id) DO UPDATE SET seen_at = excluded.seen_at;
 
 -- name: spam-lock-sender
--- PostgreSQL: one sender's fingerprints are recorded one transaction at a
--- time, on every node (a transaction lock: it works through a pooler), so
--- that each count sees every earlier one. SQLite serialises writes anyway.
+-- PostgreSQL: one sender's fingerprints and new recipients are recorded
+-- one transaction at a time, on every node (a transaction lock: it works
+-- through a pooler), so that each count sees every earlier one. SQLite
+-- serialises writes anyway.
 SELECT pg_advisory_xact_lock(7243020, hashtext(?));
 
 -- name: spam-put-fingerprint
@@ -676,6 +681,9 @@ SELECT COUNT(*) FROM (
 
 -- name: spam-prune-fingerprints
 DELETE FROM spam_fingerprints WHERE seen_at < ?;
+
+-- name: spam-prune-recipients
+DELETE FROM spam_new_recipients WHERE seen_at < ?;
 
 -- name: spam-domains
 SELECT domain, added_at FROM spam_domains ORDER BY domain;

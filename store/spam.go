@@ -41,17 +41,60 @@ func (d *DB) SenderAccepted(ctx context.Context, sender string) (bool, error) {
 	return ok, nil
 }
 
-// NewRecipients counts the requests the gate created for sender since a
-// time, up to upTo, and says whether sender has a request with recipient.
-func (d *DB) NewRecipients(ctx context.Context, sender, recipient string, since time.Time, upTo int) (int, bool, error) {
-	var row struct {
-		N     int  `db:"n"`
-		Known bool `db:"known"`
+// ClaimRecipient reports whether sender may write to recipient as far as
+// the rate of new recipients goes: yes when sender has a request with
+// recipient or claimed it since a time (one read); otherwise, in one
+// transaction under the sender's lock (see RecordFingerprint), yes and
+// claimed at now when sender claimed fewer than upTo others since, and no
+// when upTo or more. Under any concurrency exactly upTo new recipients
+// pass within a window.
+func (d *DB) ClaimRecipient(ctx context.Context, sender, recipient string, now, since time.Time, upTo int) (bool, error) {
+	var known bool
+	if err := d.get(ctx, &known, "spam-recipient-known", sender, recipient, sender, recipient, d.timeArg(since)); err != nil {
+		return false, fmt.Errorf("recipient known: %w", err)
 	}
-	if err := d.get(ctx, &row, "spam-new-recipients."+string(d.dialect), sender, d.timeArg(since), upTo, sender, recipient); err != nil {
-		return 0, false, fmt.Errorf("new recipients: %w", err)
+	if known {
+		return true, nil
 	}
-	return row.N, row.Known, nil
+	stmts, err := d.txStmts(ctx, "spam-count-recipients", "spam-claim-recipient")
+	if err != nil {
+		return false, err
+	}
+	ok := false
+	err = d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockSender(ctx, tx, sender); err != nil {
+			return err
+		}
+		var row struct {
+			N       int  `db:"n"`
+			Claimed bool `db:"claimed"`
+		}
+		if err := d.inTx(ctx, tx, stmts, "spam-count-recipients").GetContext(ctx, &row, sender, d.timeArg(since), recipient, upTo, sender, recipient, d.timeArg(since)); err != nil {
+			return fmt.Errorf("count recipients: %w", err)
+		}
+		if ok = row.Claimed; ok || row.N >= upTo {
+			return nil
+		}
+		ok = true
+		if _, err := d.inTx(ctx, tx, stmts, "spam-claim-recipient").ExecContext(ctx, sender, recipient, d.timeArg(now)); err != nil {
+			return fmt.Errorf("claim recipient: %w", err)
+		}
+		return nil
+	})
+	return ok, err
+}
+
+// lockSender makes the transactions of one sender that call it run one at
+// a time, on every node: a transaction-scoped advisory lock on PostgreSQL
+// (it works through a pooler); SQLite serialises write transactions.
+func (d *DB) lockSender(ctx context.Context, tx *sqlx.Tx, sender string) error {
+	if d.dialect != Postgres {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, d.query("spam-lock-sender"), sender); err != nil {
+		return fmt.Errorf("lock sender: %w", err)
+	}
+	return nil
 }
 
 // RecordFingerprint upserts the bands of fp for (sender, recipient) at now
@@ -77,10 +120,8 @@ func (d *DB) RecordFingerprint(ctx context.Context, sender, recipient string, fp
 	}
 	var n int
 	err = d.tx(ctx, func(tx *sqlx.Tx) error {
-		if d.dialect == Postgres {
-			if _, err := tx.ExecContext(ctx, d.query("spam-lock-sender"), sender); err != nil {
-				return fmt.Errorf("lock sender: %w", err)
-			}
+		if err := d.lockSender(ctx, tx, sender); err != nil {
+			return err
 		}
 		if _, err := d.inTx(ctx, tx, stmts, "spam-put-fingerprint").ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("put fingerprint: %w", err)
@@ -142,16 +183,23 @@ func (p plainTx) GetContext(ctx context.Context, dest any, args ...any) error {
 	return p.tx.GetContext(ctx, dest, p.query, args...)
 }
 
-// PruneFingerprints deletes the fingerprints seen before before.
-func (d *DB) PruneFingerprints(ctx context.Context, before time.Time) (int64, error) {
+// PruneSpam deletes the fingerprints and the new-recipient claims seen
+// before before, and returns how many rows.
+func (d *DB) PruneSpam(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, d.query("spam-prune-fingerprints"), d.timeArg(before))
-		if err != nil {
-			return fmt.Errorf("prune fingerprints: %w", err)
+		for _, q := range []string{"spam-prune-fingerprints", "spam-prune-recipients"} {
+			res, err := tx.ExecContext(ctx, d.query(q), d.timeArg(before))
+			if err != nil {
+				return fmt.Errorf("prune spam: %w", err)
+			}
+			k, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			n += k
 		}
-		n, err = res.RowsAffected()
-		return err
+		return nil
 	})
 	return n, err
 }

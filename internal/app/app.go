@@ -357,13 +357,15 @@ func (a *App) newScreen(ctx context.Context, metrics *api.Metrics) (*spam.Screen
 	return spam.NewScreen(sc), domains, nil
 }
 
-// pruneSpam deletes the text fingerprints older than the near-duplicate
-// window every minute (any node may: the deletes are idempotent).
+// pruneSpam deletes the text fingerprints and new-recipient claims older
+// than the longer of the screen's windows every minute (any node may: the
+// deletes are idempotent).
 func (a *App) pruneSpam(ctx context.Context) {
-	failures := &notify.FailureLog{Log: a.log, What: "spam fingerprint pruning"}
-	window := a.cfg.Spam.Limits.OrDefaults().DuplicateWindow
+	failures := &notify.FailureLog{Log: a.log, What: "spam screen pruning"}
+	l := a.cfg.Spam.Limits.OrDefaults()
+	window := max(l.DuplicateWindow, l.NewRecipientWindow)
 	for {
-		_, err := a.DB.PruneFingerprints(ctx, time.Now().Add(-window))
+		_, err := a.DB.PruneSpam(ctx, time.Now().Add(-window))
 		if ctx.Err() == nil {
 			failures.Note(err)
 		}
