@@ -75,6 +75,58 @@ func TestResolve(t *testing.T) {
 	}
 }
 
+// TestResolveAllowedDomains: a tenant that may reach only contoso.com.
+// Email addresses are judged by their domain, accounts by their email, the
+// tenant's own domains and members are always reachable, and a phone number
+// reaches only a visible account whose email is allowed: every other number
+// (unregistered, of an account with no email or an email elsewhere, of an
+// opted-out account) is denied alike.
+func TestResolveAllowedDomains(t *testing.T) {
+	h := newHarness(t, testenv.SQLite(t), generous)
+	h.seed()
+	for _, c := range []struct {
+		path string
+		body any
+	}{
+		{"/v1/tenants/partnered", map[string]any{"name": "Partnered", "domains": []string{"partnered.example"}, "region": "FR",
+			"policy": map[string]any{"allowed_domains": []string{"contoso.com"}}}},
+		{"/v1/accounts/pat", map[string]any{"tenant_id": "partnered", "display_name": "Pat", "identifiers": []string{"pat@partnered.example"}}},
+		{"/v1/accounts/pia", map[string]any{"tenant_id": "partnered", "display_name": "Pia", "identifiers": []string{"06 11 11 11 11"}}},
+		{"/v1/accounts/phoebe", map[string]any{"display_name": "Phoebe", "region": "FR", "identifiers": []string{"06 22 22 22 22"}}},
+		{"/v1/accounts/hidden", map[string]any{"tenant_id": "contoso", "display_name": "Hidden", "discoverable": false,
+			"identifiers": []string{"hidden@contoso.com", "06 33 33 33 33"}}},
+	} {
+		want(t, h.do("PUT", c.path, c.body), 200, "")
+	}
+	for _, c := range []struct {
+		name, identifier, match string // match "" = 403 policy_denied
+	}{
+		{"AllowedAccount", "alice@contoso.com", "account"},
+		{"AllowedAccountByPhone", "06 12 34 56 78", "account"},
+		{"AllowedUnregistered", "new@contoso.com", "none"},
+		{"OwnDomain", "pia@partnered.example", "none"},
+		{"ColleagueByPhone", "06 11 11 11 11", "account"},
+		{"OtherDomainAccount", "bob@example.org", ""},
+		{"OtherDomainAccountByPhone", "07 81 23 45 67", ""},
+		{"OtherDomainUnregistered", "x@gmail.com", ""},
+		{"NoEmailAccount", "06 22 22 22 22", ""},
+		{"UnregisteredPhone", "06 44 44 44 44", ""},
+		{"OptedOutByPhone", "06 33 33 33 33", ""},
+		{"OptedOutByEmail", "hidden@contoso.com", "none"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := h.do("POST", "/v1/resolve", resolveBody("pat", c.identifier))
+			if c.match == "" {
+				want(t, r, 403, "policy_denied")
+				return
+			}
+			if m := decodeResult(t, r); r.Status != 200 || m["match"] != c.match {
+				t.Fatalf("%d %s; want match %s", r.Status, r.Body, c.match)
+			}
+		})
+	}
+}
+
 func TestResolvePolicy(t *testing.T) {
 	h := newHarness(t, testenv.SQLite(t), generous)
 	h.seed()

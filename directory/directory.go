@@ -56,10 +56,13 @@ func DefaultPolicy() Policy {
 
 // DomainAllowed reports whether the policy lets members reach domain: it is
 // not on the blocked list (nor a subdomain of one) and, when the allowed
-// list is not empty, it is on it (or a subdomain of one).
+// list is not empty, it is on it (or a subdomain of one). An address
+// without a domain ("": a phone number, an account without an email) is
+// allowed only when the allowed list is empty: an allowed list names whom
+// members may reach, and nothing shows that such an address is on it.
 func (p Policy) DomainAllowed(domain string) bool {
 	if domain == "" {
-		return true
+		return len(p.AllowedDomains) == 0
 	}
 	if slices.ContainsFunc(p.BlockedDomains, func(d string) bool { return resolver.DomainMatches(domain, d) }) {
 		return false

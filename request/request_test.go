@@ -23,8 +23,9 @@ func (s textScreen) Spam(_ context.Context, m request.Message) (bool, error) { r
 
 // setup returns a gate on a fresh database with tenants and accounts:
 // acme (a1, a2), globex (g1), strict (s1: limit 3, no inbound from or
-// outbound to personal accounts), picky (k1: blocks globex.com), and the
-// personal p1 and p2.
+// outbound to personal accounts), picky (k1: blocks globex.com), partnered
+// (w1: may reach only acme.com), the personal p1 and p2, and the personal
+// p3 with a phone number and no email.
 func setup(t testing.TB, e testenv.Engine) (*request.Service, *store.DB) {
 	t.Helper()
 	ctx := context.Background()
@@ -43,11 +44,14 @@ func setup(t testing.TB, e testenv.Engine) (*request.Service, *store.DB) {
 	strict.PreAcceptanceMessageLimit, strict.InboundPersonal, strict.OutboundPersonal = 3, false, false
 	picky := directory.DefaultPolicy()
 	picky.BlockedDomains = []string{"globex.com"}
+	partnered := directory.DefaultPolicy()
+	partnered.AllowedDomains = []string{"acme.com"}
 	for _, tn := range []directory.Tenant{
 		{ID: "acme", Name: "Acme", Domains: []string{"acme.com"}, Policy: directory.DefaultPolicy()},
 		{ID: "globex", Name: "Globex", Domains: []string{"globex.com"}, Policy: directory.DefaultPolicy()},
 		{ID: "strict", Name: "Strict", Domains: []string{"strict.com"}, Policy: strict},
 		{ID: "picky", Name: "Picky", Domains: []string{"picky.com"}, Policy: picky},
+		{ID: "partnered", Name: "Partnered", Domains: []string{"partnered.com"}, Policy: partnered},
 	} {
 		if _, err := dir.PutTenant(ctx, tn); err != nil {
 			t.Fatal(err)
@@ -61,6 +65,8 @@ func setup(t testing.TB, e testenv.Engine) (*request.Service, *store.DB) {
 		{ID: "k1", TenantID: "picky", DisplayName: "K One", Identifiers: []string{"k1@picky.com"}},
 		{ID: "p1", DisplayName: "P One", Identifiers: []string{"p1@mail.example"}},
 		{ID: "p2", DisplayName: "P Two", Identifiers: []string{"p2@mail.example"}},
+		{ID: "w1", TenantID: "partnered", DisplayName: "W One", Identifiers: []string{"w1@partnered.com"}},
+		{ID: "p3", DisplayName: "P Three", Region: "FR", Identifiers: []string{"+33698765432"}},
 	} {
 		if _, err := dir.PutAccount(ctx, a); err != nil {
 			t.Fatal(err)
@@ -123,6 +129,11 @@ func TestCheckReasons(t *testing.T) {
 			{name: "policy outbound personal", from: "s1", to: "p1", decision: request.Reject, reason: request.ReasonPolicy, remaining: -1},
 			{name: "policy recipient blocked domain", from: "g1", to: "k1", decision: request.Reject, reason: request.ReasonPolicy, remaining: -1},
 			{name: "policy sender blocked domain", from: "k1", to: "g1", decision: request.Reject, reason: request.ReasonPolicy, remaining: -1},
+			{name: "sender allowed domain", from: "w1", to: "a2", decision: request.Deliver, reason: request.ReasonPreAcceptance, remaining: 9},
+			{name: "policy sender other domain", from: "w1", to: "g1", decision: request.Reject, reason: request.ReasonPolicy, remaining: -1},
+			{name: "policy sender allowed domains, recipient without email", from: "w1", to: "p3", decision: request.Reject, reason: request.ReasonPolicy, remaining: -1},
+			{name: "policy recipient allowed domains, sender without email", from: "p3", to: "w1", decision: request.Reject, reason: request.ReasonPolicy, remaining: -1},
+			{name: "policy recipient allowed domains, sender elsewhere", from: "g1", to: "w1", decision: request.Reject, reason: request.ReasonPolicy, remaining: -1},
 			{name: "spam", m: &spam, decision: request.Reject, reason: request.ReasonSpam, remaining: -1},
 		} {
 			t.Run(c.name, func(t *testing.T) {
@@ -171,8 +182,8 @@ func TestCheckReasons(t *testing.T) {
 					created[string(ev.Data)]++
 				}
 			}
-			// a1→g1, g1→p1, a2→g1, p1→a1, g1→a1, g1→s1, s1→g1, a1→p1.
-			if len(created) != 8 {
+			// a1→g1, g1→p1, a2→g1, p1→a1, g1→a1, w1→a2, g1→s1, s1→g1, a1→p1.
+			if len(created) != 9 {
 				t.Fatalf("%d request.created events: %v", len(created), created)
 			}
 			for k, n := range created {

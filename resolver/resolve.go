@@ -321,8 +321,15 @@ func valid(items []BatchItem) []Identifier {
 }
 
 // decide applies the privacy and policy rules to what the store found.
+// The domain lists judge an email address by its domain before anything
+// is looked at, and an account by its email; they never apply within the
+// requester's tenant (its domains and its members). A phone number has no
+// domain: under an allowed list only a visible account whose email is
+// allowed (or a colleague) may be reached by it, and every other number
+// is denied alike, so that the denial reveals nothing.
 func decide(req Requester, id Identifier, owner Owner) (Result, error) {
-	if !req.Policy.DomainAllowed(id.Domain()) {
+	d := id.Domain()
+	if d != "" && !req.ownDomain(d) && !req.Policy.DomainAllowed(d) {
 		return Result{}, ErrPolicyDenied
 	}
 	visible := owner.Found && owner.Discoverable && owner.Admits(req)
@@ -330,9 +337,13 @@ func decide(req Requester, id Identifier, owner Owner) (Result, error) {
 		return Result{}, ErrPolicyDenied
 	}
 	if !visible {
+		if d == "" && !req.Policy.DomainAllowed("") {
+			return Result{}, ErrPolicyDenied
+		}
 		return Result{Identifier: id, Match: MatchNone, Invitable: req.Policy.ChannelAllowed(id)}, nil
 	}
-	if !req.Policy.DomainAllowed(domainOf(owner.Email)) {
+	colleague := req.TenantID != "" && owner.TenantID == req.TenantID
+	if !colleague && !req.Policy.DomainAllowed(domainOf(owner.Email)) {
 		return Result{}, ErrPolicyDenied
 	}
 	return Result{Identifier: id, Match: MatchAccount, Account: &AccountView{
@@ -353,7 +364,13 @@ func outboundAllowed(req Requester, id Identifier, visible bool, owner Owner) bo
 		return owner.TenantID != ""
 	}
 	d := id.Domain()
-	return d != "" && slices.ContainsFunc(req.TenantDomains, func(td string) bool { return DomainMatches(d, td) })
+	return d != "" && req.ownDomain(d)
+}
+
+// ownDomain reports whether domain is one of the requester's tenant's
+// domains or a subdomain of one.
+func (req Requester) ownDomain(domain string) bool {
+	return slices.ContainsFunc(req.TenantDomains, func(td string) bool { return DomainMatches(domain, td) })
 }
 
 // DomainMatches reports whether domain is pattern or a subdomain of it.
