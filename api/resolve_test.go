@@ -125,6 +125,24 @@ func TestResolveAllowedDomains(t *testing.T) {
 			}
 		})
 	}
+	// Pat's tenant admits only contoso.com: to anyone else Pat looks
+	// unregistered (as an owner refusing personal accounts does), and an
+	// invitation to Pat is answered like one to a stranger but never sent.
+	t.Run("Inbound", func(t *testing.T) {
+		stranger := decodeResult(t, h.do("POST", "/v1/resolve", resolveBody("frank", "nobody@partnered.example")))
+		for requester, match := range map[string]string{"alice": "account", "frank": "none", "bob": "none", "phoebe": "none"} {
+			m := decodeResult(t, h.do("POST", "/v1/resolve", resolveBody(requester, "pat@partnered.example")))
+			if m["match"] != match || (match == "none" && m["invitable"] != stranger["invitable"]) {
+				t.Fatalf("%s resolves Pat: %v; want match %s like %v", requester, m, match, stranger)
+			}
+		}
+		for to, sent := range map[string]int{"pat@partnered.example": 0, "nobody@partnered.example": 1} {
+			want(t, h.do("POST", "/v1/invites", inviteBody("frank", to)), 201, "")
+			if got := len(h.drain()); got != sent {
+				t.Fatalf("frank invites %s: %d sent; want %d", to, got, sent)
+			}
+		}
+	})
 }
 
 func TestResolvePolicy(t *testing.T) {

@@ -30,7 +30,8 @@ type Requester struct {
 	ID       string
 	TenantID string
 	// DisplayName and Email (the first) are for messages sent on the
-	// requester's behalf; resolve itself does not use them.
+	// requester's behalf; resolve judges Email by the owner's tenant's
+	// domain lists.
 	DisplayName string
 	Email       string
 	// Region is the requester's region, else its tenant's, else "".
@@ -55,6 +56,9 @@ type Owner struct {
 	BlockedRequester bool
 	// InboundPersonal is the owner's effective inbound_personal policy.
 	InboundPersonal bool
+	// Inbound is the policy of the owner's tenant, nil for a personal
+	// account: its domain lists judge the requester's email.
+	Inbound Policy
 	// PendingInvite says that the requester has an unexpired pending
 	// invite to the identifier (owned or not): read with the owner, so
 	// that the invite itself is fetched only when there is one.
@@ -62,9 +66,20 @@ type Owner struct {
 }
 
 // Admits reports whether the owner lets the requester reach it: it has not
-// blocked the requester, and its inbound policy admits the requester.
+// blocked the requester, and, unless they are colleagues, its inbound
+// policy admits the requester: inbound_personal for a personal requester,
+// and its tenant's domain lists for the requester's email (as the gate
+// applies them to a message).
 func (o Owner) Admits(req Requester) bool {
-	return !o.BlockedRequester && (o.InboundPersonal || req.TenantID != "")
+	switch {
+	case o.BlockedRequester:
+		return false
+	case req.TenantID != "" && req.TenantID == o.TenantID:
+		return true
+	case !o.InboundPersonal && req.TenantID == "":
+		return false
+	}
+	return o.Inbound == nil || o.Inbound.DomainAllowed(domainOf(req.Email))
 }
 
 // Store reads what resolve needs. Each call is one indexed query.

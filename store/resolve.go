@@ -223,8 +223,9 @@ func (d *DB) ownerOf(r ownerRow) (resolver.Owner, error) {
 	if err != nil {
 		return resolver.Owner{}, err
 	}
+	var tenant resolver.Policy
 	if r.TenantPolicy.Valid {
-		inbound = p.InboundPersonal
+		inbound, tenant = p.InboundPersonal, p
 	}
 	if r.InboundPersonal.Valid {
 		inbound = r.InboundPersonal.Bool
@@ -235,7 +236,7 @@ func (d *DB) ownerOf(r ownerRow) (resolver.Owner, error) {
 	}
 	o := resolver.Owner{
 		Found: r.ID.Valid, AccountID: r.ID.String, TenantID: r.TenantID.String, DisplayName: r.DisplayName.String, Email: email,
-		Discoverable: r.Discoverable.Bool, BlockedRequester: r.Blocked, InboundPersonal: inbound,
+		Discoverable: r.Discoverable.Bool, BlockedRequester: r.Blocked, InboundPersonal: inbound, Inbound: tenant,
 	}
 	if !o.Found {
 		o = resolver.Owner{}
