@@ -2,9 +2,12 @@ package directory
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -41,6 +44,17 @@ func ValidateID(field, id string) error {
 		return fault.Invalidf(fault.CodeInvalidID, field, "ids are 1 to %d characters of letters, digits, '_', '.', ':' and '-'", MaxIDLength)
 	}
 	return nil
+}
+
+// NewID returns a new id: prefix, the time in milliseconds (12 hex
+// digits) and 64 random bits (16 hex digits), so that ids sort by the time
+// they were made (lists page on them, newest first).
+func NewID(prefix string, now time.Time) (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("new id: %w", err)
+	}
+	return fmt.Sprintf("%s%012x%s", prefix, now.UnixMilli(), hex.EncodeToString(b)), nil
 }
 
 func validateName(field, name string) (string, error) {

@@ -154,15 +154,6 @@ func HashToken(secret string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// newID returns a time-ordered invite id.
-func newID(now time.Time) (string, error) {
-	b := make([]byte, 8)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("inv_%012x%s", now.UnixMilli(), hex.EncodeToString(b)), nil
-}
-
 // Filter selects invites to list, newest first, after the cursor.
 type Filter struct {
 	InviterID string

@@ -2,9 +2,7 @@ package invite
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
+	"time"
 
 	"github.com/beckon-chat/beckon/directory"
 	"github.com/beckon-chat/beckon/event"
@@ -188,7 +186,7 @@ func (s *Service) link(ctx context.Context, acct directory.Account, id resolver.
 			if !w.requestable() {
 				continue
 			}
-			if err := request(ctx, tx, w.Invite, acct.ID); err != nil {
+			if err := request(ctx, tx, w.Invite, acct.ID, s.cfg.Now()); err != nil {
 				return err
 			}
 			out.Requests = append(out.Requests, w.Invite)
@@ -250,12 +248,12 @@ func orInvalidTicket(err error) error {
 
 // request makes the pending invite inv a message request to the account,
 // once: a request the invite already has is left as it is.
-func request(ctx context.Context, tx LinkTx, inv Invite, accountID string) error {
-	b := make([]byte, 10)
-	if _, err := rand.Read(b); err != nil {
-		return fmt.Errorf("request id: %w", err)
+func request(ctx context.Context, tx LinkTx, inv Invite, accountID string, now time.Time) error {
+	id, err := directory.NewID("req_", now)
+	if err != nil {
+		return err
 	}
-	r := Request{ID: "req_" + hex.EncodeToString(b), InviteID: inv.ID, SenderID: inv.InviterID, RecipientID: accountID, ChatID: inv.Chat.ID}
+	r := Request{ID: id, InviteID: inv.ID, SenderID: inv.InviterID, RecipientID: accountID, ChatID: inv.Chat.ID}
 	if added, err := tx.AddRequest(ctx, r); err != nil || !added {
 		return err
 	}

@@ -196,7 +196,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Created, error) {
 	if id.Kind == resolver.Phone {
 		inv.Channel = ChannelSMS
 	}
-	if inv.ID, err = newID(now); err != nil {
+	if inv.ID, err = directory.NewID("inv_", now); err != nil {
 		return Created{}, err
 	}
 	tok, msg, err := s.message(ctx, inv, KindInvite, req)

@@ -5,8 +5,6 @@ package request
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -175,8 +173,9 @@ type Store interface {
 	// block, a request already blocked or reported puts the block back.
 	// Errors: ErrNotFound.
 	Decide(ctx context.Context, id string, from []Status, to Status, block bool, typ event.Type) (Request, bool, error)
-	// Requests lists up to limit requests to recipientID with ids after
-	// after, by id, only those in status when it is not empty.
+	// Requests lists up to limit requests to recipientID, newest first
+	// (ids are time-ordered), with ids before after when it is not empty,
+	// only those in status when it is not empty.
 	Requests(ctx context.Context, recipientID string, status Status, after string, limit int) ([]Listed, error)
 }
 
@@ -267,7 +266,7 @@ func (s *Service) Check(ctx context.Context, m Message) (Decision, error) {
 		r, delivered, err = s.store.Count(ctx, *pair.Pending, limit)
 	} else {
 		var id string
-		if id, err = newID(); err != nil {
+		if id, err = directory.NewID("req_", time.Now()); err != nil {
 			return Decision{}, err
 		}
 		r, delivered, err = s.store.Deliver(ctx, Request{ID: id, SenderID: sender.ID, RecipientID: recipient.ID, ChatID: m.ChatID}, limit)
@@ -337,14 +336,6 @@ func validate(m Message) error {
 	return nil
 }
 
-func newID() (string, error) {
-	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("request id: %w", err)
-	}
-	return "req_" + hex.EncodeToString(b), nil
-}
-
 // Action is what a recipient does with a request.
 type Action string
 
@@ -398,8 +389,8 @@ func (s *Service) Act(ctx context.Context, id string, a Action) (Request, error)
 	return r, ErrDecided
 }
 
-// List returns a page of the requests to an account, by id, filtered by
-// status when it is not empty. The cursor is the last id of the previous
+// List returns a page of the requests to an account, newest first,
+// filtered by status when it is not empty. The cursor is the last id of the previous
 // page. Errors: Invalid invalid_id, NotFound account_not_found.
 func (s *Service) List(ctx context.Context, accountID string, status Status, cursor string, limit int) (directory.Page[Listed], error) {
 	if err := directory.ValidateID("account_id", accountID); err != nil {

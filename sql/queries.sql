@@ -560,8 +560,9 @@ WHERE r.id = ?;
 UPDATE requests SET status = ?, updated_at = ? WHERE id = ? AND status IN (?, ?, ?, ?);
 
 -- name: list-requests
--- The requests to an account, with what the recipient may see of each
--- sender. ? = '' lists every status.
+-- The requests to an account, newest first (ids are time-ordered), with
+-- what the recipient may see of each sender. ? = '' lists every status;
+-- a cursor of '' starts at the newest.
 SELECT r.id, r.invite_id, r.sender_id, r.recipient_id, r.chat_id, r.status, COALESCE(c.delivered, 0) AS delivered,
        COALESCE(c.held, 0) AS held, r.created_at, r.updated_at, c.last_delivered_at, a.display_name AS sender_name, COALESCE(a.tenant_id, '') AS sender_tenant,
        COALESCE(me.tenant_id, '') AS recipient_tenant,
@@ -570,8 +571,8 @@ FROM requests r
 JOIN accounts a ON a.id = r.sender_id
 JOIN accounts me ON me.id = r.recipient_id
 LEFT JOIN request_pairs c ON c.sender_id = r.sender_id AND c.recipient_id = r.recipient_id
-WHERE r.recipient_id = ? AND (? = '' OR r.status = ?) AND r.id > ?
-ORDER BY r.id LIMIT ?;
+WHERE r.recipient_id = ? AND (? = '' OR r.status = ?) AND (r.id < ? OR ? = '')
+ORDER BY r.id DESC LIMIT ?;
 
 -- name: seed-template-version
 INSERT INTO template_versions (name, locale, version, subject, body_text, body_html, created_by, created_at)

@@ -269,7 +269,7 @@ type listedRow struct {
 // after, in status when it is not empty.
 func (d *DB) Requests(ctx context.Context, recipientID string, status request.Status, after string, limit int) ([]request.Listed, error) {
 	var rows []listedRow
-	if err := d.db.SelectContext(ctx, &rows, d.query("list-requests"), recipientID, string(status), string(status), after, limit); err != nil {
+	if err := d.db.SelectContext(ctx, &rows, d.query("list-requests"), recipientID, string(status), string(status), after, after, limit); err != nil {
 		return nil, fmt.Errorf("list requests: %w", err)
 	}
 	out := make([]request.Listed, len(rows))
