@@ -31,6 +31,9 @@ type DomainStore interface {
 // change made on another node applies here within this time.
 const DefaultDomainsTTL = 5 * time.Second
 
+// reloadTimeout bounds a read of the list; past it the old copy serves.
+const reloadTimeout = 2 * time.Second
+
 // Domains is the list of bad link domains, with a copy in memory that a
 // node reads again after its TTL (a change on this node applies at once).
 type Domains struct {
@@ -151,7 +154,11 @@ func (d *Domains) current(ctx context.Context) (map[string]bool, error) {
 	if d.set != nil && !d.loaded.IsZero() && now.Sub(d.loaded) < d.ttl {
 		return d.set, nil
 	}
-	list, err := d.store.SpamDomains(ctx)
+	// The read serves every check waiting on the lock, not only this
+	// one: a request that ends meanwhile does not cut it short.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reloadTimeout)
+	defer cancel()
+	list, err := d.store.SpamDomains(rctx)
 	if err != nil {
 		if d.set != nil {
 			d.loaded = now // try again after the TTL, not on every check

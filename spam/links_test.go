@@ -237,3 +237,26 @@ func TestBadDomainAfterManyLinks(t *testing.T) {
 		t.Fatalf("bad = %v, %v: a link to a listed domain passes after 64 other links (%d bytes)", bad, err, b.Len())
 	}
 }
+
+// TestDomainsReloadOutlivesRequest: the read of the list once its copy is
+// stale serves every check, so the request that happens to start it (here
+// one already cancelled, as a client that hung up) does not cut it short
+// and leave the node on its old copy for another TTL.
+func TestDomainsReloadOutlivesRequest(t *testing.T) {
+	en := setup(t, testenv.SQLite(t))
+	a := spam.NewDomains(en.db, time.Minute, en.clock.now)
+	b := spam.NewDomains(en.db, time.Minute, en.clock.now)
+	ctx := context.Background()
+	if bad, err := a.Bad(ctx, "evil.com"); err != nil || bad {
+		t.Fatalf("before: %v %v", bad, err)
+	}
+	if _, err := b.Put(ctx, "evil.com"); err != nil {
+		t.Fatal(err)
+	}
+	en.clock.add(time.Minute)
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	if bad, err := a.Bad(gone, "evil.com"); err != nil || !bad {
+		t.Fatalf("after the TTL, from a cancelled request: bad = %v, %v", bad, err)
+	}
+}
