@@ -76,11 +76,12 @@ func TestResolve(t *testing.T) {
 }
 
 // TestResolveAllowedDomains: a tenant that may reach only contoso.com.
-// Email addresses are judged by their domain, accounts by their email, the
-// tenant's own domains and members are always reachable, and a phone number
-// reaches only a visible account whose email is allowed: every other number
-// (unregistered, of an account with no email or an email elsewhere, of an
-// opted-out account) is denied alike.
+// Email addresses are judged by their domain, accounts by their first
+// email (as the gate judges them), the tenant's own domains are allowed and
+// its members always reachable, and a phone number reaches only a visible
+// account whose email is allowed: every other number (unregistered, of an
+// account with no email or an email elsewhere, of an opted-out account) is
+// denied alike. What resolve shows, the gate delivers.
 func TestResolveAllowedDomains(t *testing.T) {
 	h := newHarness(t, testenv.SQLite(t), generous)
 	h.seed()
@@ -95,6 +96,9 @@ func TestResolveAllowedDomains(t *testing.T) {
 		{"/v1/accounts/phoebe", map[string]any{"display_name": "Phoebe", "region": "FR", "identifiers": []string{"06 22 22 22 22"}}},
 		{"/v1/accounts/hidden", map[string]any{"tenant_id": "contoso", "display_name": "Hidden", "discoverable": false,
 			"identifiers": []string{"hidden@contoso.com", "06 33 33 33 33"}}},
+		{"/v1/accounts/dual", map[string]any{"display_name": "Dual", "identifiers": []string{"dual@gmail.example", "dual@contoso.com"}}},
+		{"/v1/accounts/gus", map[string]any{"tenant_id": "partnered", "display_name": "Gus", "identifiers": []string{"gus@gmail.example"}}},
+		{"/v1/accounts/pete", map[string]any{"display_name": "Pete", "identifiers": []string{"pete@partnered.example"}}},
 	} {
 		want(t, h.do("PUT", c.path, c.body), 200, "")
 	}
@@ -113,6 +117,9 @@ func TestResolveAllowedDomains(t *testing.T) {
 		{"UnregisteredPhone", "06 44 44 44 44", ""},
 		{"OptedOutByPhone", "06 33 33 33 33", ""},
 		{"OptedOutByEmail", "hidden@contoso.com", "none"},
+		{"SecondEmailAllowedFirstNot", "dual@contoso.com", ""},
+		{"ColleagueElsewhere", "gus@gmail.example", "account"},
+		{"PersonalAtOwnDomain", "pete@partnered.example", "account"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := h.do("POST", "/v1/resolve", resolveBody("pat", c.identifier))
@@ -125,12 +132,26 @@ func TestResolveAllowedDomains(t *testing.T) {
 			}
 		})
 	}
-	// Pat's tenant admits only contoso.com: to anyone else Pat looks
+	t.Run("GateAgrees", func(t *testing.T) {
+		for to, reason := range map[string]string{"alice": "pre_acceptance", "dual": "policy", "gus": "same_tenant",
+			"pete": "pre_acceptance", "bob": "policy", "phoebe": "policy"} {
+			if d := h.check(t, "pat", to); d.Reason != reason {
+				t.Fatalf("pat → %s: %+v; want %s", to, d, reason)
+			}
+		}
+		for from, reason := range map[string]string{"pete": "pre_acceptance", "frank": "policy", "phoebe": "policy"} {
+			if d := h.check(t, from, "pat"); d.Reason != reason {
+				t.Fatalf("%s → pat: %+v; want %s", from, d, reason)
+			}
+		}
+	})
+	// Pat's tenant admits only contoso.com and its own domain: to anyone
+	// else Pat looks
 	// unregistered (as an owner refusing personal accounts does), and an
 	// invitation to Pat is answered like one to a stranger but never sent.
 	t.Run("Inbound", func(t *testing.T) {
 		stranger := decodeResult(t, h.do("POST", "/v1/resolve", resolveBody("frank", "nobody@partnered.example")))
-		for requester, match := range map[string]string{"alice": "account", "frank": "none", "bob": "none", "phoebe": "none"} {
+		for requester, match := range map[string]string{"alice": "account", "pete": "account", "frank": "none", "bob": "none", "phoebe": "none"} {
 			m := decodeResult(t, h.do("POST", "/v1/resolve", resolveBody(requester, "pat@partnered.example")))
 			if m["match"] != match || (match == "none" && m["invitable"] != stranger["invitable"]) {
 				t.Fatalf("%s resolves Pat: %v; want match %s like %v", requester, m, match, stranger)
@@ -143,6 +164,25 @@ func TestResolveAllowedDomains(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestResolveBlockedOwnSubdomain: a blocked list applies even to the
+// tenant's own domains (a blocked contractors' subdomain), to unregistered
+// addresses and invitations alike; only members stay reachable.
+func TestResolveBlockedOwnSubdomain(t *testing.T) {
+	h := newHarness(t, testenv.SQLite(t), generous)
+	want(t, h.do("PUT", "/v1/tenants/corp", map[string]any{"name": "Corp", "domains": []string{"corp.example"}, "region": "FR",
+		"policy": map[string]any{"blocked_domains": []string{"contractors.corp.example"}}}), 200, "")
+	want(t, h.do("PUT", "/v1/accounts/cm", map[string]any{"tenant_id": "corp", "display_name": "CM", "identifiers": []string{"cm@corp.example"}}), 200, "")
+	want(t, h.do("PUT", "/v1/accounts/cx", map[string]any{"tenant_id": "corp", "display_name": "CX", "identifiers": []string{"cx@contractors.corp.example"}}), 200, "")
+	want(t, h.do("POST", "/v1/resolve", resolveBody("cm", "new@contractors.corp.example")), 403, "policy_denied")
+	want(t, h.do("POST", "/v1/invites", inviteBody("cm", "new@contractors.corp.example")), 403, "policy_denied")
+	if m := decodeResult(t, h.do("POST", "/v1/resolve", resolveBody("cm", "cx@contractors.corp.example"))); m["match"] != "account" {
+		t.Fatalf("a member at the blocked subdomain: %v", m)
+	}
+	if got := len(h.drain()); got != 0 {
+		t.Fatalf("%d messages sent", got)
+	}
 }
 
 func TestResolvePolicy(t *testing.T) {

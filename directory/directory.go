@@ -34,6 +34,10 @@ type Policy struct {
 	// tenant's region, or a personal account's own. It is not part of the
 	// stored policy; EffectivePolicy sets it. Empty: no country.
 	HomeRegion string `json:"-"`
+	// OwnDomains are the tenant's own domains, which an allowed list
+	// never shuts out (a blocked list still applies). EffectivePolicy
+	// sets them.
+	OwnDomains []string `json:"-"`
 }
 
 // AllCountries, alone in SMSCountries, lets SMS go to every country.
@@ -56,19 +60,22 @@ func DefaultPolicy() Policy {
 
 // DomainAllowed reports whether the policy lets members reach domain: it is
 // not on the blocked list (nor a subdomain of one) and, when the allowed
-// list is not empty, it is on it (or a subdomain of one). An address
-// without a domain ("": a phone number, an account without an email) is
-// allowed only when the allowed list is empty: an allowed list names whom
-// members may reach, and nothing shows that such an address is on it.
+// list is not empty, it is on it or is one of the tenant's own domains (or
+// a subdomain of one). An address without a domain ("": a phone number, an
+// account without an email) is allowed only when the allowed list is
+// empty: an allowed list names whom members may reach, and nothing shows
+// that such an address is on it.
 func (p Policy) DomainAllowed(domain string) bool {
-	if domain == "" {
-		return len(p.AllowedDomains) == 0
+	in := func(list []string) bool {
+		return slices.ContainsFunc(list, func(d string) bool { return resolver.DomainMatches(domain, d) })
 	}
-	if slices.ContainsFunc(p.BlockedDomains, func(d string) bool { return resolver.DomainMatches(domain, d) }) {
+	switch {
+	case domain == "":
+		return len(p.AllowedDomains) == 0
+	case in(p.BlockedDomains):
 		return false
 	}
-	return len(p.AllowedDomains) == 0 ||
-		slices.ContainsFunc(p.AllowedDomains, func(d string) bool { return resolver.DomainMatches(domain, d) })
+	return len(p.AllowedDomains) == 0 || in(p.AllowedDomains) || in(p.OwnDomains)
 }
 
 // ChannelAllowed reports whether an invitation may be sent to id under the
@@ -153,7 +160,7 @@ func (a Account) EffectivePolicy(tenant *Tenant) Policy {
 	p.HomeRegion = a.Region
 	if tenant != nil {
 		p = tenant.Policy
-		p.HomeRegion = tenant.Region
+		p.HomeRegion, p.OwnDomains = tenant.Region, tenant.Domains
 	}
 	if a.Overrides.OutboundPersonal != nil {
 		p.OutboundPersonal = *a.Overrides.OutboundPersonal

@@ -50,7 +50,10 @@ type Owner struct {
 	TenantID    string
 	DisplayName string
 	// Email is the matched email, or the account's first email.
-	Email        string
+	Email string
+	// FirstEmail is the account's first email, which the domain lists
+	// judge (as the gate does), "" when it has none.
+	FirstEmail   string
 	Discoverable bool
 	// BlockedRequester says the owner blocked the requester.
 	BlockedRequester bool
@@ -74,7 +77,7 @@ func (o Owner) Admits(req Requester) bool {
 	switch {
 	case o.BlockedRequester:
 		return false
-	case req.TenantID != "" && req.TenantID == o.TenantID:
+	case req.colleague(o):
 		return true
 	case !o.InboundPersonal && req.TenantID == "":
 		return false
@@ -336,18 +339,22 @@ func valid(items []BatchItem) []Identifier {
 }
 
 // decide applies the privacy and policy rules to what the store found.
-// The domain lists judge an email address by its domain before anything
-// is looked at, and an account by its email; they never apply within the
-// requester's tenant (its domains and its members). A phone number has no
-// domain: under an allowed list only a visible account whose email is
-// allowed (or a colleague) may be reached by it, and every other number
-// is denied alike, so that the denial reveals nothing.
+// A visible colleague is always reachable (the gate delivers within a
+// tenant whatever the lists say). Otherwise the domain lists judge an email
+// address by its domain, and a visible account by its first email as the
+// gate does. A phone number has no domain: under an allowed list only a
+// visible account whose first email is allowed may be reached by it. Every
+// refusal of an owner that is not visible is the refusal an unregistered
+// identifier gets, so that it reveals nothing.
 func decide(req Requester, id Identifier, owner Owner) (Result, error) {
+	visible := owner.Found && owner.Discoverable && owner.Admits(req)
+	if visible && req.colleague(owner) {
+		return matched(req, id, owner), nil
+	}
 	d := id.Domain()
-	if d != "" && !req.ownDomain(d) && !req.Policy.DomainAllowed(d) {
+	if d != "" && !req.Policy.DomainAllowed(d) {
 		return Result{}, ErrPolicyDenied
 	}
-	visible := owner.Found && owner.Discoverable && owner.Admits(req)
 	if !req.OutboundPersonal && !outboundAllowed(req, id, visible, owner) {
 		return Result{}, ErrPolicyDenied
 	}
@@ -357,17 +364,26 @@ func decide(req Requester, id Identifier, owner Owner) (Result, error) {
 		}
 		return Result{Identifier: id, Match: MatchNone, Invitable: req.Policy.ChannelAllowed(id)}, nil
 	}
-	colleague := req.TenantID != "" && owner.TenantID == req.TenantID
-	if !colleague && !req.Policy.DomainAllowed(domainOf(owner.Email)) {
+	if !req.Policy.DomainAllowed(domainOf(owner.FirstEmail)) {
 		return Result{}, ErrPolicyDenied
 	}
+	return matched(req, id, owner), nil
+}
+
+// matched is the result of a visible account.
+func matched(req Requester, id Identifier, owner Owner) Result {
 	return Result{Identifier: id, Match: MatchAccount, Account: &AccountView{
 		ID:          owner.AccountID,
 		DisplayName: owner.DisplayName,
 		Email:       owner.Email,
 		External:    owner.TenantID != req.TenantID,
 		Personal:    owner.TenantID == "",
-	}}, nil
+	}}
+}
+
+// colleague reports whether owner belongs to the requester's tenant.
+func (req Requester) colleague(owner Owner) bool {
+	return req.TenantID != "" && owner.TenantID == req.TenantID
 }
 
 // outboundAllowed applies outbound_personal = false: only accounts of a

@@ -108,6 +108,7 @@ WHERE a.id = ?;
 SELECT w.column1 AS kind, w.column2 AS value, i.account_id AS id, a.tenant_id, a.display_name, a.discoverable,
        a.inbound_personal,
        CASE WHEN COALESCE(a.tenant_id, '') = '' THEN NULL ELSE t.policy END AS tenant_policy,
+       CASE WHEN COALESCE(a.tenant_id, '') = '' THEN NULL ELSE t.domains END AS tenant_domains,
        EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = a.id AND b.blocked_id = ?) AS blocked,
        EXISTS (SELECT 1 FROM invites p WHERE p.inviter_id = ? AND p.recipient_kind = w.column1
                  AND p.recipient_value = w.column2 AND p.status = 'pending' AND p.expires_at > ?) AS pending,
@@ -129,7 +130,7 @@ SELECT a.id, a.tenant_id, a.display_name, a.region, a.outbound_personal, a.inbou
        t.region AS tenant_region, t.domains AS tenant_domains, t.policy AS tenant_policy,
        o.kind AS o_kind, o.value AS o_value, o.id AS o_id, o.tenant_id AS o_tenant_id,
        o.display_name AS o_display_name, o.discoverable AS o_discoverable,
-       o.inbound_personal AS o_inbound_personal, o.tenant_policy AS o_tenant_policy,
+       o.inbound_personal AS o_inbound_personal, o.tenant_policy AS o_tenant_policy, o.tenant_domains AS o_tenant_domains,
        o.blocked AS o_blocked, o.pending AS o_pending, o.email AS o_email
 FROM (SELECT r.id, r.tenant_id, r.display_name, r.region, r.outbound_personal, r.inbound_personal,
              (SELECT e.value FROM identifiers e WHERE e.account_id = r.id AND e.kind = 'email'
@@ -489,17 +490,18 @@ DELETE FROM idempotency_keys WHERE key_id = ? AND idem_key = ?;
 -- name: gate-pair
 -- The gate's whole read of a check, one row (sender ?, recipient ?): each
 -- account (s.id or r.id NULL when it does not exist) with what the
--- policies need — tenant policy and region, overrides, first email —
+-- policies need — tenant policy, region and domains, overrides, first
+-- email —
 -- whether either blocks the other, whether the two accepted each other (a
 -- request or an invitation, either way), whether a request from sender to
 -- recipient was refused, the oldest pending one and the pair's count.
 SELECT s.id AS "s.id", s.tenant_id AS "s.tenant_id", s.region AS "s.region",
        s.outbound_personal AS "s.outbound_personal", s.inbound_personal AS "s.inbound_personal",
-       st.region AS "s.tenant_region", st.policy AS "s.tenant_policy",
+       st.region AS "s.tenant_region", st.policy AS "s.tenant_policy", st.domains AS "s.tenant_domains",
        (SELECT i.value FROM identifiers i WHERE i.account_id = s.id AND i.kind = 'email' ORDER BY i.position LIMIT 1) AS "s.email",
        r.id AS "r.id", r.tenant_id AS "r.tenant_id", r.region AS "r.region",
        r.outbound_personal AS "r.outbound_personal", r.inbound_personal AS "r.inbound_personal",
-       rt.region AS "r.tenant_region", rt.policy AS "r.tenant_policy",
+       rt.region AS "r.tenant_region", rt.policy AS "r.tenant_policy", rt.domains AS "r.tenant_domains",
        (SELECT i.value FROM identifiers i WHERE i.account_id = r.id AND i.kind = 'email' ORDER BY i.position LIMIT 1) AS "r.email",
        EXISTS (SELECT 1 FROM blocks b WHERE (b.account_id = x.sid AND b.blocked_id = x.rid)
                                         OR (b.account_id = x.rid AND b.blocked_id = x.sid)) AS blocked,

@@ -49,6 +49,7 @@ type partyCols struct {
 	InboundPersonal  sql.NullBool   `db:"inbound_personal"`
 	TenantRegion     sql.NullString `db:"tenant_region"`
 	TenantPolicy     sql.NullString `db:"tenant_policy"`
+	TenantDomains    sql.NullString `db:"tenant_domains"`
 	Email            sql.NullString `db:"email"`
 }
 
@@ -77,7 +78,11 @@ func (d *DB) party(c partyCols) (*request.Party, error) {
 		if err != nil {
 			return nil, fmt.Errorf("tenant policy: %w", err)
 		}
-		p.Tenant = &directory.Tenant{ID: c.TenantID.String, Region: c.TenantRegion.String, Policy: policy}
+		domains, err := d.decoded.domains(c.TenantDomains.String)
+		if err != nil {
+			return nil, fmt.Errorf("tenant domains: %w", err)
+		}
+		p.Tenant = &directory.Tenant{ID: c.TenantID.String, Region: c.TenantRegion.String, Policy: policy, Domains: domains}
 	}
 	return p, nil
 }

@@ -75,6 +75,7 @@ type ownerRow struct {
 	Discoverable    sql.NullBool   `db:"discoverable"`
 	InboundPersonal sql.NullBool   `db:"inbound_personal"`
 	TenantPolicy    sql.NullString `db:"tenant_policy"`
+	TenantDomains   sql.NullString `db:"tenant_domains"`
 	Blocked         bool           `db:"blocked"`
 	Pending         bool           `db:"pending"`
 	Email           sql.NullString `db:"email"`
@@ -171,6 +172,7 @@ type lookupRow struct {
 	Discoverable    sql.NullBool   `db:"o_discoverable"`
 	InboundPersonal sql.NullBool   `db:"o_inbound_personal"`
 	TenantPolicy    sql.NullString `db:"o_tenant_policy"`
+	TenantDomains   sql.NullString `db:"o_tenant_domains"`
 	Blocked         sql.NullBool   `db:"o_blocked"`
 	Pending         sql.NullBool   `db:"o_pending"`
 	Email           sql.NullString `db:"o_email"`
@@ -207,7 +209,7 @@ func (d *DB) Lookup(ctx context.Context, requesterID string, ids []resolver.Iden
 	for i, r := range rows {
 		found[i] = ownerRow{
 			Kind: r.Kind.String, Value: r.Value.String, ID: r.ID, TenantID: r.TenantID, DisplayName: r.DisplayName,
-			Discoverable: r.Discoverable, InboundPersonal: r.InboundPersonal, TenantPolicy: r.TenantPolicy,
+			Discoverable: r.Discoverable, InboundPersonal: r.InboundPersonal, TenantPolicy: r.TenantPolicy, TenantDomains: r.TenantDomains,
 			Blocked: r.Blocked.Bool, Pending: r.Pending.Bool, Email: r.Email,
 		}
 	}
@@ -225,6 +227,9 @@ func (d *DB) ownerOf(r ownerRow) (resolver.Owner, error) {
 	}
 	var tenant resolver.Policy
 	if r.TenantPolicy.Valid {
+		if p.OwnDomains, err = d.decoded.domains(r.TenantDomains.String); err != nil {
+			return resolver.Owner{}, err
+		}
 		inbound, tenant = p.InboundPersonal, p
 	}
 	if r.InboundPersonal.Valid {
@@ -235,7 +240,7 @@ func (d *DB) ownerOf(r ownerRow) (resolver.Owner, error) {
 		email = r.Value // the matched email
 	}
 	o := resolver.Owner{
-		Found: r.ID.Valid, AccountID: r.ID.String, TenantID: r.TenantID.String, DisplayName: r.DisplayName.String, Email: email,
+		Found: r.ID.Valid, AccountID: r.ID.String, TenantID: r.TenantID.String, DisplayName: r.DisplayName.String, Email: email, FirstEmail: r.Email.String,
 		Discoverable: r.Discoverable.Bool, BlockedRequester: r.Blocked, InboundPersonal: inbound, Inbound: tenant,
 	}
 	if !o.Found {
