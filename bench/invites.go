@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -54,22 +53,11 @@ func runInvites(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "beckon-bench-")
+	dir, dbURL, cleanup, err := workspace(ctx, &o)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	if o.binary == "" {
-		o.binary = filepath.Join(dir, "beckon")
-		if err := command(ctx, os.Environ(), "go", "build", "-o", o.binary, "./cmd/beckon").Run(); err != nil {
-			return fmt.Errorf("build beckon: %w", err)
-		}
-	}
-	dbURL, drop, err := freshDatabase(ctx, o, dir)
-	if err != nil {
-		return err
-	}
-	defer drop()
+	defer cleanup()
 	sink, err := startSinks()
 	if err != nil {
 		return err

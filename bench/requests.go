@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -34,30 +33,11 @@ func runRequests(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "beckon-bench-")
+	dir, dbURL, cleanup, err := workspace(ctx, &o)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	if o.binary == "" {
-		o.binary = filepath.Join(dir, "beckon")
-		if err := command(ctx, os.Environ(), "go", "build", "-o", o.binary, "./cmd/beckon").Run(); err != nil {
-			return fmt.Errorf("build beckon: %w", err)
-		}
-	}
-	dbURL, drop, err := freshDatabase(ctx, o, dir)
-	if err != nil {
-		return err
-	}
-	defer drop()
-	if o.engine == "postgres" {
-		backends, closeDB, err := pgBackends(ctx, dbURL)
-		if err != nil {
-			return err
-		}
-		defer closeDB()
-		o.backends = backends
-	}
+	defer cleanup()
 	env := append(append(os.Environ(), "BECKON_DATABASE_URL="+dbURL, "BECKON_REDIS_URL=",
 		"BECKON_DB_MAX_CONNS="+strconv.Itoa(o.dbConns)), unlimited...)
 	key, err := createKey(ctx, o.binary, env, "directory,requests")

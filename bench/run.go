@@ -81,34 +81,11 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		return errors.New("wrk is not on PATH (Debian: apt-get install wrk; scripts/bench installs it)")
 	}
-	dir, err := os.MkdirTemp("", "beckon-bench-")
+	dir, dbURL, cleanup, err := workspace(ctx, &o)
 	if err != nil {
 		return err
 	}
-	if !o.keep {
-		defer os.RemoveAll(dir)
-	}
-	if o.binary == "" {
-		o.binary = filepath.Join(dir, "beckon")
-		build := exec.CommandContext(ctx, "go", "build", "-o", o.binary, "./cmd/beckon")
-		build.Stderr = os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build beckon: %w", err)
-		}
-	}
-	dbURL, dropDB, err := freshDatabase(ctx, o, dir)
-	if err != nil {
-		return err
-	}
-	defer dropDB()
-	if o.engine == "postgres" {
-		backends, closeDB, err := pgBackends(ctx, dbURL)
-		if err != nil {
-			return err
-		}
-		defer closeDB()
-		o.backends = backends
-	}
+	defer cleanup()
 	routes := []route{{"direct", dbURL}}
 	if o.engine == "postgres" && o.bouncerURL != "" {
 		via, err := throughBouncer(dbURL, o.bouncerURL)
@@ -483,6 +460,52 @@ func listening(addr string) func() bool {
 }
 
 // freshDatabase returns a new SQLite file or a new PostgreSQL database.
+// workspace makes what a measurement needs: a temporary folder (kept with
+// o.keep), the beckon binary (built there unless o.binary names one) and a
+// fresh database, whose PostgreSQL backends it puts in o.backends. cleanup
+// undoes it all.
+func workspace(ctx context.Context, o *options) (dir, dbURL string, cleanup func(), err error) {
+	if dir, err = os.MkdirTemp("", "beckon-bench-"); err != nil {
+		return "", "", nil, err
+	}
+	var undo []func()
+	cleanup = func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	if !o.keep {
+		undo = append(undo, func() { os.RemoveAll(dir) })
+	}
+	defer func() {
+		if err != nil {
+			cleanup()
+		}
+	}()
+	if o.binary == "" {
+		o.binary = filepath.Join(dir, "beckon")
+		build := exec.CommandContext(ctx, "go", "build", "-o", o.binary, "./cmd/beckon")
+		build.Stderr = os.Stderr
+		if err = build.Run(); err != nil {
+			return "", "", nil, fmt.Errorf("build beckon: %w", err)
+		}
+	}
+	dbURL, drop, err := freshDatabase(ctx, *o, dir)
+	if err != nil {
+		return "", "", nil, err
+	}
+	undo = append(undo, drop)
+	if o.engine == "postgres" {
+		backends, closeDB, err := pgBackends(ctx, dbURL)
+		if err != nil {
+			return "", "", nil, err
+		}
+		undo = append(undo, closeDB)
+		o.backends = backends
+	}
+	return dir, dbURL, cleanup, nil
+}
+
 func freshDatabase(ctx context.Context, o options, dir string) (string, func(), error) {
 	if o.engine == "sqlite" {
 		return "sqlite://" + filepath.Join(dir, "bench.db"), func() {}, nil
