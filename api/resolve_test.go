@@ -185,6 +185,50 @@ func TestResolveBlockedOwnSubdomain(t *testing.T) {
 	}
 }
 
+// TestInviteHiddenRefusedHeld: an invitation to a hidden account is
+// answered as one to a stranger, and held when the inviter's own policy
+// refuses that account as the gate judges it (its first email, its being
+// personal): through an allowed second email, through a phone number, and
+// under outbound_personal = false.
+func TestInviteHiddenRefusedHeld(t *testing.T) {
+	h := newHarness(t, testenv.SQLite(t), generous)
+	h.seed()
+	for _, c := range []struct {
+		path string
+		body any
+	}{
+		{"/v1/tenants/partnered", map[string]any{"name": "Partnered", "domains": []string{"partnered.example"}, "region": "FR",
+			"policy": map[string]any{"allowed_domains": []string{"contoso.com"}}}},
+		{"/v1/tenants/picky", map[string]any{"name": "Picky", "domains": []string{"picky.example"}, "region": "FR",
+			"policy": map[string]any{"blocked_domains": []string{"gmail.example"}}}},
+		{"/v1/tenants/closed", map[string]any{"name": "Closed", "domains": []string{"closed.example"}, "region": "FR",
+			"policy": map[string]any{"outbound_personal": false}}},
+		{"/v1/accounts/pat", map[string]any{"tenant_id": "partnered", "display_name": "Pat", "identifiers": []string{"pat@partnered.example"}}},
+		{"/v1/accounts/kim", map[string]any{"tenant_id": "picky", "display_name": "Kim", "identifiers": []string{"kim@picky.example"}}},
+		{"/v1/accounts/cole", map[string]any{"tenant_id": "closed", "display_name": "Cole", "identifiers": []string{"cole@closed.example"}}},
+		{"/v1/accounts/dual", map[string]any{"display_name": "Dual", "discoverable": false, "identifiers": []string{"dual@gmail.example", "dual@contoso.com"}}},
+		{"/v1/accounts/gina", map[string]any{"tenant_id": "contoso", "display_name": "Gina", "discoverable": false,
+			"identifiers": []string{"gina@gmail.example", "06 55 55 55 55"}}},
+		{"/v1/accounts/perso", map[string]any{"display_name": "Perso", "discoverable": false, "identifiers": []string{"perso@closed.example"}}},
+	} {
+		want(t, h.do("PUT", c.path, c.body), 200, "")
+	}
+	for _, c := range []struct{ from, to, who string }{
+		{"pat", "dual@contoso.com", "dual"}, {"kim", "06 55 55 55 55", "gina"}, {"cole", "perso@closed.example", "perso"},
+	} {
+		if d := h.check(t, c.from, c.who); d.Reason != "policy" {
+			t.Fatalf("gate %s → %s: %+v; want policy", c.from, c.who, d)
+		}
+		if m := decodeResult(t, h.do("POST", "/v1/resolve", resolveBody(c.from, c.to))); m["match"] != "none" {
+			t.Fatalf("%s resolves %s: %v", c.from, c.to, m)
+		}
+		want(t, h.do("POST", "/v1/invites", inviteBody(c.from, c.to)), 201, "")
+		if n := len(h.drain()); n != 0 {
+			t.Fatalf("%s invites %s (%s, refused by %s's policy): %d sent", c.from, c.to, c.who, c.from, n)
+		}
+	}
+}
+
 func TestResolvePolicy(t *testing.T) {
 	h := newHarness(t, testenv.SQLite(t), generous)
 	h.seed()

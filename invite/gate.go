@@ -67,8 +67,9 @@ func (s *Service) admit(ctx context.Context, m *notify.Message) (bool, error) {
 
 // refused reports whether inv may not be sent now: its address unsubscribed
 // or blocked the inviter from the page, an owning account blocked the
-// inviter or its policy refuses them, or the inviter is gone or its policy
-// no longer allows the address, the channel or any invitation.
+// inviter, its policy refuses them or theirs refuses it (ReachableBy: the
+// gate would refuse the pair), or the inviter is gone or its policy no
+// longer allows the address, the channel or any invitation.
 func (s *Service) refused(ctx context.Context, inv Invite) (bool, directory.Policy, error) {
 	refuses, err := s.cfg.Store.Refuses(ctx, inv.Recipient, inv.InviterID)
 	if err != nil {
@@ -83,7 +84,7 @@ func (s *Service) refused(ctx context.Context, inv Invite) (bool, directory.Poli
 	}
 	p := policyOf(res.Requester)
 	allowed := res.Requester.Policy.ChannelAllowed(res.Result.Identifier) && p.InvitesPerUserPerDay > 0
-	return refuses || !allowed || (res.Owner.Found && !res.Owner.Admits(res.Requester)), p, nil
+	return refuses || !allowed || (res.Owner.Found && !res.Owner.ReachableBy(res.Requester)), p, nil
 }
 
 // capped applies the limits that hold a message back rather than refuse

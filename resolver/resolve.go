@@ -381,6 +381,23 @@ func matched(req Requester, id Identifier, owner Owner) Result {
 	}}
 }
 
+// ReachableBy reports whether the requester may reach the owner at all,
+// whether or not resolve shows it: the owner admits the requester
+// (Admits) and, unless they are colleagues, the requester's own policy
+// lets it reach the owner — outbound_personal and the domain lists on the
+// owner's first email, as the gate applies them. Consent at send asks it,
+// so that an invitation to a hidden account (answered as to an
+// unregistered one) is held when the gate would refuse the pair.
+func (o Owner) ReachableBy(req Requester) bool {
+	switch {
+	case !o.Admits(req):
+		return false
+	case req.colleague(o):
+		return true
+	}
+	return (req.OutboundPersonal || o.TenantID != "") && req.Policy.DomainAllowed(domainOf(o.FirstEmail))
+}
+
 // colleague reports whether owner belongs to the requester's tenant.
 func (req Requester) colleague(owner Owner) bool {
 	return req.TenantID != "" && owner.TenantID == req.TenantID
