@@ -45,7 +45,10 @@ func PostgresReplica(t testing.TB) Replica {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	// The replica replays the WAL of every package's tests (each creates
+	// databases on the same server) in one process: on a loaded machine
+	// it can be tens of seconds behind.
+	for deadline := time.Now().Add(replicaWait); ; time.Sleep(20 * time.Millisecond) {
 		var recovering bool
 		err := db.QueryRowContext(context.Background(), "SELECT pg_is_in_recovery()").Scan(&recovering)
 		if err == nil && !recovering {
@@ -55,10 +58,17 @@ func PostgresReplica(t testing.TB) Replica {
 			return r
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the replica has not got the test database after 20s: %v", err)
+			var lag string
+			_ = r.Admin.QueryRow(`SELECT format('received %s, replayed %s, paused %s', pg_last_wal_receive_lsn(),
+				pg_last_wal_replay_lsn(), pg_is_wal_replay_paused())`).Scan(&lag)
+			t.Fatalf("the replica has not got the test database after %s (%s): %v", replicaWait, lag, err)
 		}
 	}
 }
+
+// replicaWait is how long PostgresReplica waits for the replica to have
+// replayed the creation of the test database.
+const replicaWait = 90 * time.Second
 
 // DB returns a connection to the test database on the replica, closed at
 // the end of the test.
