@@ -101,3 +101,35 @@ func TestActAndList(t *testing.T) {
 		}
 	})
 }
+
+// TestActRace: accept and block at once on a reported request, many
+// times: each answers with the request as it left it (block never
+// request_decided), and the directory's block stands after every round,
+// since block puts it back whatever the order.
+func TestActRace(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, e testenv.Engine) {
+		svc, db := setup(t, e)
+		ctx := context.Background()
+		id := check(t, svc, msg("g1", "p1"), request.Deliver, request.ReasonPreAcceptance, 9).RequestID
+		for round := range 50 {
+			if _, err := svc.Act(ctx, id, request.Report); err != nil {
+				t.Fatal(err)
+			}
+			errs := make(chan error, 2)
+			for _, a := range []request.Action{request.Accept, request.Block} {
+				go func() {
+					_, err := svc.Act(ctx, id, a)
+					errs <- err
+				}()
+			}
+			for range 2 {
+				if err := <-errs; err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+			}
+			if p, err := db.Pair(ctx, "g1", "p1"); err != nil || !p.Blocked {
+				t.Fatalf("round %d: not blocked: %+v %v", round, p, err)
+			}
+		}
+	})
+}

@@ -557,6 +557,14 @@ SELECT r.id, r.invite_id, r.sender_id, r.recipient_id, r.chat_id, r.status, COAL
 FROM requests r LEFT JOIN request_pairs c ON c.sender_id = r.sender_id AND c.recipient_id = r.recipient_id
 WHERE r.id = ?;
 
+-- name: lock-request
+-- PostgreSQL: the request's row, locked for the action's transaction, so
+-- that the guarded update and the read after it see one status (under
+-- READ COMMITTED an action committing in between made a block racing an
+-- accept answer request_decided and place no block). SQLite serialises
+-- writes anyway.
+SELECT id FROM requests WHERE id = ? FOR UPDATE;
+
 -- name: decide-request
 -- Guarded by the statuses the action applies to (four, repeated to fill).
 UPDATE requests SET status = ?, updated_at = ? WHERE id = ? AND status IN (?, ?, ?, ?);

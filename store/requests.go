@@ -222,7 +222,9 @@ func (d *DB) Request(ctx context.Context, id string) (request.Request, error) {
 	return row.request(), nil
 }
 
-// Decide moves a request from one of from to `to`, guarded by its status;
+// Decide moves a request from one of from to `to`, guarded by its status
+// (read under the row's lock on PostgreSQL, so that the move and the
+// answer agree whatever commits meanwhile);
 // with block it also blocks the sender for the recipient (also when the
 // request was blocked or reported already: the block may have been lifted
 // since); a change publishes typ with the request.
@@ -230,6 +232,12 @@ func (d *DB) Decide(ctx context.Context, id string, from []request.Status, to re
 	var out request.Request
 	var moved bool
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		if d.dialect == Postgres {
+			var locked []string
+			if err := tx.SelectContext(ctx, &locked, d.query("lock-request"), id); err != nil {
+				return fmt.Errorf("lock request: %w", err)
+			}
+		}
 		now := d.timeArg(d.now())
 		args := []any{string(to), now, id}
 		for i := range 4 {
