@@ -110,6 +110,36 @@ func TestBadJSON(t *testing.T) {
 			})
 		}
 	}
+	// encoding/json matches keys whatever their case and lets a repeated
+	// key win: Beckon must act on the field a proxy or a log reads.
+	t.Run("ErrKeyNotExact", func(t *testing.T) {
+		for _, c := range []struct{ method, path, field, value string }{
+			{"PUT", "/v1/tenants/t1", "name", `"T"`}, {"PUT", "/v1/accounts/a1", "display_name", `"A"`},
+			{"PATCH", "/v1/accounts/alice", "discoverable", `true`}, {"PUT", "/v1/accounts/alice/policy", "outbound_personal", `true`},
+			{"POST", "/v1/resolve", "requester", `"alice"`}, {"POST", "/v1/resolve/batch", "requester", `"alice"`},
+			{"POST", "/v1/requests/check", "sender", `"alice"`}, {"POST", "/v1/invites", "inviter", `"alice"`},
+		} {
+			upper := strings.ToUpper(c.field)
+			longS := strings.Replace(c.field, "s", "\u017f", 1) // ſ, which encoding/json folds to s
+			for _, b := range []struct{ body, code, field string }{
+				{`{"` + upper + `":` + c.value + `}`, "unknown_field", upper},
+				{`{"` + c.field + `":` + c.value + `,"` + c.field + `":` + c.value + `}`, "invalid_field", c.field},
+				{"{\"" + c.field + "\":\"\xff\xfe\"}", "invalid_json", ""}, // not UTF-8
+			} {
+				r := h.call(c.method, c.path, h.key, "application/json", []byte(b.body))
+				want(t, r, 400, b.code)
+				if r.field() != b.field {
+					t.Fatalf("%s %s %q: field %q; want %q", c.method, c.path, b.body, r.field(), b.field)
+				}
+			}
+			if strings.Contains(c.field, "s") {
+				want(t, h.call(c.method, c.path, h.key, "application/json", []byte(`{"`+longS+`":`+c.value+`}`)), 400, "unknown_field")
+			}
+		}
+		// Nested objects too; a valid nested body still passes.
+		want(t, h.do("PUT", "/v1/tenants/t2", map[string]any{"name": "T", "policy": map[string]any{"Allowed_Domains": []string{}}}), 400, "unknown_field")
+		want(t, h.do("PUT", "/v1/tenants/t2", map[string]any{"name": "T", "policy": map[string]any{"allowed_domains": []string{}}}), 200, "")
+	})
 	t.Run("ErrWrongType", func(t *testing.T) {
 		for _, c := range []struct{ method, path, body, field string }{
 			{"PUT", "/v1/tenants/t1", `{"name": 5}`, "name"},

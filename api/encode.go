@@ -8,7 +8,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/beckon-chat/beckon/fault"
 )
@@ -27,7 +29,9 @@ func encode(w http.ResponseWriter, status int, v any) {
 }
 
 // decode reads one JSON object of at most limit bytes into a T, rejecting
-// another content type, unknown fields, wrong types and trailing data.
+// another content type, a body that is not UTF-8, unknown fields, keys
+// that name a field only when case is ignored or that repeat (exactKeys),
+// wrong types and trailing data.
 // into, when not nil, holds defaults that absent fields keep. The size
 // comes first: a body over limit is 413 request_too_large whatever it
 // holds, so it is read whole (up to limit) before it is parsed.
@@ -46,6 +50,9 @@ func decode[T any](w http.ResponseWriter, r *http.Request, limit int64, into *T)
 	if err != nil {
 		return v, decodeError(err)
 	}
+	if !utf8.Valid(body) { // the decoder would quietly make bad bytes U+FFFD
+		return v, fault.Invalidf(fault.CodeInvalidJSON, "", "the body must be UTF-8")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
@@ -56,6 +63,9 @@ func decode[T any](w http.ResponseWriter, r *http.Request, limit int64, into *T)
 			return v, decodeError(err)
 		}
 		return v, fault.Invalidf(fault.CodeInvalidJSON, "", "the body must hold one JSON object")
+	}
+	if err := exactKeys(json.NewDecoder(bytes.NewReader(body)), reflect.TypeOf(v)); err != nil {
+		return v, decodeError(err)
 	}
 	return v, nil
 }
@@ -75,6 +85,9 @@ func requireType(r *http.Request, accepted ...string) error {
 // decodeError turns a JSON decoding error into a fault that names what is
 // wrong without echoing the input.
 func decodeError(err error) error {
+	if f := fault.As(err); f != nil {
+		return err
+	}
 	var maxErr *http.MaxBytesError
 	var syntaxErr *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
