@@ -62,26 +62,34 @@ func NewDomains(st DomainStore, ttl time.Duration, now func() time.Time) *Domain
 var ErrInvalidDomain = fault.New(fault.Invalid, fault.CodeInvalidDomain, "domain",
 	"domain is a host name such as example.com (an internationalised name is taken in either form), or an IPv4 address")
 
-// ParseDomain returns the listed form of a domain name: lower-case ASCII,
-// punycode for an internationalised name, without a trailing dot. A
-// single label (a whole top-level domain, such as zip) is accepted.
-// Errors: Invalid invalid_domain.
+// ParseDomain returns the listed form of a domain name as the link reader
+// (Links) would meet it: lower-case ASCII, punycode for an
+// internationalised name, without a trailing dot; a numeric host in any
+// form a browser reads (2130706433, 0x7f.1, 127.1) as its dotted IPv4
+// address. A single label (a whole top-level domain, such as zip) is
+// accepted. A name no link can have is refused rather than listed to
+// match nothing: labels of letters, digits, '-' (not at either end) and
+// '_', a last label of letters or xn--. Errors: Invalid invalid_domain.
 func ParseDomain(name string) (string, error) {
 	s := strings.TrimSuffix(strings.TrimSpace(clean(name)), ".")
 	if s == "" || len(s) > 253 || strings.ContainsAny(s, "/:@?# ") {
 		return "", ErrInvalidDomain
 	}
-	if ip, ok := ipv4(s); ok && strings.Count(s, ".") == 3 {
+	if ip, ok := ipv4(s); ok {
 		return ip, nil // listed as links read it: 010.0.0.1 is 8.0.0.1
 	}
 	h, err := lookup.ToASCII(s)
 	if err != nil && !ascii(h) {
 		return "", ErrInvalidDomain
 	}
-	for _, l := range strings.Split(h, ".") {
-		if !validLabel(l) {
+	labels := strings.Split(h, ".")
+	for _, l := range labels {
+		if !validLabel(l) || strings.HasPrefix(l, "-") || strings.HasSuffix(l, "-") {
 			return "", ErrInvalidDomain
 		}
+	}
+	if tld := labels[len(labels)-1]; !letters(tld) && !strings.HasPrefix(tld, "xn--") {
+		return "", ErrInvalidDomain
 	}
 	return h, nil
 }

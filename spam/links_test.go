@@ -67,6 +67,15 @@ func TestParseDomain(t *testing.T) {
 		{"a..b", ""},
 		{"bad domain", ""},
 		{"user@evil.com", ""},
+		{"2130706433", "127.0.0.1"}, // every numeric form a link reads
+		{"0x7f.1", "127.0.0.1"},
+		{"127.1", "127.0.0.1"},
+		{"1.2.3.999999999999", ""}, // names no link can have
+		{"-", ""},
+		{"_", ""},
+		{"-evil.com", ""},
+		{"evil-.com", ""},
+		{"evil.c0m", ""},
 	} {
 		got, err := spam.ParseDomain(c.in)
 		if got != c.want || (err != nil) != (c.want == "") {
@@ -258,5 +267,21 @@ func TestDomainsReloadOutlivesRequest(t *testing.T) {
 	cancel()
 	if bad, err := a.Bad(gone, "evil.com"); err != nil || !bad {
 		t.Fatalf("after the TTL, from a cancelled request: bad = %v, %v", bad, err)
+	}
+}
+
+// TestListedNumericHostMatches: a numeric host listed in any form is the
+// host a link to any other form of it reads as.
+func TestListedNumericHostMatches(t *testing.T) {
+	en := setup(t, testenv.SQLite(t))
+	d := spam.NewDomains(en.db, time.Hour, en.clock.now)
+	if _, err := d.Put(context.Background(), "0x7f.1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{"http://2130706433/x", "see http://127.0.0.1/login", "http://0177.0.0.1"} {
+		m := &spam.Message{Message: request.Message{Sender: "s1", Recipient: "r1", Text: text}}
+		if bad, err := (spam.BadDomainRule{Domains: d}).Spam(context.Background(), m); err != nil || !bad {
+			t.Errorf("%q: bad = %v, %v", text, bad, err)
+		}
 	}
 }
