@@ -213,13 +213,26 @@ func want(t *testing.T, resp response, status int, code string) {
 	}
 }
 
+// put is one PUT of a test's setup.
+type put struct {
+	path string
+	body any
+}
+
+// putAll makes each PUT in order and fails the test on any answer but 200.
+func (h *harness) putAll(puts []put) {
+	h.t.Helper()
+	for _, p := range puts {
+		if r := h.do("PUT", p.path, p.body); r.Status != 200 {
+			h.t.Fatalf("PUT %s: %d %s", p.path, r.Status, r.Body)
+		}
+	}
+}
+
 // seed puts the usual tenant and accounts.
 func (h *harness) seed() {
 	h.t.Helper()
-	for _, c := range []struct {
-		path string
-		body any
-	}{
+	h.putAll([]put{
 		{"/v1/tenants/contoso", map[string]any{"name": "Contoso", "domains": []string{"contoso.com"}, "region": "FR"}},
 		{"/v1/tenants/fabrikam", map[string]any{"name": "Fabrikam", "domains": []string{"fabrikam.com"}, "region": "GB",
 			"policy": map[string]any{"inbound_personal": false}}},
@@ -227,29 +240,18 @@ func (h *harness) seed() {
 		{"/v1/accounts/carol", map[string]any{"tenant_id": "contoso", "display_name": "Carol", "identifiers": []string{"carol@contoso.com"}}},
 		{"/v1/accounts/bob", map[string]any{"tenant_id": nil, "display_name": "Bob", "region": "FR", "identifiers": []string{"bob@example.org", "07 81 23 45 67"}}},
 		{"/v1/accounts/frank", map[string]any{"tenant_id": "fabrikam", "display_name": "Frank", "identifiers": []string{"frank@fabrikam.com"}}},
-	} {
-		if r := h.do("PUT", c.path, c.body); r.Status != 200 {
-			h.t.Fatalf("seed %s: %d %s", c.path, r.Status, r.Body)
-		}
-	}
+	})
 }
 
 // newBenchHarness seeds the accounts of every resolve outcome.
 func newBenchHarness(b *testing.B) *harness {
 	h := newHarness(b, testenv.SQLite(b), generous)
 	h.seed()
-	for _, p := range []struct {
-		path string
-		body any
-	}{
+	h.putAll([]put{
 		{"/v1/accounts/optout", map[string]any{"display_name": "Opted Out", "discoverable": false, "identifiers": []string{"optout@example.net"}}},
 		{"/v1/accounts/blocker", map[string]any{"display_name": "Blocker", "identifiers": []string{"blocker@example.net"}}},
 		{"/v1/accounts/blocker/blocks/bob", nil},
-	} {
-		if r := h.do("PUT", p.path, p.body); r.Status != 200 {
-			b.Fatalf("%s: %s", p.path, r.Body)
-		}
-	}
+	})
 	h.logs.Reset()
 	return h
 }

@@ -314,18 +314,11 @@ func TestIdempotencyKey(t *testing.T) {
 // back (blocked, unsubscribed) must cost what creating a normal one does.
 func BenchmarkInviteOutcomes(b *testing.B) {
 	h := newBenchHarness(b)
-	for _, p := range []struct {
-		path string
-		body any
-	}{
+	h.putAll([]put{
 		{"/v1/tenants/busy", map[string]any{"name": "Busy", "region": "FR", "policy": map[string]any{"invites_per_user_per_day": 10000}}},
 		{"/v1/accounts/ivy", map[string]any{"tenant_id": "busy", "display_name": "Ivy", "identifiers": []string{"ivy@busy.example"}}},
 		{"/v1/accounts/blocker/blocks/ivy", nil},
-	} {
-		if r := h.do("PUT", p.path, p.body); r.Status != 200 {
-			b.Fatalf("%s: %s", p.path, r.Body)
-		}
-	}
+	})
 	ctx := context.Background()
 	unsub, _ := resolver.Normalize("unsub@example.net", "")
 	if err := h.db.Unsubscribe(ctx, unsub); err != nil {

@@ -85,10 +85,7 @@ func TestResolve(t *testing.T) {
 func TestResolveAllowedDomains(t *testing.T) {
 	h := newHarness(t, testenv.SQLite(t), generous)
 	h.seed()
-	for _, c := range []struct {
-		path string
-		body any
-	}{
+	h.putAll([]put{
 		{"/v1/tenants/partnered", map[string]any{"name": "Partnered", "domains": []string{"partnered.example"}, "region": "FR",
 			"policy": map[string]any{"allowed_domains": []string{"contoso.com"}}}},
 		{"/v1/accounts/pat", map[string]any{"tenant_id": "partnered", "display_name": "Pat", "identifiers": []string{"pat@partnered.example"}}},
@@ -99,9 +96,7 @@ func TestResolveAllowedDomains(t *testing.T) {
 		{"/v1/accounts/dual", map[string]any{"display_name": "Dual", "identifiers": []string{"dual@gmail.example", "dual@contoso.com"}}},
 		{"/v1/accounts/gus", map[string]any{"tenant_id": "partnered", "display_name": "Gus", "identifiers": []string{"gus@gmail.example"}}},
 		{"/v1/accounts/pete", map[string]any{"display_name": "Pete", "identifiers": []string{"pete@partnered.example"}}},
-	} {
-		want(t, h.do("PUT", c.path, c.body), 200, "")
-	}
+	})
 	for _, c := range []struct {
 		name, identifier, match string // match "" = 403 policy_denied
 	}{
@@ -193,10 +188,7 @@ func TestResolveBlockedOwnSubdomain(t *testing.T) {
 func TestInviteHiddenRefusedHeld(t *testing.T) {
 	h := newHarness(t, testenv.SQLite(t), generous)
 	h.seed()
-	for _, c := range []struct {
-		path string
-		body any
-	}{
+	h.putAll([]put{
 		{"/v1/tenants/partnered", map[string]any{"name": "Partnered", "domains": []string{"partnered.example"}, "region": "FR",
 			"policy": map[string]any{"allowed_domains": []string{"contoso.com"}}}},
 		{"/v1/tenants/picky", map[string]any{"name": "Picky", "domains": []string{"picky.example"}, "region": "FR",
@@ -210,9 +202,7 @@ func TestInviteHiddenRefusedHeld(t *testing.T) {
 		{"/v1/accounts/gina", map[string]any{"tenant_id": "contoso", "display_name": "Gina", "discoverable": false,
 			"identifiers": []string{"gina@gmail.example", "06 55 55 55 55"}}},
 		{"/v1/accounts/perso", map[string]any{"display_name": "Perso", "discoverable": false, "identifiers": []string{"perso@closed.example"}}},
-	} {
-		want(t, h.do("PUT", c.path, c.body), 200, "")
-	}
+	})
 	for _, c := range []struct{ from, to, who string }{
 		{"pat", "dual@contoso.com", "dual"}, {"kim", "06 55 55 55 55", "gina"}, {"cole", "perso@closed.example", "perso"},
 	} {
@@ -275,18 +265,13 @@ func TestResolvePolicy(t *testing.T) {
 func TestResolveHidesWhy(t *testing.T) {
 	h := newHarness(t, testenv.SQLite(t), generous)
 	h.seed()
-	for _, p := range []struct {
-		path string
-		body any
-	}{
+	h.putAll([]put{
 		{"/v1/accounts/optout", map[string]any{"display_name": "Opted Out", "discoverable": false, "identifiers": []string{"optout@example.net", "+33 6 11 11 11 11"}}},
 		{"/v1/accounts/blocker", map[string]any{"display_name": "Blocker", "identifiers": []string{"blocker@example.net", "+33 6 22 22 22 22"}}},
 		{"/v1/accounts/blocker/blocks/bob", nil},
 		{"/v1/tenants/closed", map[string]any{"name": "Closed", "policy": map[string]any{"inbound_personal": false}}},
 		{"/v1/accounts/member", map[string]any{"tenant_id": "closed", "display_name": "Member", "identifiers": []string{"member@example.net", "+33 6 33 33 33 33"}}},
-	} {
-		want(t, h.do("PUT", p.path, p.body), 200, "")
-	}
+	})
 	for _, kind := range []struct{ unregistered, optedOut, blocked, refused string }{
 		{"nobody@example.net", "optout@example.net", "blocker@example.net", "member@example.net"},
 		{"+33644444444", "+33611111111", "+33622222222", "+33633333333"},
