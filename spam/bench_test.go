@@ -54,7 +54,7 @@ func benchScreenOn(b *testing.B, e testenv.Engine) (*spam.Screen, *env) {
 			b.Fatal(err)
 		}
 	}
-	return spam.NewScreen(spam.Config{Rules: spam.Builtin(en.db, domains, en.fp, spam.DefaultLimits())}), en
+	return spam.NewScreen(spam.Config{Rules: spam.Builtin(en.db, domains, nil, en.fp, spam.DefaultLimits())}), en
 }
 
 // BenchmarkScreen is the spam screen's cost per pre-acceptance message,

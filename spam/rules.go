@@ -70,17 +70,22 @@ func (l Limits) OrDefaults() Limits {
 }
 
 // Builtin returns the built-in rules, cheapest first: bad link domains
-// (in memory), links from a sender nobody accepted (one read, only when
-// the text has a link), the rate of new recipients (one read, and one
-// write for a new recipient), near duplicates (one write). Unset limits take DefaultLimits' values.
-func Builtin(st Store, domains *Domains, fp *Fingerprinter, l Limits) []Rule {
+// (in memory), the sender's history (when reps is not nil; cached by the
+// reputation service), links from a sender nobody accepted (one read, only
+// when the text has a link), the rate of new recipients (one read, and one
+// write for a new recipient), near duplicates (one write). Unset limits
+// take DefaultLimits' values.
+func Builtin(st Store, domains *Domains, reps Reputations, fp *Fingerprinter, l Limits) []Rule {
 	l = l.OrDefaults()
-	return []Rule{
-		BadDomainRule{Domains: domains},
+	rules := []Rule{BadDomainRule{Domains: domains}}
+	if reps != nil {
+		rules = append(rules, HistoryRule{Reputations: reps})
+	}
+	return append(rules,
 		LinksRule{Store: st},
 		NewRecipientsRule{Store: st, Max: l.NewRecipients, Window: l.NewRecipientWindow},
 		NearDuplicateRule{Store: st, Fingerprinter: fp, Max: l.DuplicateRecipients, Window: l.DuplicateWindow},
-	}
+	)
 }
 
 // BadDomainRule: a link to a listed domain or one of its subdomains.

@@ -278,8 +278,8 @@ type listedRow struct {
 	SenderEmail     string `db:"sender_email"`
 }
 
-// Requests lists up to limit requests to recipientID with ids after
-// after, in status when it is not empty.
+// Requests lists up to limit requests to recipientID, newest first, with
+// ids before after when it is not empty, in status when it is not empty.
 func (d *DB) Requests(ctx context.Context, recipientID string, status request.Status, after string, limit int) ([]request.Listed, error) {
 	var rows []listedRow
 	if err := d.db.SelectContext(ctx, &rows, d.query("list-requests"), recipientID, string(status), string(status), after, after, limit); err != nil {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -132,55 +131,6 @@ func (d *DB) RecordFingerprint(ctx context.Context, sender, recipient string, fp
 		return nil
 	})
 	return n, err
-}
-
-// txStmts returns the named queries for use in a transaction: statements
-// prepared once on the pool, or nil behind a pooler. Call it before the
-// transaction begins, never inside one: preparing on the pool may need a
-// second connection, which a pool full of transactions waiting on this
-// one's locks would never give.
-func (d *DB) txStmts(ctx context.Context, names ...string) (map[string]*sqlx.Stmt, error) {
-	if !d.prepare {
-		return nil, nil
-	}
-	out := make(map[string]*sqlx.Stmt, len(names))
-	for _, n := range names {
-		st, err := d.stmt(ctx, d.query(n))
-		if err != nil {
-			return nil, err
-		}
-		out[n] = st
-	}
-	return out, nil
-}
-
-// inTx returns the named query of stmts bound to tx (prepared on tx's
-// own connection if it is not yet), or its plain text behind a pooler.
-func (d *DB) inTx(ctx context.Context, tx *sqlx.Tx, stmts map[string]*sqlx.Stmt, name string) txQuery {
-	if st, ok := stmts[name]; ok {
-		return tx.StmtxContext(ctx, st)
-	}
-	return plainTx{tx, d.query(name)}
-}
-
-// txQuery runs one query with arguments in a transaction.
-type txQuery interface {
-	ExecContext(ctx context.Context, args ...any) (sql.Result, error)
-	GetContext(ctx context.Context, dest any, args ...any) error
-}
-
-// plainTx runs its query in tx without naming a statement.
-type plainTx struct {
-	tx    *sqlx.Tx
-	query string
-}
-
-func (p plainTx) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
-	return p.tx.ExecContext(ctx, p.query, args...)
-}
-
-func (p plainTx) GetContext(ctx context.Context, dest any, args ...any) error {
-	return p.tx.GetContext(ctx, dest, p.query, args...)
 }
 
 // PruneSpam deletes the fingerprints and the new-recipient claims seen

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"slices"
 	"sync"
 	"time"
 
@@ -338,10 +337,7 @@ func (a *App) newScreen(ctx context.Context, metrics *api.Metrics) (*spam.Screen
 		}
 	}
 	domains := spam.NewDomains(a.DB, cfg.DomainsTTL, nil)
-	rules := spam.Builtin(a.DB, domains, spam.NewFingerprinter(key), cfg.Limits)
-	// The sender's history, after the domain list (in memory) and before
-	// the rules that read or write per message: the reputation is cached.
-	rules = slices.Insert(rules, 1, spam.Rule(spam.HistoryRule{Reputations: a.Reputation}))
+	rules := spam.Builtin(a.DB, domains, a.Reputation, spam.NewFingerprinter(key), cfg.Limits)
 	verdicts := []string{spam.VerdictNone, spam.VerdictHook, spam.VerdictHookFailed}
 	for _, r := range rules {
 		verdicts = append(verdicts, r.Name())
